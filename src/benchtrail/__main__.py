@@ -1,0 +1,3 @@
+from benchtrail.cli import main
+
+main()

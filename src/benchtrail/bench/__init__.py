@@ -1,0 +1,8 @@
+"""The harness: load a suite, drive its workloads in worker processes, write one record."""
+
+from __future__ import annotations
+
+from benchtrail.bench.runner import record_filename, run_suite
+from benchtrail.bench.suite import BenchmarkSpec, Suite, load_suite
+
+__all__ = ["BenchmarkSpec", "Suite", "load_suite", "record_filename", "run_suite"]

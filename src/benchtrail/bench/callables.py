@@ -1,0 +1,116 @@
+"""Drive a Python callable: a closed loop of calls, each timed with the monotonic ns timer.
+
+The timed region is only the call itself: two timer reads around ``fn(*args)``, with
+the arguments prepared before the loop, so a no-op target reports little more than the
+timer's own overhead.
+"""
+
+from __future__ import annotations
+
+import threading
+from array import array
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from benchtrail.bench.clock import now_ns
+from benchtrail.bench.measurement import Measurement, Tally
+
+__all__ = ["measure_callable"]
+
+
+def _loop(
+    fn: Callable[..., Any],
+    argsets: Sequence[tuple[Any, ...]],
+    count: int | None,
+    deadline_ns: int | None,
+    offset: int,
+) -> tuple[array, Tally]:  # type: ignore[type-arg]
+    """Call ``fn`` ``count`` times, or until ``deadline_ns``; return latencies and tally."""
+    read = now_ns
+    size = len(argsets)
+    tally = Tally()
+    if count is not None:
+        latencies = array("q", bytes(8 * count))
+        done = 0
+        for i in range(count):
+            args = argsets[(offset + i) % size]
+            t0 = read()
+            try:
+                fn(*args)
+                t1 = read()
+            except Exception as exc:  # the target's failure is a result, counted
+                tally.error(f"{type(exc).__name__}: {exc}")
+                continue
+            latencies[done] = t1 - t0
+            done += 1
+        del latencies[done:]
+        tally.calls = count
+        return latencies, tally
+    assert deadline_ns is not None
+    latencies = array("q")
+    append = latencies.append
+    i = offset
+    calls = 0
+    t1 = read()
+    while t1 < deadline_ns:
+        args = argsets[i % size]
+        i += 1
+        calls += 1
+        t0 = read()
+        try:
+            fn(*args)
+            t1 = read()
+        except Exception as exc:
+            t1 = read()
+            tally.error(f"{type(exc).__name__}: {exc}")
+            continue
+        append(t1 - t0)
+    tally.calls = calls
+    return latencies, tally
+
+
+def measure_callable(
+    fn: Callable[..., Any],
+    argsets: Sequence[tuple[Any, ...]],
+    *,
+    items_per_call: int,
+    iterations: int | None,
+    duration_s: float | None,
+    concurrency: int = 1,
+) -> Measurement:
+    """Measure ``fn(*args)`` over ``argsets`` (cycled) with ``concurrency`` closed-loop
+    threads, for ``iterations`` calls in all or for ``duration_s`` seconds."""
+    if concurrency == 1:
+        start = now_ns()
+        deadline = None if duration_s is None else start + int(duration_s * 1e9)
+        latencies, tally = _loop(fn, argsets, iterations, deadline, 0)
+        wall = now_ns() - start
+        return Measurement(latencies, tally, len(latencies) * items_per_call, wall)
+
+    results: list[tuple[array, Tally]] = [None] * concurrency  # type: ignore[list-item]
+    barrier = threading.Barrier(concurrency + 1)
+    deadline_box: list[int | None] = [None]
+
+    def worker(index: int) -> None:
+        count = None
+        if iterations is not None:
+            count = iterations // concurrency + (1 if index < iterations % concurrency else 0)
+        barrier.wait()
+        results[index] = _loop(fn, argsets, count, deadline_box[0], index)
+
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    start = now_ns()
+    if duration_s is not None:
+        deadline_box[0] = start + int(duration_s * 1e9)
+    barrier.wait()
+    for thread in threads:
+        thread.join()
+    wall = now_ns() - start
+    latencies = array("q")
+    tally = Tally()
+    for part, part_tally in results:
+        latencies.extend(part)
+        tally.merge(part_tally)
+    return Measurement(latencies, tally, len(latencies) * items_per_call, wall)

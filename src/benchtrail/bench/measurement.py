@@ -1,0 +1,48 @@
+"""What one worker process measured for one benchmark, before it becomes metrics."""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass, field
+
+__all__ = ["Measurement", "Tally"]
+
+_MAX_ERROR_SAMPLES = 5
+_MAX_ERROR_CHARS = 200
+
+
+@dataclass
+class Tally:
+    """Counts of measured calls; failed calls are counted here, never dropped."""
+
+    calls: int = 0
+    errors: int = 0
+    timeouts: int = 0
+    error_samples: list[str] = field(default_factory=list)
+
+    def error(self, message: str, *, timeout: bool = False) -> None:
+        if timeout:
+            self.timeouts += 1
+        else:
+            self.errors += 1
+        message = message[:_MAX_ERROR_CHARS]
+        if len(self.error_samples) < _MAX_ERROR_SAMPLES and message not in self.error_samples:
+            self.error_samples.append(message)
+
+    def merge(self, other: Tally) -> None:
+        self.calls += other.calls
+        self.errors += other.errors
+        self.timeouts += other.timeouts
+        for message in other.error_samples:
+            if len(self.error_samples) < _MAX_ERROR_SAMPLES and message not in self.error_samples:
+                self.error_samples.append(message)
+
+
+@dataclass
+class Measurement:
+    """Latencies of the successful calls (ns), the tally, and the measured wall time."""
+
+    latencies_ns: array  # type: ignore[type-arg]
+    tally: Tally
+    items: int  # items processed by successful calls
+    wall_ns: int

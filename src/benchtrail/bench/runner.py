@@ -1,0 +1,150 @@
+"""Run a whole suite: every benchmark in fresh worker processes, then one record.
+
+Runs are interleaved (run 1 of every benchmark, then run 2, ...), as pyperf spreads its
+worker processes, so a slow minute on a shared runner touches every benchmark a little
+instead of one benchmark a lot. The record is written only when every benchmark has
+been measured: a failure leaves no partial file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchtrail import __version__
+from benchtrail.bench.dataset import load_dataset
+from benchtrail.bench.fingerprint import describe_environment
+from benchtrail.bench.gpu import open_gpus
+from benchtrail.bench.metrics import WorkerRun, benchmark_entry
+from benchtrail.bench.source import describe_source
+from benchtrail.bench.suite import BenchmarkSpec, Suite
+from benchtrail.console import Progress
+from benchtrail.errors import SuiteError
+from benchtrail.results.record import dump_record
+from benchtrail.results.schema import SCHEMA_ID
+
+__all__ = ["run_suite", "record_filename"]
+
+log = logging.getLogger(__name__)
+
+
+class _NoProgress:
+    def advance(self, step: str) -> None:
+        pass
+
+
+def _worker(spec: BenchmarkSpec, stem: Path) -> WorkerRun:
+    import numpy as np
+
+    spec_path = stem.with_suffix(".spec.json")
+    spec_path.write_text(json.dumps(dataclasses.asdict(spec)), encoding="utf-8")
+    # The target's own prints go to stderr: stdout carries only our data.
+    done = subprocess.run(
+        [sys.executable, "-m", "benchtrail.bench.worker", str(spec_path), str(stem)],
+        stdout=sys.stderr.fileno() if _has_fileno(sys.stderr) else None,
+        check=False,
+    )
+    error_file = Path(f"{stem}.error.json")
+    if error_file.exists():
+        raise SuiteError(*json.loads(error_file.read_text(encoding="utf-8"))["problems"])
+    if done.returncode != 0:
+        how = f"signal {-done.returncode}" if done.returncode < 0 else f"exit code {done.returncode}"
+        raise SuiteError(f"{spec.field_prefix}: the worker process for {spec.label} died ({how})")
+    figures = json.loads(Path(f"{stem}.json").read_text(encoding="utf-8"))
+    latencies = np.fromfile(f"{stem}.lat", dtype=np.int64)
+    return WorkerRun(latencies, figures)
+
+
+def _has_fileno(stream: Any) -> bool:
+    try:
+        stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    return True
+
+
+def _dataset_block(path: str, suite_dir: Path) -> dict[str, Any]:
+    dataset = load_dataset(path)
+    try:
+        shown = os.path.relpath(path, suite_dir)
+    except ValueError:  # another drive on Windows
+        shown = path
+    return {"path": Path(shown).as_posix(), "sha256": dataset.sha256, "rows": len(dataset)}
+
+
+def record_filename(record: dict[str, Any]) -> str:
+    """``<suite>-<UTC timestamp>-<commit12>.json``: sortable, and unique per run."""
+    started = dt.datetime.fromisoformat(record["run"]["started_at"].replace("Z", "+00:00"))
+    commit = (record["source"]["commit"] or "nocommit")[:12]
+    return f"{record['suite']}-{started:%Y%m%dT%H%M%SZ}-{commit}.json"
+
+
+def run_suite(
+    suite: Suite,
+    out_dir: str | Path,
+    *,
+    machine: str | None = None,
+    image: dict[str, str | None] | None = None,
+    progress: Progress | None = None,
+) -> tuple[Path, dict[str, Any]]:
+    """Measure every benchmark of ``suite`` and write the record into ``out_dir``.
+
+    Returns the record's path and the record.
+    """
+    progress = progress or _NoProgress()
+    started = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    clock = time.monotonic()
+    datasets = {spec.dataset: _dataset_block(spec.dataset, suite.path.parent)
+                for spec in suite.benchmarks if spec.dataset}
+    gpus = open_gpus()
+    gpu = gpus.describe() if gpus is not None else None
+    if gpus is not None:
+        gpus.close()
+
+    runs: dict[str, list[WorkerRun]] = {spec.label: [] for spec in suite.benchmarks}
+    most_runs = max(spec.runs for spec in suite.benchmarks)
+    with tempfile.TemporaryDirectory(prefix="benchtrail-") as scratch:
+        for run in range(most_runs):
+            for position, spec in enumerate(suite.benchmarks):
+                if run >= spec.runs:
+                    continue
+                runs[spec.label].append(_worker(spec, Path(scratch) / f"{position}-{run}"))
+                progress.advance(f"{spec.label} run {run + 1}/{spec.runs}")
+
+    benchmarks = []
+    for spec in suite.benchmarks:
+        entry = benchmark_entry(spec, runs[spec.label])
+        if spec.dataset:
+            entry["dataset"] = datasets[spec.dataset]
+        for warning in entry.get("warnings", []):
+            log.warning("%s: %s", spec.label, warning)
+        benchmarks.append(entry)
+
+    first = runs[suite.benchmarks[0].label][0].figures
+    record = {
+        "schema": SCHEMA_ID,
+        "suite": suite.name,
+        "benchmarks": benchmarks,
+        "source": describe_source(suite.path.parent),
+        "environment": describe_environment(gpu, label=machine, image=image),
+        "run": {
+            "started_at": started.isoformat().replace("+00:00", "Z"),
+            "duration_s": round(time.monotonic() - clock, 3),
+            "tool_version": __version__,
+            "runs": most_runs,
+            "warmup": sum(spec.warmup * spec.runs for spec in suite.benchmarks),
+            "iterations": sum(entry["calls"] for entry in benchmarks),
+            "timer": first["timer"],
+        },
+    }
+    path = dump_record(record, Path(out_dir) / record_filename(record))
+    return path, record

@@ -1,0 +1,49 @@
+"""The summary table printed at the end of a run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["summary_table"]
+
+
+def _label(benchmark: dict[str, Any]) -> str:
+    params = benchmark["params"]
+    if not params:
+        return str(benchmark["name"])
+    return f"{benchmark['name']}[{','.join(f'{k}={v}' for k, v in sorted(params.items()))}]"
+
+
+def _duration(ms: float | None) -> str:
+    if ms is None:
+        return "-"
+    for unit, scale in (("s", 1e3), ("ms", 1.0), ("µs", 1e-3)):
+        if ms >= scale:
+            return f"{ms / scale:.3g} {unit}"
+    return f"{ms * 1e6:.3g} ns"
+
+
+def _count(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
+def summary_table(record: dict[str, Any], fmt: str = "simple") -> str:
+    """One row per benchmark: latency p50/p99, throughput, peak RSS, failed calls."""
+    from tabulate import tabulate
+
+    rows = []
+    for benchmark in record["benchmarks"]:
+        metrics = benchmark["metrics"]
+        latency = metrics.get("latency_ms", {})
+        throughput = metrics.get("throughput", {}).get("value")
+        failed = benchmark["errors"] + benchmark["timeouts"]
+        rows.append([
+            _label(benchmark),
+            _duration(latency.get("p50")),
+            _duration(latency.get("p99")),
+            _count(throughput),
+            f'{metrics["peak_rss_mb"]["value"]:.1f}',
+            f"{failed}/{benchmark['calls']}" if failed else "0",
+        ])
+    headers = ["benchmark", "p50", "p99", "items/s", "peak RSS MB", "failed"]
+    return tabulate(rows, headers=headers, tablefmt=fmt, colalign=("left",) + ("right",) * 5)

@@ -1,0 +1,152 @@
+"""One fresh worker process: measure one benchmark once and hand the figures back.
+
+Run as ``python -m benchtrail.bench.worker SPEC.json OUT_PREFIX``. It writes
+``OUT_PREFIX.json`` (counts, timings, memory and GPU figures) and ``OUT_PREFIX.lat``
+(the successful calls' latencies, int64 ns), or ``OUT_PREFIX.error.json`` with the
+user's problem and exit code 2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import os
+import string
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from benchtrail.bench.clock import timer_info
+from benchtrail.bench.dataset import load_dataset
+from benchtrail.bench.gpu import open_gpus
+from benchtrail.bench.measurement import Measurement
+from benchtrail.bench.sampler import Sampler
+from benchtrail.bench.suite import BenchmarkSpec
+from benchtrail.errors import BenchtrailError, SuiteError
+
+__all__ = ["measure_spec"]
+
+
+def _resolve(spec: BenchmarkSpec, field: str, reference: str) -> Any:
+    module_name, _, attribute = reference.partition(":")
+    where = f"{spec.field_prefix}.{field}"
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        raise SuiteError(f"{where}: cannot import {module_name!r}: {type(exc).__name__}: {exc}") from None
+    obj: Any = module
+    for part in attribute.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise SuiteError(f"{where}: module {module_name!r} has no attribute {attribute!r}") from None
+    if not callable(obj):
+        raise SuiteError(f"{where}: {reference!r} is not callable")
+    return obj
+
+
+def _callable_run(spec: BenchmarkSpec) -> tuple[Measurement, float]:
+    from benchtrail.bench.callables import measure_callable
+
+    sys.path.insert(0, str(Path(spec.suite_file).parent))
+    target = _resolve(spec, "target", spec.target or "")
+    prefix: tuple[Any, ...] = ()
+    if spec.setup:
+        setup = _resolve(spec, "setup", spec.setup)
+        try:
+            prefix = (setup(),)
+        except Exception as exc:
+            raise SuiteError(f"{spec.field_prefix}.setup: {spec.setup} raised {type(exc).__name__}: {exc}") from None
+    if spec.dataset:
+        argsets = [(*prefix, batch) for batch in load_dataset(spec.dataset).batches(spec.batch_size)]
+    else:
+        argsets = [prefix]
+    if spec.warmup:
+        measure_callable(target, argsets, items_per_call=spec.batch_size, iterations=spec.warmup,
+                         duration_s=None, concurrency=spec.concurrency)
+    cpu_start = time.process_time()
+    measurement = measure_callable(target, argsets, items_per_call=spec.batch_size,
+                                   iterations=spec.iterations, duration_s=spec.duration_s,
+                                   concurrency=spec.concurrency)
+    return measurement, time.process_time() - cpu_start
+
+
+def _fill(template: Any, row: Any, batch: list[Any]) -> Any:
+    if template == "$row":
+        return row
+    if template == "$batch":
+        return batch
+    if isinstance(template, dict):
+        return {key: _fill(value, row, batch) for key, value in template.items()}
+    if isinstance(template, list):
+        return [_fill(value, row, batch) for value in template]
+    return template
+
+
+def _http_run(spec: BenchmarkSpec) -> tuple[Measurement, None]:
+    from benchtrail.bench.httpload import HttpLoad, measure_http
+
+    headers = {key: string.Template(value).substitute(os.environ) for key, value in spec.headers.items()}
+    bodies: list[bytes | None] = [None]
+    if spec.dataset:
+        rows = load_dataset(spec.dataset).json_rows()
+        template = spec.body if spec.body is not None else ("$row" if spec.batch_size == 1 else "$batch")
+        bodies = []
+        for start in range(0, max(1, len(rows) // spec.batch_size) * spec.batch_size, spec.batch_size):
+            batch = [rows[(start + j) % len(rows)] for j in range(spec.batch_size)]
+            bodies.append(json.dumps(_fill(template, batch[0], batch)).encode())
+    elif spec.body is not None:
+        bodies = [json.dumps(spec.body).encode()]
+    if bodies[0] is not None:
+        headers.setdefault("Content-Type", "application/json")
+    load = HttpLoad(spec.url or "", spec.method, headers, bodies, spec.timeout_s, spec.batch_size)
+    measurement = measure_http(load, warmup=spec.warmup, iterations=spec.iterations,
+                               duration_s=spec.duration_s, concurrency=spec.concurrency, rate=spec.rate)
+    return measurement, None
+
+
+def measure_spec(spec: BenchmarkSpec) -> tuple[Measurement, dict[str, Any]]:
+    """Measure ``spec`` once in this process: the measurement and the figures around it."""
+    gpus = open_gpus()
+    try:
+        timer = timer_info()
+        with Sampler(gpus) as sampler:
+            run = _callable_run if spec.kind == "callable" else _http_run
+            measurement, cpu_s = run(spec)
+    finally:
+        if gpus is not None:
+            gpus.close()
+    samples = sampler.result
+    assert samples is not None
+    figures = dataclasses.asdict(samples)
+    figures.update(
+        calls=measurement.tally.calls,
+        errors=measurement.tally.errors,
+        timeouts=measurement.tally.timeouts,
+        error_samples=measurement.tally.error_samples,
+        items=measurement.items,
+        wall_s=measurement.wall_ns / 1e9,
+        cpu_s=cpu_s,
+        timer=timer,
+    )
+    return measurement, figures
+
+
+def main(argv: list[str]) -> int:
+    spec_path, out_prefix = argv
+    spec = BenchmarkSpec(**json.loads(Path(spec_path).read_text(encoding="utf-8")))
+    try:
+        measurement, figures = measure_spec(spec)
+    except BenchtrailError as exc:
+        Path(out_prefix + ".error.json").write_text(json.dumps({"problems": list(exc.problems)}), encoding="utf-8")
+        return exc.exit_code
+    with open(out_prefix + ".lat", "wb") as handle:
+        measurement.latencies_ns.tofile(handle)
+    Path(out_prefix + ".json").write_text(json.dumps(figures), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,137 @@
+"""The ``benchtrail`` command line: parse, call one function, pick the exit code.
+
+Exit codes: 0 fine, 1 a regression under ``--fail-on-regression``, 2 a user or
+environment error (one line per problem on stderr), 3 a bug (with its traceback).
+Heavy modules are imported inside the commands so ``benchtrail --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from benchtrail import __version__
+from benchtrail.errors import BenchtrailError
+
+__all__ = ["cli", "main"]
+
+EXIT_BUG = 3
+_DEFAULT_SUITE = "bench/suite.toml"
+
+
+class _StderrHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        prefix = "Warning: " if record.levelno >= logging.WARNING else ""
+        click.echo(f"{prefix}{record.getMessage()}", err=True)
+
+
+class _Benchtrail(click.Group):
+    """Turns our exceptions into one line per problem and the exit code they carry."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, **extra: Any) -> Any:
+        # Click's standalone mode exits 1 on Ctrl-C, and 1 means "regression" here.
+        extra.pop("standalone_mode", None)
+        try:
+            code = super().main(args, prog_name, standalone_mode=False, **extra)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BenchtrailError as exc:
+            for line in exc.problems:
+                click.echo(f"Error: {line}", err=True)
+            ctx.exit(exc.exit_code)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:  # anything else is our bug, never a "regression"
+            _report_bug(exc)
+            ctx.exit(EXIT_BUG)
+
+
+@click.group(cls=_Benchtrail, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="benchtrail")
+@click.option("-v", "--verbose", count=True, help="Say more on stderr (repeatable).")
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors on stderr.")
+def cli(verbose: int, quiet: bool) -> None:
+    """Continuous inference benchmarking: measure, record, compare, report."""
+    level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+    root = logging.getLogger("benchtrail")
+    root.handlers[:] = [_StderrHandler()]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def _positive(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    if value is not None and value < 1:
+        raise click.BadParameter(f"expected a whole number >= 1, found {value}")
+    return value
+
+
+@cli.command("run")
+@click.argument("suite", required=False, type=click.Path(dir_okay=False, path_type=Path),
+                envvar="BENCHTRAIL_SUITE")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default="benchtrail-out", show_default=True, envvar="BENCHTRAIL_OUT", show_envvar=True,
+              help="Write the result record into this folder.")
+@click.option("--runs", type=int, default=None, callback=_positive, envvar="BENCHTRAIL_RUNS",
+              show_envvar=True, help="Measure every benchmark in this many fresh processes (default: the suite's).")
+@click.option("--machine", default=None, envvar="BENCHTRAIL_MACHINE", show_envvar=True,
+              help="Label of the machine class, part of the environment fingerprint (default: the runner's tags).")
+def run_command(suite: Path | None, out_dir: Path, runs: int | None, machine: str | None) -> None:
+    """Run the benchmark SUITE (default: bench/suite.toml, or $BENCHTRAIL_SUITE) and write one record."""
+    from benchtrail.bench import load_suite, run_suite
+    from benchtrail.bench.table import summary_table
+    from benchtrail.console import progress
+
+    loaded = load_suite(suite or Path(_DEFAULT_SUITE), runs=runs)
+    total = sum(spec.runs for spec in loaded.benchmarks)
+    with progress(total, f"Running {loaded.name}") as bar:
+        path, record = run_suite(loaded, out_dir, machine=machine, progress=bar)
+    click.echo(summary_table(record))
+    click.echo(f"Wrote {path}", err=True)
+
+
+@cli.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+def validate_command(files: tuple[Path, ...]) -> None:
+    """Check result record FILES against the schema; name every problem with its JSON path."""
+    from benchtrail.results import load_record
+
+    problems: list[str] = []
+    for path in files:
+        try:
+            load_record(path)
+        except BenchtrailError as exc:
+            problems.extend(exc.problems)
+        else:
+            click.echo(f"{path}: valid")
+    if problems:
+        from benchtrail.errors import RecordError
+
+        raise RecordError(*problems)
+
+
+def _report_bug(exc: BaseException) -> None:
+    traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    click.echo(
+        f"benchtrail {__version__}: internal error ({type(exc).__name__}): this is a bug, "
+        "please report it with the traceback above.",
+        err=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point of the ``benchtrail`` script."""
+    return cli.main(args=argv, prog_name="benchtrail")
