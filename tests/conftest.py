@@ -30,6 +30,9 @@ def double(state, batch):
 def noop(batch):
     return None
 
+def tick():
+    return None
+
 def fails(batch):
     raise ValueError("bad input row")
 
