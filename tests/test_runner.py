@@ -15,6 +15,12 @@ class Steps:
     def __init__(self) -> None:
         self.names: list[str] = []
 
+    def start(self, step: str) -> None:
+        self.names.append(f"start {step}")
+
+    def tick(self) -> None:
+        pass
+
     def advance(self, step: str) -> None:
         self.names.append(step)
 
@@ -36,7 +42,9 @@ runs = 3
 """))
     steps = Steps()
     path, record = run_suite(suite, tmp_path / "out", progress=steps)
-    assert steps.names == ["a run 1/2", "b run 1/3", "a run 2/2", "b run 2/3", "b run 3/3"]
+    finished = [name for name in steps.names if not name.startswith("start ")]
+    assert finished == ["a run 1/2", "b run 1/3", "a run 2/2", "b run 2/3", "b run 3/3"]
+    assert steps.names[:2] == ["start a run 1/2", "a run 1/2"]
     assert load_record(path) == record
     a, b = record["benchmarks"]
     assert len(a["metrics"]["latency_ms"]["runs"]) == 2 and a["metrics"]["latency_ms"]["n"] == 10

@@ -20,26 +20,47 @@ __all__ = ["Progress", "progress", "use_color"]
 
 
 def use_color(stream: TextIO | None = None) -> bool:
-    """Colour only on a terminal, with ``NO_COLOR`` unset and ``TERM`` not ``dumb``."""
+    """Colour only on a terminal, with ``NO_COLOR`` unset or empty and ``TERM`` not ``dumb``.
+
+    An empty ``NO_COLOR`` does not count (https://no-color.org: "present and not an
+    empty string").
+    """
     stream = stream if stream is not None else sys.stderr
     return (
         stream.isatty()
-        and "NO_COLOR" not in os.environ
+        and not os.environ.get("NO_COLOR")
         and os.environ.get("TERM", "") != "dumb"
     )
 
 
+#: Off a terminal, a step that runs longer than this prints a "still running" line.
+HEARTBEAT_S = 30.0
+
+
 class Progress(Protocol):
+    def start(self, step: str) -> None:
+        """A step named ``step`` begins."""
+
+    def tick(self) -> None:
+        """Called now and then while a step runs: keeps the display alive."""
+
     def advance(self, step: str) -> None:
         """Mark one step as finished; ``step`` names it."""
 
 
 class _Bar:
-    def __init__(self, bar: click.progressbar) -> None:  # type: ignore[type-arg]
+    def __init__(self, bar: click.progressbar, label: str) -> None:  # type: ignore[type-arg]
         self._bar = bar
+        self._label = label
+
+    def start(self, step: str) -> None:
+        self._bar.label = f"{self._label}: {step}"
+        self._bar.render_progress()
+
+    def tick(self) -> None:
+        self._bar.render_progress()
 
     def advance(self, step: str) -> None:
-        self._bar.label = step
         self._bar.update(1)
 
 
@@ -50,15 +71,24 @@ class _Lines:
         self._stream = stream
         self._done = 0
         self._start = time.monotonic()
+        self._last_line = self._start
+        self._step = ""
+
+    def _print(self, text: str) -> None:
+        self._last_line = time.monotonic()
+        elapsed = self._last_line - self._start
+        print(f"{self._label}: {text} ({elapsed:.1f} s)", file=self._stream, flush=True)
+
+    def start(self, step: str) -> None:
+        self._step = step
+
+    def tick(self) -> None:
+        if time.monotonic() - self._last_line >= HEARTBEAT_S:
+            self._print(f"{self._done}/{self._total} done, still running {self._step}")
 
     def advance(self, step: str) -> None:
         self._done += 1
-        elapsed = time.monotonic() - self._start
-        print(
-            f"{self._label}: {self._done}/{self._total} {step} ({elapsed:.1f} s)",
-            file=self._stream,
-            flush=True,
-        )
+        self._print(f"{self._done}/{self._total} {step}")
 
 
 @contextmanager
@@ -67,6 +97,6 @@ def progress(total: int, label: str, stream: TextIO | None = None) -> Iterator[P
     stream = stream if stream is not None else sys.stderr
     if stream.isatty():
         with click.progressbar(length=total, label=label, file=stream, show_pos=True) as bar:
-            yield _Bar(bar)
+            yield _Bar(bar, label)
     else:
         yield _Lines(total, label, stream)

@@ -51,14 +51,19 @@ def runner_label(explicit: str | None = None) -> str:
     label = os.environ.get("BENCHTRAIL_MACHINE")
     if label:
         return label
-    tags = os.environ.get("CI_RUNNER_TAGS", "")
+    # GitLab has written the tags as a JSON list ('["gpu", "linux"]') and, in older
+    # releases, as a comma list ("gpu, linux"); order does not matter, so sort them.
+    tags = os.environ.get("CI_RUNNER_TAGS", "").strip()
     try:
         parsed = json.loads(tags) if tags else []
     except ValueError:
-        parsed = [t.strip() for t in tags.split(",")]
-    if isinstance(parsed, list):
-        return ",".join(sorted(str(t) for t in parsed if str(t)))
-    return str(parsed)
+        parsed = tags.split(",")
+    if parsed is None:  # "null": no tags (str(None) would make a label "None")
+        parsed = []
+    elif not isinstance(parsed, list):  # one tag that parsed as a JSON scalar: "gpu", 42, true
+        parsed = [parsed if isinstance(parsed, str) else tags]
+    names = {str(t).strip() for t in parsed if t is not None}
+    return ",".join(sorted(name for name in names if name))
 
 
 def fingerprint_of(hardware: dict[str, Any]) -> str:

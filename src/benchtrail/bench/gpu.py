@@ -18,8 +18,8 @@ _MB = 1024 * 1024
 @dataclass(frozen=True)
 class GpuSample:
     memory_used_mb: float  # summed over the visible devices
-    utilization_pct: float  # mean over the visible devices
-    power_w: float  # summed over the visible devices
+    utilization_pct: float | None  # mean over the devices that report it; None if none does
+    power_w: float | None  # summed over the devices that report it; None if none does
 
 
 def _text(value: Any) -> str:
@@ -28,19 +28,21 @@ def _text(value: Any) -> str:
 
 def _visible(pynvml: Any, handles: list[Any]) -> list[Any]:
     # NVML ignores CUDA_VISIBLE_DEVICES; honour it so a job pinned to one GPU of a
-    # shared machine measures that GPU only. Entries are indices or UUIDs.
+    # shared machine measures that GPU only. Entries are indices or UUID prefixes and,
+    # as in CUDA, the list ends at the first entry that names no device ("0,2,-1,1"
+    # shows devices 0 and 2). A device named twice is counted once.
     spec = os.environ.get("CUDA_VISIBLE_DEVICES")
     if spec is None:
         return handles
-    chosen = []
+    chosen: list[Any] = []
     for entry in (e.strip() for e in spec.split(",") if e.strip()):
         if entry.isdigit():
-            if int(entry) < len(handles):
-                chosen.append(handles[int(entry)])
-            continue
-        for handle in handles:
-            if _text(pynvml.nvmlDeviceGetUUID(handle)).startswith(entry):
-                chosen.append(handle)
+            matches = [handles[int(entry)]] if int(entry) < len(handles) else []
+        else:
+            matches = [h for h in handles if _text(pynvml.nvmlDeviceGetUUID(h)).startswith(entry)]
+        if not matches:
+            break
+        chosen.extend(h for h in matches if all(h is not c for c in chosen))
     return chosen
 
 
@@ -71,17 +73,23 @@ class Gpus:
     def sample(self) -> GpuSample:
         nvml = self._nvml
         memory = sum(nvml.nvmlDeviceGetMemoryInfo(h).used for h in self._handles)
-        utilization = [nvml.nvmlDeviceGetUtilizationRates(h).gpu for h in self._handles]
-        power_mw = 0
+        # Utilization and power are "not supported" on some boards (MIG mode, some
+        # vGPUs): leave those devices out rather than fail the whole measurement.
+        utilization: list[float] = []
+        power_mw: list[float] = []
         for handle in self._handles:
             try:
-                power_mw += nvml.nvmlDeviceGetPowerUsage(handle)
-            except nvml.NVMLError:  # not supported on some boards
+                utilization.append(nvml.nvmlDeviceGetUtilizationRates(handle).gpu)
+            except nvml.NVMLError:
+                pass
+            try:
+                power_mw.append(nvml.nvmlDeviceGetPowerUsage(handle))
+            except nvml.NVMLError:
                 pass
         return GpuSample(
             memory_used_mb=memory / _MB,
-            utilization_pct=sum(utilization) / len(utilization),
-            power_w=power_mw / 1000.0,
+            utilization_pct=sum(utilization) / len(utilization) if utilization else None,
+            power_w=sum(power_mw) / 1000.0 if power_mw else None,
         )
 
     def energy_j(self) -> float | None:
@@ -114,6 +122,9 @@ def open_gpus() -> Gpus | None:
     except pynvml.NVMLError:
         handles = []
     if not handles:
-        pynvml.nvmlShutdown()
+        try:
+            pynvml.nvmlShutdown()
+        except pynvml.NVMLError:
+            pass
         return None
     return Gpus(pynvml, handles)

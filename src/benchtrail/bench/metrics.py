@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from benchtrail.bench.suite import BenchmarkSpec
 from benchtrail.bench.summary import spread_warning, summarize
@@ -48,6 +49,13 @@ def _per_item(runs: list[WorkerRun], key: str, scale: float) -> tuple[list[float
     return per_run, total
 
 
+def _shown_url(url: str) -> str:
+    """``url`` without user:password, query string and fragment: a record is public."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
 def benchmark_entry(spec: BenchmarkSpec, runs: list[WorkerRun]) -> dict[str, Any]:
     """The ``benchmarks[]`` entry for ``spec`` measured in ``runs``."""
     import numpy as np
@@ -58,7 +66,9 @@ def benchmark_entry(spec: BenchmarkSpec, runs: list[WorkerRun]) -> dict[str, Any
     timeouts = sum(f["timeouts"] for f in figures)
     samples: list[str] = []
     for f in figures:
-        samples += [m for m in f["error_samples"] if m not in samples]
+        for message in f.get("error_samples", []):
+            if message not in samples:
+                samples.append(message)
     metrics: dict[str, Any] = {}
     warnings: list[str] = []
 
@@ -80,15 +90,21 @@ def benchmark_entry(spec: BenchmarkSpec, runs: list[WorkerRun]) -> dict[str, Any
     metrics["peak_rss_mb"] = _single("MB", "lower", peaks, max(peaks))
     if cpu := _per_item(runs, "cpu_s", 1000.0):
         metrics["cpu_ms_per_item"] = _single("ms", "lower", *cpu)
-    if figures[0].get("gpu_peak_memory_mb") is not None:
+    # A GPU figure is kept only when every run has it: a mean over some runs would
+    # not be comparable with the next record's. Utilization and power are missing
+    # where the board does not report them.
+    if all(f.get("gpu_peak_memory_mb") is not None for f in figures):
         gpu_peaks = [f["gpu_peak_memory_mb"] for f in figures]
         metrics["gpu_peak_memory_mb"] = _single("MB", "lower", gpu_peaks, max(gpu_peaks))
         for key, unit in (("gpu_utilization_pct", "%"), ("gpu_power_w", "W")):
-            values = [f[key] for f in figures]
+            values = [f.get(key) for f in figures]
+            if any(value is None for value in values):
+                continue
             direction = "higher" if key == "gpu_utilization_pct" else "lower"
             metrics[key] = _single(unit, direction, values, sum(values) / len(values))
-        if energy := _per_item(runs, "gpu_energy_j", 1.0):
-            metrics["gpu_energy_j_per_item"] = _single("J", "lower", *energy)
+        if all(f.get("gpu_energy_j") is not None for f in figures):
+            if energy := _per_item(runs, "gpu_energy_j", 1.0):
+                metrics["gpu_energy_j_per_item"] = _single("J", "lower", *energy)
 
     if errors or timeouts:
         warnings.append(f"{errors} errors and {timeouts} timeouts in {calls} calls")
@@ -96,7 +112,7 @@ def benchmark_entry(spec: BenchmarkSpec, runs: list[WorkerRun]) -> dict[str, Any
         "name": spec.name,
         "params": dict(spec.params),
         "kind": spec.kind,
-        "target": spec.target if spec.kind == "callable" else (spec.url or "").split("?", 1)[0],
+        "target": spec.target if spec.kind == "callable" else _shown_url(spec.url or ""),
         "warmup": spec.warmup,
         "iterations": max(f["calls"] for f in figures),
         "runs": len(runs),

@@ -38,26 +38,42 @@ log = logging.getLogger(__name__)
 
 
 class _NoProgress:
+    def start(self, step: str) -> None:
+        pass
+
+    def tick(self) -> None:
+        pass
+
     def advance(self, step: str) -> None:
         pass
 
 
-def _worker(spec: BenchmarkSpec, stem: Path) -> WorkerRun:
+def _worker(spec: BenchmarkSpec, stem: Path, progress: Progress) -> WorkerRun:
     import numpy as np
 
     spec_path = stem.with_suffix(".spec.json")
     spec_path.write_text(json.dumps(dataclasses.asdict(spec)), encoding="utf-8")
     # The target's own prints go to stderr: stdout carries only our data.
-    done = subprocess.run(
+    process = subprocess.Popen(
         [sys.executable, "-m", "benchtrail.bench.worker", str(spec_path), str(stem)],
         stdout=sys.stderr.fileno() if _has_fileno(sys.stderr) else None,
-        check=False,
     )
+    try:
+        while True:
+            try:
+                returncode = process.wait(timeout=1.0)
+                break
+            except subprocess.TimeoutExpired:
+                progress.tick()
+    finally:
+        if process.poll() is None:  # interrupted: do not leave the worker running
+            process.kill()
+            process.wait()
     error_file = Path(f"{stem}.error.json")
     if error_file.exists():
         raise SuiteError(*json.loads(error_file.read_text(encoding="utf-8"))["problems"])
-    if done.returncode != 0:
-        how = f"signal {-done.returncode}" if done.returncode < 0 else f"exit code {done.returncode}"
+    if returncode != 0:
+        how = f"signal {-returncode}" if returncode < 0 else f"exit code {returncode}"
         raise SuiteError(f"{spec.field_prefix}: the worker process for {spec.label} died ({how})")
     figures = json.loads(Path(f"{stem}.json").read_text(encoding="utf-8"))
     latencies = np.fromfile(f"{stem}.lat", dtype=np.int64)
@@ -117,8 +133,10 @@ def run_suite(
             for position, spec in enumerate(suite.benchmarks):
                 if run >= spec.runs:
                     continue
-                runs[spec.label].append(_worker(spec, Path(scratch) / f"{position}-{run}"))
-                progress.advance(f"{spec.label} run {run + 1}/{spec.runs}")
+                step = f"{spec.label} run {run + 1}/{spec.runs}"
+                progress.start(step)
+                runs[spec.label].append(_worker(spec, Path(scratch) / f"{position}-{run}", progress))
+                progress.advance(step)
 
     benchmarks = []
     for spec in suite.benchmarks:

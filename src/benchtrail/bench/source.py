@@ -26,7 +26,9 @@ _CI_VARIABLES = {
 def _git(directory: Path, *args: str) -> str | None:
     try:
         done = subprocess.run(
-            ["git", *args], cwd=directory, capture_output=True, text=True, timeout=10, check=False
+            ["git", *args], cwd=directory, capture_output=True, timeout=10, check=False,
+            # git writes commit messages as UTF-8 whatever the locale says
+            text=True, encoding="utf-8", errors="replace",
         )
     except (OSError, subprocess.SubprocessError):
         return None

@@ -15,8 +15,15 @@ def _label(benchmark: dict[str, Any]) -> str:
 
 
 def _duration(ms: float | None) -> str:
+    """Three significant digits in the largest unit that keeps the number >= 1.
+
+    The unit is chosen after rounding, so 999.96 ms reads "1 s", not "1e+03 ms".
+    """
     if ms is None:
         return "-"
+    ms = float(f"{ms:.3g}")
+    if ms >= 1e6:  # 1000 s and more: whole seconds, never an exponent
+        return f"{ms / 1e3:,.0f} s"
     for unit, scale in (("s", 1e3), ("ms", 1.0), ("µs", 1e-3)):
         if ms >= scale:
             return f"{ms / scale:.3g} {unit}"
@@ -46,4 +53,7 @@ def summary_table(record: dict[str, Any], fmt: str = "simple") -> str:
             f"{failed}/{benchmark['calls']}" if failed else "0",
         ])
     headers = ["benchmark", "p50", "p99", "items/s", "peak RSS MB", "failed"]
-    return tabulate(rows, headers=headers, tablefmt=fmt, colalign=("left",) + ("right",) * 5)
+    # The cells are formatted already: without disable_numparse tabulate re-reads "55.0"
+    # as a number and prints "55", so one column mixes "55" and "123.5".
+    return tabulate(rows, headers=headers, tablefmt=fmt, colalign=("left",) + ("right",) * 5,
+                    disable_numparse=True)

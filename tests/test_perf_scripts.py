@@ -1,0 +1,40 @@
+"""Smoke tests: the performance scripts under tools/perf run to the end in quick mode."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PERF = Path(__file__).resolve().parents[1] / "tools" / "perf"
+LIMIT_S = 30  # each script's --quick mode takes a few seconds
+
+needs_perf_extra = pytest.mark.skipif(
+    importlib.util.find_spec("pyperf") is None or importlib.util.find_spec("pytest_benchmark") is None,
+    reason="needs the perf extra: pip install -e '.[perf]'",
+)
+
+
+def run_script(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(PERF / name), "--quick", *args], capture_output=True,
+                          text=True, timeout=LIMIT_S, check=False, cwd=PERF.parents[1])
+
+
+@needs_perf_extra
+def test_bench_harness_quick_names_every_tool() -> None:
+    done = run_script("bench_harness.py")
+    assert done.returncode == 0, done.stdout + done.stderr
+    for tool in ("benchtrail", "pyperf", "pytest-benchmark"):
+        assert tool in done.stdout
+    for line in ("Machine:", "Command:", "Python:", "noop", "spin_1ms", "Goals for benchtrail"):
+        assert line in done.stdout
+
+
+def test_bench_samplers_quick_reports_cpu_percent() -> None:
+    done = run_script("bench_samplers.py", "--duration", "0.2")
+    assert done.returncode == 0, done.stdout + done.stderr
+    for line in ("Machine:", "Command:", "rss (psutil)", "rss + nvml (fake", "% of one core"):
+        assert line in done.stdout

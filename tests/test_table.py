@@ -1,0 +1,111 @@
+"""benchtrail.bench.table: the summary table printed after a run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from benchtrail.bench.table import summary_table
+
+HEADERS = ["benchmark", "p50", "p99", "items/s", "peak RSS MB", "failed"]
+
+
+def benchmark(name: str = "infer", params: dict[str, Any] | None = None, *, p50: float | None = 1.5,
+              p99: float | None = 3.0, throughput: float | None = 640.0, peak_rss_mb: float = 123.456,
+              calls: int = 100, errors: int = 0, timeouts: int = 0) -> dict[str, Any]:
+    metrics: dict[str, Any] = {"peak_rss_mb": {"unit": "MB", "direction": "lower", "value": peak_rss_mb}}
+    if p50 is not None:
+        metrics["latency_ms"] = {"unit": "ms", "direction": "lower", "p50": p50, "p99": p99}
+    if throughput is not None:
+        metrics["throughput"] = {"unit": "items/s", "direction": "higher", "value": throughput}
+    return {"name": name, "params": params or {}, "metrics": metrics, "calls": calls,
+            "errors": errors, "timeouts": timeouts}
+
+
+def rows(*benchmarks: dict[str, Any]) -> list[list[str]]:
+    text = summary_table({"benchmarks": list(benchmarks)}, fmt="tsv")
+    return [[cell.strip() for cell in line.split("\t")] for line in text.splitlines()]
+
+
+def test_headers_and_one_row_per_benchmark() -> None:
+    table = rows(benchmark("a"), benchmark("b"))
+    assert table[0] == HEADERS
+    assert [row[0] for row in table[1:]] == ["a", "b"]
+    assert table[1] == ["a", "1.5 ms", "3 ms", "640", "123.5", "0"]
+
+
+def test_default_format_is_a_plain_text_table() -> None:
+    text = summary_table({"benchmarks": [benchmark("resnet50", {"batch_size": 8})]})
+    lines = text.splitlines()
+    assert lines[0].split() == ["benchmark", "p50", "p99", "items/s", "peak", "RSS", "MB", "failed"]
+    assert set(lines[1]) <= {"-", " "}
+    assert lines[2].startswith("resnet50[batch_size=8]")
+    assert "\x1b" not in text
+
+
+def test_label_lists_params_sorted() -> None:
+    table = rows(benchmark("bert", {"concurrency": 4, "batch_size": 16}))
+    assert table[1][0] == "bert[batch_size=16,concurrency=4]"
+
+
+@pytest.mark.parametrize(
+    ("ms", "shown"),
+    [
+        (0.000512, "512 ns"),
+        (0.0000005, "0.5 ns"),
+        (0.0, "0 ns"),
+        (0.00099996, "1 µs"),  # rounds up into the next unit
+        (0.001, "1 µs"),
+        (0.25, "250 µs"),
+        (0.9996, "1 ms"),
+        (1.0, "1 ms"),
+        (12.345, "12.3 ms"),
+        (999.96, "1 s"),  # not "1e+03 ms"
+        (1000.0, "1 s"),
+        (1500.0, "1.5 s"),
+        (59_999.0, "60 s"),
+        (1_234_567.0, "1,230 s"),  # not "1.23e+03 s"
+    ],
+)
+def test_duration_units(ms: float, shown: str) -> None:
+    assert rows(benchmark(p50=ms))[1][1] == shown
+
+
+def test_missing_latency_and_throughput_show_a_dash() -> None:
+    table = rows(benchmark(p50=None, throughput=None, errors=10, calls=10))
+    assert table[1][1:4] == ["-", "-", "-"]
+    assert table[1][5] == "10/10"
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(12_345.6, "12,346"), (100.0, "100"), (99.96, "100"), (12.34, "12.3"), (0.5, "0.5"), (0.0, "0")],
+)
+def test_throughput_figures(value: float, shown: str) -> None:
+    assert rows(benchmark(throughput=value))[1][3] == shown
+
+
+def test_failed_column_counts_errors_and_timeouts_of_all_calls() -> None:
+    table = rows(benchmark(calls=200, errors=3, timeouts=2), benchmark(calls=50))
+    assert table[1][5] == "5/200"
+    assert table[2][5] == "0"
+
+
+def test_peak_rss_one_decimal() -> None:
+    assert rows(benchmark(peak_rss_mb=2048.04))[1][4] == "2048.0"
+
+
+def test_a_real_entry(tmp_path: Any) -> None:
+    """The table reads what benchmark_entry writes."""
+    import numpy as np
+
+    from benchtrail.bench.metrics import WorkerRun, benchmark_entry
+    from benchtrail.bench.suite import BenchmarkSpec
+
+    spec = BenchmarkSpec(name="double", params={"batch_size": 2}, kind="callable", index=0,
+                         suite_file=str(tmp_path / "suite.toml"), target="workload:double", batch_size=2)
+    figures = {"peak_rss_mb": 55.0, "calls": 4, "errors": 1, "timeouts": 0, "error_samples": ["x"],
+               "items": 6, "wall_s": 0.003, "cpu_s": 0.002}
+    entry = benchmark_entry(spec, [WorkerRun(np.array([250_000, 500_000, 750_000], dtype=np.int64), figures)])
+    assert rows(entry)[1] == ["double[batch_size=2]", "500 µs", "745 µs", "2,000", "55.0", "1/4"]
