@@ -7,7 +7,10 @@ value for ``batch_size``, ``concurrency`` or ``rate`` makes one benchmark per va
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
+import json
+import math
 import re
 import string
 import sys
@@ -108,6 +111,26 @@ class _Problems:
             raise SuiteError(*self.lines)
 
 
+_BAD = object()  # a setting that was wrong: reported once, then the built-in default is used
+_MAX_SHOWN = 60
+_SUITE_NAME_MAX = 100  # the record schema's limits
+_BENCHMARK_NAME_MAX = 200
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _key(name: str) -> str:
+    """A key as it goes into a field path: bare like TOML's bare keys, else quoted, so a
+    dot, a space or a line break in a key keeps the message one line and unambiguous."""
+    return name if _BARE_KEY.fullmatch(name) else json.dumps(name)
+
+
+def _show(value: Any) -> str:
+    """``repr(value)`` cut to a few dozen characters, for "found ..." in a message."""
+    text = repr(value)
+    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
+
+
 def load_suite(path: str | Path, *, runs: int | None = None) -> Suite:
     """Read, check and expand the suite file at ``path``; ``runs`` overrides the file."""
     path = Path(path)
@@ -115,29 +138,47 @@ def load_suite(path: str | Path, *, runs: int | None = None) -> Suite:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SuiteError(f"{path}: suite file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SuiteError(f"{path}: cannot read suite file: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise SuiteError(f"{path}: not UTF-8 text: byte {exc.start}: {exc.reason}") from None
+    except (OSError, ValueError) as exc:
+        raise SuiteError(f"{path}: cannot read suite file: {getattr(exc, 'strerror', None) or exc}") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SuiteError(f"{path.name}: not valid TOML: {exc}") from None
 
     problems = _Problems(path)
-    suite_table = data.get("suite")
     for key in sorted(set(data) - {"suite", "benchmark"}):
-        problems.add(key, "unknown table or key (expected [suite] and [[benchmark]])")
-    if not isinstance(suite_table, dict):
+        problems.add(_key(key), "unknown table or key (expected [suite] and [[benchmark]])")
+    suite_table = data.get("suite")
+    name: Any = None
+    if suite_table is None:
         problems.add("suite", "missing [suite] table with a name")
         suite_table = {}
-    name = suite_table.get("name")
-    if not isinstance(name, str) or not SLUG.fullmatch(name):
-        problems.add("suite.name", f"expected a slug like 'my-model' ([a-z0-9][a-z0-9._-]*), found {name!r}")
+    elif not isinstance(suite_table, dict):
+        problems.add("suite", f"expected a [suite] table, found {_show(suite_table)}")
+        suite_table = {}
+    else:
+        name = suite_table.get("name")
+        if not isinstance(name, str) or not SLUG.fullmatch(name):
+            problems.add("suite.name", f"expected a slug like 'my-model' ([a-z0-9][a-z0-9._-]*), found {_show(name)}")
+        elif len(name) > _SUITE_NAME_MAX:
+            problems.add("suite.name", f"expected at most {_SUITE_NAME_MAX} characters, found {len(name)}")
     for key in sorted(set(suite_table) - _SUITE_KEYS):
-        problems.add(f"suite.{key}", "unknown key")
-    defaults = {key: suite_table[key] for key in _DEFAULTS if key in suite_table}
+        problems.add(f"suite.{_key(key)}", "unknown key")
+    description = suite_table.get("description", "")
+    if not isinstance(description, str):
+        problems.add("suite.description", f"expected a string, found {_show(description)}")
+    defaults = _suite_defaults(suite_table, problems)
+    if runs is not None and _integer(runs, "runs", None, minimum=1) is _BAD:
+        problems.add("runs", f"the override expects a whole number >= 1, found {_show(runs)}")
+        runs = None
 
     raw_benchmarks = data.get("benchmark")
-    if not isinstance(raw_benchmarks, list) or not raw_benchmarks:
+    if isinstance(raw_benchmarks, dict):
+        problems.add("benchmark", "expected [[benchmark]] entries (an array of tables), found one [benchmark] table")
+        raw_benchmarks = []
+    elif not isinstance(raw_benchmarks, list) or not raw_benchmarks:
         problems.add("benchmark", "no [[benchmark]] entries")
         raw_benchmarks = []
     specs: list[BenchmarkSpec] = []
@@ -150,8 +191,35 @@ def load_suite(path: str | Path, *, runs: int | None = None) -> Suite:
         seen.add(spec.label)
     problems.raise_if_any()
     assert isinstance(name, str)
-    description = suite_table.get("description", "")
-    return Suite(name=name, path=path.resolve(), benchmarks=tuple(specs), description=str(description))
+    return Suite(name=name, path=path.resolve(), benchmarks=tuple(specs), description=description)
+
+
+def _setting(key: str, value: Any, where: str, problems: _Problems) -> Any:
+    """A checked value of one of the keys in ``_DEFAULTS``, or ``_BAD``."""
+    if key == "warmup":
+        return _integer(value, where, problems, minimum=0)
+    if key in ("iterations", "runs"):
+        return _integer(value, where, problems, minimum=1)
+    if key in ("duration_s", "timeout_s"):
+        return _number(value, where, problems)
+    assert key == "concurrency"
+    return _sweep(value, where, problems, lambda v, w: _integer(v, w, problems, minimum=1))
+
+
+def _suite_defaults(table: dict[str, Any], problems: _Problems) -> dict[str, Any]:
+    """The suite-level settings that are right; the wrong ones are reported as suite.KEY."""
+    if "iterations" in table and "duration_s" in table:
+        problems.add("suite.iterations", "give either iterations or duration_s, not both")
+    defaults = {}
+    for key in _DEFAULTS:
+        if key in table:
+            value = _setting(key, table[key], f"suite.{key}", problems)
+            if value is not _BAD:
+                defaults[key] = value
+    if "iterations" in table and "duration_s" in table:
+        defaults.pop("iterations", None)
+        defaults.pop("duration_s", None)
+    return defaults
 
 
 def _benchmarks(
@@ -164,23 +232,29 @@ def _benchmarks(
 ) -> Iterator[BenchmarkSpec]:
     where = f"benchmark[{index}]"
     if not isinstance(raw, dict):
-        problems.add(where, "expected a table")
+        problems.add(where, f"expected a table, found {_show(raw)}")
         return
     before = len(problems.lines)
     for key in sorted(set(raw) - _BENCHMARK_KEYS):
-        problems.add(f"{where}.{key}", "unknown key")
-    settings = {**_DEFAULTS, **defaults, **raw}
-    given = set(defaults) | set(raw)
+        problems.add(f"{where}.{_key(key)}", "unknown key")
+    settings: dict[str, Any] = {**_DEFAULTS, **defaults}
+    for key in _DEFAULTS:
+        if key in raw:
+            settings[key] = _setting(key, raw[key], f"{where}.{key}", problems)
     if runs_override is not None:
         settings["runs"] = runs_override
 
     name = raw.get("name")
     if not isinstance(name, str) or not name.strip():
-        problems.add(f"{where}.name", f"expected a non-empty string, found {name!r}")
+        problems.add(f"{where}.name", f"expected a non-empty string, found {_show(name)}")
+    elif len(name) > _BENCHMARK_NAME_MAX:
+        problems.add(f"{where}.name", f"expected at most {_BENCHMARK_NAME_MAX} characters, found {len(name)}")
+    elif any(ord(char) < 32 or 127 <= ord(char) < 160 for char in name):
+        problems.add(f"{where}.name", f"expected a name without control characters, found {_show(name)}")
     kind = _kind(raw, where, problems)
     dataset = _dataset(raw.get("dataset"), path, where, problems, required=False)
     if "setup" in raw and not (isinstance(raw["setup"], str) and _TARGET.fullmatch(raw["setup"])):
-        problems.add(f"{where}.setup", f"expected 'module:function', found {raw['setup']!r}")
+        problems.add(f"{where}.setup", f"expected 'module:function', found {_show(raw['setup'])}")
     if kind == "http":
         for key in ("setup",):
             if key in raw:
@@ -188,43 +262,35 @@ def _benchmarks(
         _check_headers(raw.get("headers", {}), where, problems)
         method = str(raw.get("method", "POST")).upper()
         if method not in _METHODS:
-            problems.add(f"{where}.method", f"expected one of {', '.join(_METHODS)}, found {raw.get('method')!r}")
+            problems.add(f"{where}.method", f"expected one of {', '.join(_METHODS)}, found {_show(raw.get('method'))}")
+        if "body" in raw and (trouble := _not_json(raw["body"])):
+            problems.add(f"{where}.body", f"expected JSON values only, found {trouble}")
     else:
         for key in ("method", "headers", "body", "rate"):
             if key in raw:
                 problems.add(f"{where}.{key}", "applies to a 'url' benchmark, not to a 'target' one")
         method = "POST"
 
-    counts = {
-        "warmup": _integer(settings["warmup"], f"{where}.warmup", problems, minimum=0),
-        "runs": _integer(settings["runs"], f"{where}.runs", problems, minimum=1),
-    }
+    # The benchmark's own iterations or duration_s wins over the suite's.
     iterations: int | None = None
     duration_s: float | None = None
     if "iterations" in raw and "duration_s" in raw:
         problems.add(f"{where}.iterations", "give either iterations or duration_s, not both")
-    elif "duration_s" in raw or ("iterations" not in raw and settings["duration_s"] is not None):
-        duration_s = _number(settings["duration_s"], f"{where}.duration_s", problems)
+    elif "duration_s" in raw or ("iterations" not in raw and "duration_s" in defaults):
+        duration_s = settings["duration_s"]
     else:
-        iterations = _integer(
-            settings["iterations"] or _DEFAULT_ITERATIONS, f"{where}.iterations", problems, minimum=1
-        )
-    timeout_s = _number(settings["timeout_s"], f"{where}.timeout_s", problems)
+        iterations = settings["iterations"] if settings["iterations"] is not None else _DEFAULT_ITERATIONS
 
     sweeps: dict[str, list[Any]] = {}
     for key in _SWEEPS:
-        if key not in given:
-            continue
-        values = settings[key] if isinstance(settings[key], list) else [settings[key]]
-        if not values:
-            problems.add(f"{where}.{key}", "empty list")
-        for value in values:
-            if key == "rate":
-                _number(value, f"{where}.rate", problems)
-            else:
-                _integer(value, f"{where}.{key}", problems, minimum=1)
-        sweeps[key] = values
-    if len(problems.lines) > before:
+        if key in raw and key != "concurrency":
+            check = (lambda v, w: _number(v, w, problems)) if key == "rate" else (
+                lambda v, w: _integer(v, w, problems, minimum=1))
+            settings[key] = _sweep(raw[key], f"{where}.{key}", problems, check)
+        if key in raw or key in defaults:
+            value = settings[key]
+            sweeps[key] = value if isinstance(value, list) else [value]
+    if len(problems.lines) > before or any(v is _BAD for v in settings.values()):
         return
 
     assert isinstance(name, str)
@@ -245,14 +311,43 @@ def _benchmarks(
             body=raw.get("body"),
             dataset=dataset,
             batch_size=params.get("batch_size", 1),
-            warmup=counts["warmup"],
+            warmup=settings["warmup"],
             iterations=iterations,
             duration_s=duration_s,
             concurrency=params.get("concurrency", 1),
             rate=params.get("rate"),
-            runs=counts["runs"],
-            timeout_s=timeout_s,
+            runs=settings["runs"],
+            timeout_s=settings["timeout_s"],
         )
+
+
+def _sweep(value: Any, where: str, problems: _Problems, check: Any) -> Any:
+    """One value, or a non-empty list of values (one benchmark each), each passing ``check``."""
+    if not isinstance(value, list):
+        return check(value, where)
+    if not value:
+        problems.add(where, "expected a value or a non-empty list, found []")
+        return _BAD
+    checked = [check(item, where) for item in value]
+    return _BAD if any(item is _BAD for item in checked) else checked
+
+
+def _not_json(value: Any) -> str | None:
+    """What in a TOML value cannot be sent as JSON (dates and times, nan, inf), if anything."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, float) and not math.isfinite(item):
+            return _show(item)
+        elif isinstance(item, (dt.date, dt.time)):  # datetime is a date
+            return f"the TOML date or time {item.isoformat()}"
+        elif not isinstance(item, (str, int, float, bool)):
+            return _show(item)
+    return None
 
 
 def _kind(raw: dict[str, Any], where: str, problems: _Problems) -> str:
@@ -262,11 +357,17 @@ def _kind(raw: dict[str, Any], where: str, problems: _Problems) -> str:
         return "callable"
     if target is not None:
         if not isinstance(target, str) or not _TARGET.fullmatch(target):
-            problems.add(f"{where}.target", f"expected 'module:function', found {target!r}")
+            problems.add(f"{where}.target", f"expected 'module:function', found {_show(target)}")
         return "callable"
-    parts = urlsplit(url) if isinstance(url, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
-        problems.add(f"{where}.url", f"expected an http:// or https:// URL, found {url!r}")
+    try:
+        parts = urlsplit(url) if isinstance(url, str) else None
+        ok = (parts is not None and parts.scheme in ("http", "https") and bool(parts.hostname)
+              and (parts.port is None or parts.port > 0)
+              and not any(char.isspace() or ord(char) < 32 for char in url))
+    except ValueError:  # a bad IPv6 literal or port
+        ok = False
+    if not ok:
+        problems.add(f"{where}.url", f"expected an http:// or https:// URL, found {_show(url)}")
     return "http"
 
 
@@ -275,13 +376,18 @@ def _dataset(value: Any, path: Path, where: str, problems: _Problems, required: 
         if required:
             problems.add(f"{where}.dataset", "missing")
         return None
-    if not isinstance(value, str):
-        problems.add(f"{where}.dataset", f"expected a path, found {value!r}")
+    if not isinstance(value, str) or not value or "\0" in value:
+        problems.add(f"{where}.dataset", f"expected a path, found {_show(value)}")
         return None
-    dataset = (path.parent / value).resolve()
+    try:
+        dataset = (path.parent / value).resolve()
+        is_file = dataset.is_file()
+    except (OSError, ValueError) as exc:
+        problems.add(f"{where}.dataset", f"cannot use {value}: {getattr(exc, 'strerror', None) or exc}")
+        return None
     if dataset.suffix not in _DATASET_SUFFIXES:
-        problems.add(f"{where}.dataset", f"expected a {', '.join(_DATASET_SUFFIXES)} file, found {value!r}")
-    elif not dataset.is_file():
+        problems.add(f"{where}.dataset", f"expected a {', '.join(_DATASET_SUFFIXES)} file, found {_show(value)}")
+    elif not is_file:
         problems.add(f"{where}.dataset", f"file not found: {value}")
     return str(dataset)
 
@@ -290,29 +396,44 @@ def _check_headers(headers: Any, where: str, problems: _Problems) -> None:
     import os
 
     if not isinstance(headers, dict):
-        problems.add(f"{where}.headers", "expected a table of header = value")
+        problems.add(f"{where}.headers", f"expected a table of header = value, found {_show(headers)}")
         return
     for header, value in headers.items():
+        field_name = f"{where}.headers.{_key(header)}"
+        if not _HEADER_NAME.fullmatch(header):
+            problems.add(field_name, "expected a header name (letters, digits and !#$%&'*+-.^_`|~)")
+            continue
         if not isinstance(value, str):
-            problems.add(f"{where}.headers.{header}", f"expected a string, found {value!r}")
+            problems.add(field_name, f"expected a string, found {_show(value)}")
             continue
         try:
-            string.Template(value).substitute(os.environ)
+            filled = string.Template(value).substitute(os.environ)
         except KeyError as exc:
-            problems.add(f"{where}.headers.{header}", f"environment variable {exc.args[0]} is not set")
+            problems.add(field_name, f"environment variable {exc.args[0]} is not set")
+            continue
         except ValueError as exc:
-            problems.add(f"{where}.headers.{header}", f"bad ${{VAR}} reference: {exc}")
+            problems.add(field_name, f"bad ${{VAR}} reference: {exc}")
+            continue
+        # The filled-in value may hold a secret: say what is wrong, never show it.
+        if any(char in filled for char in "\r\n\0"):
+            problems.add(field_name, "the value (after ${VAR} substitution) contains a line break or NUL")
 
 
-def _integer(value: Any, where: str, problems: _Problems, minimum: int) -> int:
+def _integer(value: Any, where: str, problems: _Problems | None, minimum: int) -> Any:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        problems.add(where, f"expected a whole number >= {minimum}, found {value!r}")
-        return minimum
+        if problems is not None:
+            problems.add(where, f"expected a whole number >= {minimum}, found {_show(value)}")
+        return _BAD
     return value
 
 
-def _number(value: Any, where: str, problems: _Problems) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        problems.add(where, f"expected a number > 0, found {value!r}")
-        return 1.0
+def _number(value: Any, where: str, problems: _Problems) -> Any:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    try:
+        ok = ok and value > 0 and math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        ok = False
+    if not ok:
+        problems.add(where, f"expected a finite number > 0, found {_show(value)}")
+        return _BAD
     return float(value)

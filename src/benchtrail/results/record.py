@@ -9,14 +9,13 @@ to overwrite unless asked.
 from __future__ import annotations
 
 import json
-import math
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any
 
 from benchtrail.errors import RecordError
-from benchtrail.results.schema import validate
+from benchtrail.results.schema import _json_path, _value_problems, validate
 
 __all__ = ["dump_record", "load_record", "parse_record", "record_bytes"]
 
@@ -25,30 +24,40 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads keeps the last of two equal keys; a record that says two things is refused.
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {json.dumps(key)}")
+        result[key] = value
+    return result
+
+
 def record_bytes(record: dict[str, Any]) -> bytes:
     """The canonical bytes of a valid record."""
-    _check_finite(record, "$")
+    found = _value_problems(record)
+    if found:
+        raise RecordError(*(f"{_json_path(path)}: {message}" for path, message in found))
     text = json.dumps(record, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
     return (text + "\n").encode("utf-8")
 
 
-def _check_finite(value: Any, path: str) -> None:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise RecordError(f"{path}: {value} is not a finite number")
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _check_finite(item, f"{path}.{key}")
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _check_finite(item, f"{path}[{index}]")
-
-
 def parse_record(data: bytes | str, source: str) -> dict[str, Any]:
     """Parse and validate record bytes read from ``source`` (a path or a description)."""
+    if isinstance(data, (bytes, bytearray)):
+        try:
+            data = bytes(data).decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise RecordError(f"{source}: not UTF-8 text: byte {exc.start}: {exc.reason}") from None
     try:
-        record = json.loads(data, parse_constant=_refuse_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
+        record = json.loads(
+            data, parse_constant=_refuse_constant, object_pairs_hook=_refuse_duplicates
+        )
+    except ValueError as exc:
         raise RecordError(f"{source}: not valid JSON: {exc}") from None
+    except RecursionError:
+        raise RecordError(f"{source}: not valid JSON: nested too deeply") from None
     return validate(record, source)
 
 
@@ -56,9 +65,42 @@ def load_record(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and validate one record file, upgraded to the current schema version."""
     try:
         data = Path(path).read_bytes()
-    except OSError as exc:
-        raise RecordError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except (OSError, ValueError) as exc:
+        raise RecordError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     return parse_record(data, str(path))
+
+
+def _write_temporary(target: Path, data: bytes) -> Path:
+    """A new file next to ``target`` holding ``data``, created with the usual permissions
+    (``mkstemp`` would make it private to its owner: 0600)."""
+    while True:
+        tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        except FileExistsError:
+            continue
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return tmp
+
+
+def _move_new(tmp: Path, target: Path) -> None:
+    """Rename ``tmp`` to ``target`` unless ``target`` exists, without a window in which
+    another writer's file could be replaced: a hard link fails on an existing name."""
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        raise
+    except OSError:  # a file system without hard links
+        if os.path.lexists(target):
+            raise FileExistsError(target) from None
+        os.replace(tmp, target)
+    else:
+        tmp.unlink()
 
 
 def dump_record(
@@ -67,18 +109,27 @@ def dump_record(
     """Validate ``record`` and write it to ``path`` atomically; refuse an existing file
     unless ``replace``."""
     target = Path(path)
-    validate(record, str(target))
+    record = validate(record, str(target))
     data = record_bytes(record)
-    if target.exists() and not replace:
-        raise RecordError(f"{target}: already exists; refusing to overwrite a record")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    exists = RecordError(f"{target}: already exists; refusing to overwrite a record")
+    if not replace and os.path.lexists(target):
+        raise exists
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # FileExistsError too: a file where the folder should be
+        raise RecordError(f"{target.parent}: cannot create the folder: {exc.strerror or exc}") from None
+    tmp: Path | None = None
+    try:
+        tmp = _write_temporary(target, data)
+        if replace:
+            os.replace(tmp, target)
+        else:
+            _move_new(tmp, target)
+    except FileExistsError:
+        raise exists from None
+    except OSError as exc:
+        raise RecordError(f"{target}: cannot write: {exc.strerror or exc}") from None
+    finally:
+        if tmp is not None and os.path.lexists(tmp):
+            tmp.unlink()
     return target

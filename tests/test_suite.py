@@ -1,0 +1,571 @@
+"""The suite file: every key, the defaults, and errors that name the file and the field."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from benchtrail.bench.suite import BenchmarkSpec, Suite, load_suite
+from benchtrail.errors import SuiteError
+
+EXAMPLE = '''
+[suite]
+name = "resnet50-cpu"
+description = "ResNet-50 on the CPU runners, and the serving endpoint in front of it"
+warmup = 5
+runs = 2
+timeout_s = 10
+
+[[benchmark]]
+name = "predict"
+setup = "workload:load"
+target = "workload:double"
+dataset = "data/rows.jsonl"
+batch_size = [1, 4, 8]
+warmup = 3
+iterations = 50
+concurrency = 2
+
+[[benchmark]]
+name = "serve"
+url = "http://127.0.0.1:8080/v1/models/resnet:predict?verbose=1"
+method = "put"
+headers = { Authorization = "Bearer ${MODEL_TOKEN}", X-Trace = "$$literal" }
+body = { inputs = "$batch", options = { top_k = 5, scale = 0.5, fast = true } }
+dataset = "data/rows.jsonl"
+rate = [10.0, 25]
+duration_s = 2.5
+timeout_s = 1.5
+'''
+
+
+def problems_of(path: Path, **kwargs: Any) -> tuple[str, ...]:
+    with pytest.raises(SuiteError) as caught:
+        load_suite(path, **kwargs)
+    return caught.value.problems
+
+
+def by_label(suite: Suite) -> dict[str, BenchmarkSpec]:
+    return {spec.label: spec for spec in suite.benchmarks}
+
+
+# --- what a suite file can say ----------------------------------------------------------
+
+
+def test_the_example_suite_with_every_key(write_suite: Any, suite_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODEL_TOKEN", "s3cret")
+    suite = load_suite(write_suite(EXAMPLE))
+    assert suite.name == "resnet50-cpu"
+    assert suite.description.startswith("ResNet-50 on the CPU")
+    assert suite.path == (suite_dir / "suite.toml").resolve()
+    specs = by_label(suite)
+    assert list(specs) == [
+        "predict[batch_size=1,concurrency=2]", "predict[batch_size=4,concurrency=2]",
+        "predict[batch_size=8,concurrency=2]", "serve[rate=10.0]", "serve[rate=25.0]",
+    ]
+    predict = specs["predict[batch_size=4,concurrency=2]"]
+    assert predict == BenchmarkSpec(
+        name="predict", params={"batch_size": 4, "concurrency": 2}, kind="callable", index=0,
+        suite_file=str((suite_dir / "suite.toml").resolve()), target="workload:double",
+        setup="workload:load", url=None, method="POST", headers={}, body=None,
+        dataset=str((suite_dir / "data" / "rows.jsonl").resolve()), batch_size=4, warmup=3,
+        iterations=50, duration_s=None, concurrency=2, rate=None, runs=2, timeout_s=10.0,
+    )
+    assert predict.field_prefix == "suite.toml: benchmark[0]"
+    # A rate is a float whether written 25 or 25.0, so both name the same series.
+    serve = specs["serve[rate=25.0]"]
+    assert serve == BenchmarkSpec(
+        name="serve", params={"rate": 25.0}, kind="http", index=1,
+        suite_file=str((suite_dir / "suite.toml").resolve()), target=None, setup=None,
+        url="http://127.0.0.1:8080/v1/models/resnet:predict?verbose=1", method="PUT",
+        # Headers keep their ${VAR} references: the worker fills them in, so the token
+        # never travels in the spec file.
+        headers={"Authorization": "Bearer ${MODEL_TOKEN}", "X-Trace": "$$literal"},
+        body={"inputs": "$batch", "options": {"top_k": 5, "scale": 0.5, "fast": True}},
+        dataset=str((suite_dir / "data" / "rows.jsonl").resolve()), batch_size=1, warmup=5,
+        iterations=None, duration_s=2.5, concurrency=1, rate=25.0, runs=2, timeout_s=1.5,
+    )
+    assert specs["serve[rate=10.0]"].rate == 10.0
+    assert all(spec.field_prefix == "suite.toml: benchmark[1]" for spec in suite.benchmarks[3:])
+
+
+def test_a_minimal_suite_gets_the_built_in_defaults(write_suite: Any) -> None:
+    suite = load_suite(write_suite('[suite]\nname = "s"\n[[benchmark]]\nname = "noop"\ntarget = "workload:noop"\n'))
+    (spec,) = suite.benchmarks
+    assert spec.label == "noop" and spec.params == {}
+    assert (spec.kind, spec.warmup, spec.iterations, spec.duration_s, spec.runs) == ("callable", 10, 100, None, 1)
+    assert (spec.concurrency, spec.batch_size, spec.timeout_s, spec.dataset) == (1, 1, 30.0, None)
+    assert suite.description == ""
+
+
+def test_the_dataset_is_relative_to_the_suite_file(
+    tmp_path: Path, suite_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nested = suite_dir / "bench"
+    (nested / "data").mkdir(parents=True)
+    (nested / "data" / "x.npy").write_bytes(b"")
+    (nested / "suite.toml").write_text(
+        '[suite]\nname = "s"\n[[benchmark]]\nname = "a"\ntarget = "workload:noop"\ndataset = "data/x.npy"\n'
+        '[[benchmark]]\nname = "b"\ntarget = "workload:noop"\ndataset = "../data/rows.jsonl"\n',
+        encoding="utf-8",
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    a, b = load_suite(Path("..") / "bench" / "suite.toml").benchmarks
+    assert a.dataset == str((nested / "data" / "x.npy").resolve())
+    assert b.dataset == str((suite_dir / "data" / "rows.jsonl").resolve())
+
+
+def test_suite_level_defaults_and_what_overrides_them(write_suite: Any) -> None:
+    suite = load_suite(write_suite('''
+[suite]
+name = "s"
+warmup = 2
+iterations = 7
+runs = 3
+timeout_s = 4
+concurrency = [1, 2]
+
+[[benchmark]]
+name = "inherits"
+target = "workload:noop"
+
+[[benchmark]]
+name = "overrides"
+target = "workload:noop"
+warmup = 0
+runs = 1
+concurrency = 8
+
+[[benchmark]]
+name = "timed"
+url = "https://example.com/predict"
+duration_s = 0.5
+'''))
+    specs = by_label(suite)
+    assert [(s.label, s.warmup, s.iterations, s.duration_s, s.runs, s.timeout_s) for s in suite.benchmarks] == [
+        ("inherits[concurrency=1]", 2, 7, None, 3, 4.0),
+        ("inherits[concurrency=2]", 2, 7, None, 3, 4.0),
+        ("overrides[concurrency=8]", 0, 7, None, 1, 4.0),
+        ("timed[concurrency=1]", 2, None, 0.5, 3, 4.0),
+        ("timed[concurrency=2]", 2, None, 0.5, 3, 4.0),
+    ]
+    assert specs["inherits[concurrency=2]"].concurrency == 2
+
+
+def test_a_suite_level_duration_gives_way_to_a_benchmark_iterations(write_suite: Any) -> None:
+    suite = load_suite(write_suite(
+        '[suite]\nname = "s"\nduration_s = 3\n'
+        '[[benchmark]]\nname = "a"\ntarget = "workload:noop"\n'
+        '[[benchmark]]\nname = "b"\ntarget = "workload:noop"\niterations = 9\n'
+    ))
+    assert [(s.iterations, s.duration_s) for s in suite.benchmarks] == [(None, 3.0), (9, None)]
+
+
+def test_the_runs_override_wins_over_the_file(write_suite: Any) -> None:
+    path = write_suite('[suite]\nname = "s"\nruns = 5\n[[benchmark]]\nname = "a"\ntarget = "workload:noop"\nruns = 4\n'
+                       '[[benchmark]]\nname = "b"\ntarget = "workload:noop"\n')
+    assert [s.runs for s in load_suite(path).benchmarks] == [4, 5]
+    assert [s.runs for s in load_suite(path, runs=2).benchmarks] == [2, 2]
+    assert problems_of(path, runs=0) == ("suite.toml: runs: the override expects a whole number >= 1, found 0",)
+
+
+def test_lists_make_one_benchmark_per_combination(write_suite: Any) -> None:
+    suite = load_suite(write_suite(
+        '[suite]\nname = "s"\n[[benchmark]]\nname = "grid"\nurl = "http://localhost:9/x"\n'
+        'batch_size = [1, 2]\nconcurrency = [1, 4]\nrate = 5\n'
+    ))
+    assert [spec.params for spec in suite.benchmarks] == [
+        {"batch_size": b, "concurrency": c, "rate": 5.0} for b in (1, 2) for c in (1, 4)
+    ]
+    assert [(s.batch_size, s.concurrency, s.rate) for s in suite.benchmarks][-1] == (2, 4, 5.0)
+
+
+@pytest.mark.parametrize("name", ["a", "resnet50", "my-model", "llama_3.1-8b", "0day"])
+def test_good_slugs(write_suite: Any, name: str) -> None:
+    path = write_suite(f'[suite]\nname = "{name}"\n[[benchmark]]\nname = "a"\ntarget = "workload:noop"\n')
+    assert load_suite(path).name == name
+
+
+# --- errors: the file and the field, every one at once -----------------------------------
+
+
+def test_a_missing_dataset_names_the_file_and_the_field(write_suite: Any) -> None:
+    path = write_suite('[suite]\nname = "s"\n[[benchmark]]\nname = "a"\ntarget = "workload:noop"\n'
+                       '[[benchmark]]\nname = "b"\ntarget = "workload:noop"\ndataset = "data/x.npy"\n')
+    assert problems_of(path) == ("suite.toml: benchmark[1].dataset: file not found: data/x.npy",)
+
+
+def test_every_problem_is_listed_at_once(write_suite: Any) -> None:
+    path = write_suite('''
+[suite]
+name = "My Suite"
+colour = "blue"
+warmup = -1
+
+[[benchmark]]
+name = ""
+target = "workload"
+dataset = "data/x.npy"
+iterations = 10
+duration_s = 1
+
+[[benchmark]]
+name = "b"
+url = "ftp://example.com/"
+target = "workload:noop"
+
+[[benchmark]]
+name = "c"
+target = "workload:noop"
+batch_size = [1, 0]
+concurrency = 2.5
+timeout_s = "soon"
+method = "GET"
+typo = 1
+
+[[benchmark]]
+name = "d"
+url = "http://example.com/"
+setup = "workload:load"
+method = "DELETE"
+rate = -5
+dataset = "data/rows.txt"
+''', name="my-suite.toml")
+    assert problems_of(path) == (
+        "my-suite.toml: suite.name: expected a slug like 'my-model' ([a-z0-9][a-z0-9._-]*), found 'My Suite'",
+        "my-suite.toml: suite.colour: unknown key",
+        "my-suite.toml: suite.warmup: expected a whole number >= 0, found -1",
+        "my-suite.toml: benchmark[0].name: expected a non-empty string, found ''",
+        "my-suite.toml: benchmark[0].target: expected 'module:function', found 'workload'",
+        "my-suite.toml: benchmark[0].dataset: file not found: data/x.npy",
+        "my-suite.toml: benchmark[0].iterations: give either iterations or duration_s, not both",
+        "my-suite.toml: benchmark[1]: give exactly one of 'target' (module:function) or 'url'",
+        "my-suite.toml: benchmark[2].typo: unknown key",
+        "my-suite.toml: benchmark[2].concurrency: expected a whole number >= 1, found 2.5",
+        "my-suite.toml: benchmark[2].timeout_s: expected a finite number > 0, found 'soon'",
+        "my-suite.toml: benchmark[2].method: applies to a 'url' benchmark, not to a 'target' one",
+        "my-suite.toml: benchmark[2].batch_size: expected a whole number >= 1, found 0",
+        "my-suite.toml: benchmark[3].dataset: expected a .npy, .jsonl, .csv file, found 'data/rows.txt'",
+        "my-suite.toml: benchmark[3].setup: applies to a 'target' benchmark, not to a 'url' one",
+        "my-suite.toml: benchmark[3].method: expected one of GET, POST, PUT, PATCH, found 'DELETE'",
+        "my-suite.toml: benchmark[3].rate: expected a finite number > 0, found -5",
+    )
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # unknown keys and tables
+    ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\nbatchsize = 4\n',
+     "benchmark[0].batchsize: unknown key"),
+    ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\n[other]\nx = 1\n',
+     "other: unknown table or key (expected [suite] and [[benchmark]])"),
+    ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\n"warm up" = 1\n',
+     'benchmark[0]."warm up": unknown key'),
+    ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\n"x\\ny" = 2\n',
+     'benchmark[0]."x\\ny": unknown key'),
+    ('"a.b" = 1\n[[benchmark]]\nname = "a"\ntarget = "workload:noop"\n',
+     'suite."a.b": unknown key'),
+    # iterations or duration_s
+    ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\niterations = 0\n',
+     "benchmark[0].iterations: expected a whole number >= 1, found 0"),
+    ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\niterations = false\n',
+     "benchmark[0].iterations: expected a whole number >= 1, found False"),
+    ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\niterations = 2.0\n',
+     "benchmark[0].iterations: expected a whole number >= 1, found 2.0"),
+    ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\nduration_s = 0\n',
+     "benchmark[0].duration_s: expected a finite number > 0, found 0"),
+    ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\nduration_s = inf\n',
+     "benchmark[0].duration_s: expected a finite number > 0, found inf"),
+    ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\nduration_s = nan\n',
+     "benchmark[0].duration_s: expected a finite number > 0, found nan"),
+    ('[[benchmark]]\nname = "a"\nurl = "http://h/"\nrate = 1' + "0" * 400 + "\n",
+     "benchmark[0].rate: expected a finite number > 0, found 1" + "0" * 56 + "..."),
+    ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\nwarmup = 1979-05-27\n',
+     "benchmark[0].warmup: expected a whole number >= 0, found datetime.date(1979, 5, 27)"),
+    # target or url
+    ('[[benchmark]]\nname = "a"\n', "benchmark[0]: give exactly one of 'target' (module:function) or 'url'"),
+    ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\nurl = "http://h/"\n',
+     "benchmark[0]: give exactly one of 'target' (module:function) or 'url'"),
+    ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\nheaders = {A = "b"}\n',
+     "benchmark[0].headers: applies to a 'url' benchmark, not to a 'target' one"),
+    ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\nbody = "x"\n',
+     "benchmark[0].body: applies to a 'url' benchmark, not to a 'target' one"),
+    ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\nsetup = "load"\n',
+     "benchmark[0].setup: expected 'module:function', found 'load'"),
+    ('[[benchmark]]\nname = "a"\ntarget = 5\n', "benchmark[0].target: expected 'module:function', found 5"),
+    ('[[benchmark]]\nname = "a"\nurl = "localhost:8000/x"\n',
+     "benchmark[0].url: expected an http:// or https:// URL, found 'localhost:8000/x'"),
+    ('[[benchmark]]\nname = "a"\nurl = "http://[::1/x"\n',
+     "benchmark[0].url: expected an http:// or https:// URL, found 'http://[::1/x'"),
+    ('[[benchmark]]\nname = "a"\nurl = "http://h:99999/x"\n',
+     "benchmark[0].url: expected an http:// or https:// URL, found 'http://h:99999/x'"),
+    ('[[benchmark]]\nname = "a"\nurl = "http://h/a b"\n',
+     "benchmark[0].url: expected an http:// or https:// URL, found 'http://h/a b'"),
+    # http details
+    ('[[benchmark]]\nname = "a"\nurl = "http://h/"\nheaders = "Auth: x"\n',
+     "benchmark[0].headers: expected a table of header = value, found 'Auth: x'"),
+    ('[[benchmark]]\nname = "a"\nurl = "http://h/"\nheaders = {X-N = 5}\n',
+     "benchmark[0].headers.X-N: expected a string, found 5"),
+    ('[[benchmark]]\nname = "a"\nurl = "http://h/"\nheaders = {"Bad Name" = "x"}\n',
+     "benchmark[0].headers.\"Bad Name\": expected a header name (letters, digits and !#$%&'*+-.^_`|~)"),
+    ('[[benchmark]]\nname = "a"\nurl = "http://h/"\nheaders = {X = "a\\r\\nInjected: yes"}\n',
+     "benchmark[0].headers.X: the value (after ${VAR} substitution) contains a line break or NUL"),
+    ('[[benchmark]]\nname = "a"\nurl = "http://h/"\nheaders = {X = "${"}\n',
+     "benchmark[0].headers.X: bad ${VAR} reference: Invalid placeholder in string: line 1, col 1"),
+    ('[[benchmark]]\nname = "a"\nurl = "http://h/"\nbody = {when = 1979-05-27T07:32:00Z}\n',
+     "benchmark[0].body: expected JSON values only, found the TOML date or time 1979-05-27T07:32:00+00:00"),
+    ('[[benchmark]]\nname = "a"\nurl = "http://h/"\nbody = [1.0, nan]\n',
+     "benchmark[0].body: expected JSON values only, found nan"),
+    # sweeps
+    ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\nbatch_size = []\n',
+     "benchmark[0].batch_size: expected a value or a non-empty list, found []"),
+    ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\nbatch_size = [[1]]\n',
+     "benchmark[0].batch_size: expected a whole number >= 1, found [1]"),
+    # names
+    ('[[benchmark]]\nname = "  "\ntarget = "workload:noop"\n', "benchmark[0].name: expected a non-empty string, found '  '"),
+    ('[[benchmark]]\nname = "a\\nb"\ntarget = "workload:noop"\n',
+     "benchmark[0].name: expected a name without control characters, found 'a\\nb'"),
+    ('[[benchmark]]\nname = "' + "x" * 201 + '"\ntarget = "workload:noop"\n',
+     "benchmark[0].name: expected at most 200 characters, found 201"),
+    ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\n[[benchmark]]\nname = "a"\ntarget = "workload:double"\n',
+     "benchmark[1].name: duplicate benchmark 'a'"),
+    ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\nbatch_size = [2, 2]\n',
+     "benchmark[0].name: duplicate benchmark 'a[batch_size=2]'"),
+    ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\ndataset = 3\n',
+     "benchmark[0].dataset: expected a path, found 3"),
+    ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\ndataset = "data\\u0000.npy"\n',
+     "benchmark[0].dataset: expected a path, found 'data\\x00.npy'"),
+    ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\ndataset = "data"\n',
+     "benchmark[0].dataset: expected a .npy, .jsonl, .csv file, found 'data'"),
+])
+def test_one_problem(write_suite: Any, text: str, expected: str) -> None:
+    path = write_suite('[suite]\nname = "s"\n' + text)
+    assert problems_of(path) == (f"suite.toml: {expected}",)
+
+
+@pytest.mark.parametrize(("suite_table", "expected"), [
+    ('name = "Bad_Name"', "suite.name: expected a slug like 'my-model' ([a-z0-9][a-z0-9._-]*), found 'Bad_Name'"),
+    ('name = "-x"', "suite.name: expected a slug like 'my-model' ([a-z0-9][a-z0-9._-]*), found '-x'"),
+    ('name = "caf\u00e9"', "suite.name: expected a slug like 'my-model' ([a-z0-9][a-z0-9._-]*), found 'caf\u00e9'"),
+    ('name = 5', "suite.name: expected a slug like 'my-model' ([a-z0-9][a-z0-9._-]*), found 5"),
+    ('description = "no name"', "suite.name: expected a slug like 'my-model' ([a-z0-9][a-z0-9._-]*), found None"),
+    (f'name = "{"a" * 101}"', "suite.name: expected at most 100 characters, found 101"),
+    ('name = "s"\ndescription = 5', "suite.description: expected a string, found 5"),
+    ('name = "s"\niterations = 5\nduration_s = 2', "suite.iterations: give either iterations or duration_s, not both"),
+    ('name = "s"\ntimeout_s = -1', "suite.timeout_s: expected a finite number > 0, found -1"),
+    ('name = "s"\nruns = 0', "suite.runs: expected a whole number >= 1, found 0"),
+    ('name = "s"\nbatch_size = 4', "suite.batch_size: unknown key"),
+])
+def test_suite_table_problems(write_suite: Any, suite_table: str, expected: str) -> None:
+    path = write_suite(f"[suite]\n{suite_table}\n"
+                       '[[benchmark]]\nname = "a"\ntarget = "workload:noop"\n'
+                       '[[benchmark]]\nname = "b"\ntarget = "workload:noop"\n')
+    # A wrong suite-level default is reported once, as suite.KEY, not once per benchmark.
+    assert problems_of(path) == (f"suite.toml: {expected}",)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\n', ("suite: missing [suite] table with a name",)),
+    ('suite = "s"\n[[benchmark]]\nname = "a"\ntarget = "workload:noop"\n', ("suite: expected a [suite] table, found 's'",)),
+    ('[suite]\nname = "s"\n', ("benchmark: no [[benchmark]] entries",)),
+    ('[suite]\nname = "s"\n[benchmark]\nname = "a"\ntarget = "workload:noop"\n',
+     ("benchmark: expected [[benchmark]] entries (an array of tables), found one [benchmark] table",)),
+    ('benchmark = [1, "x"]\n[suite]\nname = "s"\n',
+     ("benchmark[0]: expected a table, found 1", "benchmark[1]: expected a table, found 'x'")),
+])
+def test_shape_problems(write_suite: Any, text: str, expected: tuple[str, ...]) -> None:
+    assert problems_of(write_suite(text)) == tuple(f"suite.toml: {line}" for line in expected)
+
+
+def test_a_header_variable_that_is_not_set(write_suite: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_suite('[suite]\nname = "s"\n[[benchmark]]\nname = "a"\nurl = "http://h/"\n'
+                       'headers = { Authorization = "Bearer ${BENCH_TOKEN}", X-Other = "$OTHER_VAR" }\n')
+    monkeypatch.delenv("BENCH_TOKEN", raising=False)
+    monkeypatch.delenv("OTHER_VAR", raising=False)
+    assert problems_of(path) == (
+        "suite.toml: benchmark[0].headers.Authorization: environment variable BENCH_TOKEN is not set",
+        "suite.toml: benchmark[0].headers.X-Other: environment variable OTHER_VAR is not set",
+    )
+    monkeypatch.setenv("BENCH_TOKEN", "tok")
+    monkeypatch.setenv("OTHER_VAR", "other")
+    (spec,) = load_suite(path).benchmarks
+    assert spec.headers == {"Authorization": "Bearer ${BENCH_TOKEN}", "X-Other": "$OTHER_VAR"}
+
+
+def test_a_header_secret_is_never_shown(write_suite: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BENCH_TOKEN", "glpat-s3cret\nInjected: 1")
+    path = write_suite('[suite]\nname = "s"\n[[benchmark]]\nname = "a"\nurl = "http://h/"\n'
+                       'headers = { Authorization = "Bearer ${BENCH_TOKEN}" }\n')
+    (line,) = problems_of(path)
+    assert line == ("suite.toml: benchmark[0].headers.Authorization: the value (after ${VAR} substitution) "
+                    "contains a line break or NUL")
+
+
+def test_toml_syntax_error(write_suite: Any) -> None:
+    path = write_suite('[suite]\nname = "s"\n[[benchmark]\nname = "a"\n')
+    (line,) = problems_of(path)
+    assert line.startswith("suite.toml: not valid TOML: ")
+    assert "line 3" in line and "\n" not in line
+
+
+def test_a_missing_suite_file(tmp_path: Path) -> None:
+    assert problems_of(tmp_path / "nope.toml") == (f"{tmp_path / 'nope.toml'}: suite file not found",)
+
+
+def test_a_folder_is_not_a_suite_file(tmp_path: Path) -> None:
+    (line,) = problems_of(tmp_path)
+    assert line.startswith(f"{tmp_path}: cannot read suite file: ")
+
+
+def test_a_suite_file_that_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "suite.toml"
+    path.write_bytes('[suite]\nname = "caf\u00e9"\n'.encode("latin-1"))
+    assert problems_of(path) == (f"{path}: not UTF-8 text: byte 19: invalid continuation byte",)
+
+
+# --- hypothesis: anything TOML can say gives a suite or a SuiteError -----------------------
+
+
+def _toml_string(text: str) -> str:
+    out = []
+    for char in text:
+        if char in '"\\' or ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\u{ord(char):04X}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf") if math.isinf(value) else repr(value)
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, (dt.date, dt.datetime, dt.time)):
+        return value.isoformat()
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    assert isinstance(value, dict)
+    return "{" + ", ".join(f"{_toml_string(key)} = {_toml_value(item)}" for key, item in value.items()) + "}"
+
+
+def toml_document(data: dict[str, Any]) -> str:
+    """``data`` as TOML: scalars and arrays at the top, then tables and arrays of tables."""
+    lines = []
+    for key, value in data.items():
+        if not isinstance(value, dict) and not (isinstance(value, list) and value and all(isinstance(v, dict) for v in value)):
+            lines.append(f"{_toml_string(key)} = {_toml_value(value)}")
+    for key, value in data.items():
+        if isinstance(value, dict):
+            lines.append(f"[{_toml_string(key)}]")
+            lines += [f"{_toml_string(k)} = {_toml_value(v)}" for k, v in value.items()]
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            for table in value:
+                lines.append(f"[[{_toml_string(key)}]]")
+                lines += [f"{_toml_string(k)} = {_toml_value(v)}" for k, v in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+BENCHMARK_KEYS = ["name", "target", "setup", "url", "method", "headers", "body", "dataset", "batch_size",
+                  "rate", "warmup", "iterations", "duration_s", "runs", "concurrency", "timeout_s", "other"]
+SCALARS = (
+    st.booleans() | st.integers(min_value=-(2**63), max_value=2**63 - 1) | st.integers(-3, 300)
+    | st.floats() | st.text(max_size=12)
+    | st.sampled_from(["workload:noop", "workload:load", "http://127.0.0.1:1/x", "https://[::1]:8/",
+                       "http://h:0/", "data/rows.jsonl", "data/x.npy", "../x.csv", "POST", "get",
+                       "${HOME}", "$", "s", "my-suite"])
+    | st.dates() | st.datetimes(timezones=st.none() | st.just(dt.timezone.utc))
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=6,
+)
+BENCHMARK = st.dictionaries(st.sampled_from(BENCHMARK_KEYS), VALUES, max_size=8)
+SUITE = st.dictionaries(st.sampled_from(["name", "description", "warmup", "iterations", "duration_s", "runs",
+                                        "concurrency", "timeout_s", "batch_size"]), VALUES, max_size=5)
+DOCUMENTS = st.fixed_dictionaries(
+    {},
+    optional={
+        "suite": SUITE | VALUES,
+        "benchmark": st.lists(BENCHMARK, max_size=4) | VALUES,
+        "extra": VALUES,
+    },
+)
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=DOCUMENTS, runs=st.none() | st.integers(-1, 3))
+def test_any_toml_gives_a_suite_or_a_suite_error(suite_dir: Path, data: dict[str, Any], runs: int | None) -> None:
+    path = suite_dir / "suite.toml"
+    path.write_text(toml_document(data), encoding="utf-8")
+    try:
+        suite = load_suite(path, runs=runs)
+    except SuiteError as exc:
+        event("refused")
+        assert "not valid TOML" not in str(exc)  # the writer above makes valid TOML
+        for line in exc.problems:
+            assert line.startswith("suite.toml: "), line
+            assert len(line.splitlines()) == 1, line
+            assert len(line) < 300, line
+        return
+    event("accepted")
+    assert suite.benchmarks
+    for spec in suite.benchmarks:
+        json.dumps(spec.params, allow_nan=False)
+        json.dumps(spec.body, allow_nan=False)  # what the worker sends must be JSON
+        assert spec.iterations is None or spec.iterations >= 1
+        assert (spec.iterations is None) != (spec.duration_s is None)
+        assert spec.duration_s is None or math.isfinite(spec.duration_s)
+        assert math.isfinite(spec.timeout_s) and spec.timeout_s > 0
+        assert spec.runs >= 1 and spec.warmup >= 0 and spec.batch_size >= 1 and spec.concurrency >= 1
+
+
+PLAUSIBLE = {
+    "warmup": st.integers(-1, 5), "iterations": st.integers(0, 5), "runs": st.integers(0, 3),
+    "duration_s": st.floats(-1, 5) | st.integers(0, 3), "timeout_s": st.floats(-1, 60) | st.integers(-1, 60),
+    "concurrency": st.integers(0, 4) | st.lists(st.integers(0, 4), max_size=3),
+    "batch_size": st.integers(0, 4) | st.lists(st.integers(0, 4), max_size=3),
+    "rate": st.floats(-1, 100) | st.lists(st.floats(0, 100), max_size=2),
+    "method": st.sampled_from(["GET", "post", "PATCH", "HEAD"]),
+    "headers": st.dictionaries(st.sampled_from(["Accept", "X-Id", "Bad Name"]),
+                               st.sampled_from(["json", "${HOME}", "$", "a\nb"]), max_size=2),
+    "body": VALUES,
+    "dataset": st.sampled_from(["data/rows.jsonl", "data/none.csv", "data", "../data/rows.jsonl"]),
+    "setup": st.sampled_from(["workload:load", "load"]),
+}
+
+
+@st.composite
+def near_valid_documents(draw: st.DrawFn) -> dict[str, Any]:
+    suite: dict[str, Any] = {"name": draw(st.sampled_from(["s", "my-suite", "Bad"]))}
+    for key in draw(st.sets(st.sampled_from(["warmup", "iterations", "runs", "duration_s", "timeout_s",
+                                             "concurrency"]), max_size=2)):
+        suite[key] = draw(PLAUSIBLE[key])
+    benchmarks = []
+    for index in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(["target", "url"]))
+        bench: dict[str, Any] = {"name": draw(st.sampled_from([f"b{index}", "same"])),
+                                 kind: "workload:noop" if kind == "target" else "http://127.0.0.1:9/x"}
+        for key in draw(st.sets(st.sampled_from(sorted(PLAUSIBLE)), max_size=4)):
+            bench[key] = draw(PLAUSIBLE[key])
+        benchmarks.append(bench)
+    return {"suite": suite, "benchmark": benchmarks}
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=near_valid_documents())
+def test_near_valid_suites_load_consistently_or_fail_cleanly(suite_dir: Path, data: dict[str, Any]) -> None:
+    test_any_toml_gives_a_suite_or_a_suite_error.hypothesis.inner_test(suite_dir, data, None)  # type: ignore[attr-defined]
