@@ -7,12 +7,8 @@ value for ``batch_size``, ``concurrency`` or ``rate`` makes one benchmark per va
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
-import json
-import math
 import re
-import string
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,6 +16,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from benchtrail.bench.fields import (
+    BAD,
+    Problems,
+    check_headers,
+    field_key,
+    integer,
+    not_json,
+    number,
+    show,
+)
 from benchtrail.errors import SuiteError
 
 if sys.version_info >= (3, 11):
@@ -98,37 +104,8 @@ class Suite:
     description: str = ""
 
 
-class _Problems:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.lines: list[str] = []
-
-    def add(self, where: str, message: str) -> None:
-        self.lines.append(f"{self.path.name}: {where}: {message}")
-
-    def raise_if_any(self) -> None:
-        if self.lines:
-            raise SuiteError(*self.lines)
-
-
-_BAD = object()  # a setting that was wrong: reported once, then the built-in default is used
-_MAX_SHOWN = 60
 _SUITE_NAME_MAX = 100  # the record schema's limits
 _BENCHMARK_NAME_MAX = 200
-_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def _key(name: str) -> str:
-    """A key as it goes into a field path: bare like TOML's bare keys, else quoted, so a
-    dot, a space or a line break in a key keeps the message one line and unambiguous."""
-    return name if _BARE_KEY.fullmatch(name) else json.dumps(name)
-
-
-def _show(value: Any) -> str:
-    """``repr(value)`` cut to a few dozen characters, for "found ..." in a message."""
-    text = repr(value)
-    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
 
 def load_suite(path: str | Path, *, runs: int | None = None) -> Suite:
@@ -147,31 +124,31 @@ def load_suite(path: str | Path, *, runs: int | None = None) -> Suite:
     except tomllib.TOMLDecodeError as exc:
         raise SuiteError(f"{path.name}: not valid TOML: {exc}") from None
 
-    problems = _Problems(path)
+    problems = Problems(path)
     for key in sorted(set(data) - {"suite", "benchmark"}):
-        problems.add(_key(key), "unknown table or key (expected [suite] and [[benchmark]])")
+        problems.add(field_key(key), "unknown table or key (expected [suite] and [[benchmark]])")
     suite_table = data.get("suite")
     name: Any = None
     if suite_table is None:
         problems.add("suite", "missing [suite] table with a name")
         suite_table = {}
     elif not isinstance(suite_table, dict):
-        problems.add("suite", f"expected a [suite] table, found {_show(suite_table)}")
+        problems.add("suite", f"expected a [suite] table, found {show(suite_table)}")
         suite_table = {}
     else:
         name = suite_table.get("name")
         if not isinstance(name, str) or not SLUG.fullmatch(name):
-            problems.add("suite.name", f"expected a slug like 'my-model' ([a-z0-9][a-z0-9._-]*), found {_show(name)}")
+            problems.add("suite.name", f"expected a slug like 'my-model' ([a-z0-9][a-z0-9._-]*), found {show(name)}")
         elif len(name) > _SUITE_NAME_MAX:
             problems.add("suite.name", f"expected at most {_SUITE_NAME_MAX} characters, found {len(name)}")
     for key in sorted(set(suite_table) - _SUITE_KEYS):
-        problems.add(f"suite.{_key(key)}", "unknown key")
+        problems.add(f"suite.{field_key(key)}", "unknown key")
     description = suite_table.get("description", "")
     if not isinstance(description, str):
-        problems.add("suite.description", f"expected a string, found {_show(description)}")
+        problems.add("suite.description", f"expected a string, found {show(description)}")
     defaults = _suite_defaults(suite_table, problems)
-    if runs is not None and _integer(runs, "runs", None, minimum=1) is _BAD:
-        problems.add("runs", f"the override expects a whole number >= 1, found {_show(runs)}")
+    if runs is not None and integer(runs, "runs", None, minimum=1) is BAD:
+        problems.add("runs", f"the override expects a whole number >= 1, found {show(runs)}")
         runs = None
 
     raw_benchmarks = data.get("benchmark")
@@ -194,19 +171,19 @@ def load_suite(path: str | Path, *, runs: int | None = None) -> Suite:
     return Suite(name=name, path=path.resolve(), benchmarks=tuple(specs), description=description)
 
 
-def _setting(key: str, value: Any, where: str, problems: _Problems) -> Any:
-    """A checked value of one of the keys in ``_DEFAULTS``, or ``_BAD``."""
+def _setting(key: str, value: Any, where: str, problems: Problems) -> Any:
+    """A checked value of one of the keys in ``_DEFAULTS``, or ``BAD``."""
     if key == "warmup":
-        return _integer(value, where, problems, minimum=0)
+        return integer(value, where, problems, minimum=0)
     if key in ("iterations", "runs"):
-        return _integer(value, where, problems, minimum=1)
+        return integer(value, where, problems, minimum=1)
     if key in ("duration_s", "timeout_s"):
-        return _number(value, where, problems)
+        return number(value, where, problems)
     assert key == "concurrency"
-    return _sweep(value, where, problems, lambda v, w: _integer(v, w, problems, minimum=1))
+    return _sweep(value, where, problems, lambda v, w: integer(v, w, problems, minimum=1))
 
 
-def _suite_defaults(table: dict[str, Any], problems: _Problems) -> dict[str, Any]:
+def _suite_defaults(table: dict[str, Any], problems: Problems) -> dict[str, Any]:
     """The suite-level settings that are right; the wrong ones are reported as suite.KEY."""
     if "iterations" in table and "duration_s" in table:
         problems.add("suite.iterations", "give either iterations or duration_s, not both")
@@ -214,7 +191,7 @@ def _suite_defaults(table: dict[str, Any], problems: _Problems) -> dict[str, Any
     for key in _DEFAULTS:
         if key in table:
             value = _setting(key, table[key], f"suite.{key}", problems)
-            if value is not _BAD:
+            if value is not BAD:
                 defaults[key] = value
     if "iterations" in table and "duration_s" in table:
         defaults.pop("iterations", None)
@@ -227,16 +204,16 @@ def _benchmarks(
     index: int,
     defaults: dict[str, Any],
     path: Path,
-    problems: _Problems,
+    problems: Problems,
     runs_override: int | None,
 ) -> Iterator[BenchmarkSpec]:
     where = f"benchmark[{index}]"
     if not isinstance(raw, dict):
-        problems.add(where, f"expected a table, found {_show(raw)}")
+        problems.add(where, f"expected a table, found {show(raw)}")
         return
     before = len(problems.lines)
     for key in sorted(set(raw) - _BENCHMARK_KEYS):
-        problems.add(f"{where}.{_key(key)}", "unknown key")
+        problems.add(f"{where}.{field_key(key)}", "unknown key")
     settings: dict[str, Any] = {**_DEFAULTS, **defaults}
     for key in _DEFAULTS:
         if key in raw:
@@ -246,24 +223,24 @@ def _benchmarks(
 
     name = raw.get("name")
     if not isinstance(name, str) or not name.strip():
-        problems.add(f"{where}.name", f"expected a non-empty string, found {_show(name)}")
+        problems.add(f"{where}.name", f"expected a non-empty string, found {show(name)}")
     elif len(name) > _BENCHMARK_NAME_MAX:
         problems.add(f"{where}.name", f"expected at most {_BENCHMARK_NAME_MAX} characters, found {len(name)}")
     elif any(ord(char) < 32 or 127 <= ord(char) < 160 for char in name):
-        problems.add(f"{where}.name", f"expected a name without control characters, found {_show(name)}")
+        problems.add(f"{where}.name", f"expected a name without control characters, found {show(name)}")
     kind = _kind(raw, where, problems)
     dataset = _dataset(raw.get("dataset"), path, where, problems, required=False)
     if "setup" in raw and not (isinstance(raw["setup"], str) and _TARGET.fullmatch(raw["setup"])):
-        problems.add(f"{where}.setup", f"expected 'module:function', found {_show(raw['setup'])}")
+        problems.add(f"{where}.setup", f"expected 'module:function', found {show(raw['setup'])}")
     if kind == "http":
         for key in ("setup",):
             if key in raw:
                 problems.add(f"{where}.{key}", "applies to a 'target' benchmark, not to a 'url' one")
-        _check_headers(raw.get("headers", {}), where, problems)
+        check_headers(raw.get("headers", {}), where, problems)
         method = str(raw.get("method", "POST")).upper()
         if method not in _METHODS:
-            problems.add(f"{where}.method", f"expected one of {', '.join(_METHODS)}, found {_show(raw.get('method'))}")
-        if "body" in raw and (trouble := _not_json(raw["body"])):
+            problems.add(f"{where}.method", f"expected one of {', '.join(_METHODS)}, found {show(raw.get('method'))}")
+        if "body" in raw and (trouble := not_json(raw["body"])):
             problems.add(f"{where}.body", f"expected JSON values only, found {trouble}")
     else:
         for key in ("method", "headers", "body", "rate"):
@@ -284,13 +261,13 @@ def _benchmarks(
     sweeps: dict[str, list[Any]] = {}
     for key in _SWEEPS:
         if key in raw and key != "concurrency":
-            check = (lambda v, w: _number(v, w, problems)) if key == "rate" else (
-                lambda v, w: _integer(v, w, problems, minimum=1))
+            check = (lambda v, w: number(v, w, problems)) if key == "rate" else (
+                lambda v, w: integer(v, w, problems, minimum=1))
             settings[key] = _sweep(raw[key], f"{where}.{key}", problems, check)
         if key in raw or key in defaults:
             value = settings[key]
             sweeps[key] = value if isinstance(value, list) else [value]
-    if len(problems.lines) > before or any(v is _BAD for v in settings.values()):
+    if len(problems.lines) > before or any(v is BAD for v in settings.values()):
         return
 
     assert isinstance(name, str)
@@ -321,43 +298,25 @@ def _benchmarks(
         )
 
 
-def _sweep(value: Any, where: str, problems: _Problems, check: Any) -> Any:
+def _sweep(value: Any, where: str, problems: Problems, check: Any) -> Any:
     """One value, or a non-empty list of values (one benchmark each), each passing ``check``."""
     if not isinstance(value, list):
         return check(value, where)
     if not value:
         problems.add(where, "expected a value or a non-empty list, found []")
-        return _BAD
+        return BAD
     checked = [check(item, where) for item in value]
-    return _BAD if any(item is _BAD for item in checked) else checked
+    return BAD if any(item is BAD for item in checked) else checked
 
 
-def _not_json(value: Any) -> str | None:
-    """What in a TOML value cannot be sent as JSON (dates and times, nan, inf), if anything."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, float) and not math.isfinite(item):
-            return _show(item)
-        elif isinstance(item, (dt.date, dt.time)):  # datetime is a date
-            return f"the TOML date or time {item.isoformat()}"
-        elif not isinstance(item, (str, int, float, bool)):
-            return _show(item)
-    return None
-
-
-def _kind(raw: dict[str, Any], where: str, problems: _Problems) -> str:
+def _kind(raw: dict[str, Any], where: str, problems: Problems) -> str:
     target, url = raw.get("target"), raw.get("url")
     if (target is None) == (url is None):
         problems.add(where, "give exactly one of 'target' (module:function) or 'url'")
         return "callable"
     if target is not None:
         if not isinstance(target, str) or not _TARGET.fullmatch(target):
-            problems.add(f"{where}.target", f"expected 'module:function', found {_show(target)}")
+            problems.add(f"{where}.target", f"expected 'module:function', found {show(target)}")
         return "callable"
     try:
         parts = urlsplit(url) if isinstance(url, str) else None
@@ -367,17 +326,17 @@ def _kind(raw: dict[str, Any], where: str, problems: _Problems) -> str:
     except ValueError:  # a bad IPv6 literal or port
         ok = False
     if not ok:
-        problems.add(f"{where}.url", f"expected an http:// or https:// URL, found {_show(url)}")
+        problems.add(f"{where}.url", f"expected an http:// or https:// URL, found {show(url)}")
     return "http"
 
 
-def _dataset(value: Any, path: Path, where: str, problems: _Problems, required: bool) -> str | None:
+def _dataset(value: Any, path: Path, where: str, problems: Problems, required: bool) -> str | None:
     if value is None:
         if required:
             problems.add(f"{where}.dataset", "missing")
         return None
     if not isinstance(value, str) or not value or "\0" in value:
-        problems.add(f"{where}.dataset", f"expected a path, found {_show(value)}")
+        problems.add(f"{where}.dataset", f"expected a path, found {show(value)}")
         return None
     try:
         dataset = (path.parent / value).resolve()
@@ -386,54 +345,9 @@ def _dataset(value: Any, path: Path, where: str, problems: _Problems, required: 
         problems.add(f"{where}.dataset", f"cannot use {value}: {getattr(exc, 'strerror', None) or exc}")
         return None
     if dataset.suffix not in _DATASET_SUFFIXES:
-        problems.add(f"{where}.dataset", f"expected a {', '.join(_DATASET_SUFFIXES)} file, found {_show(value)}")
+        problems.add(f"{where}.dataset", f"expected a {', '.join(_DATASET_SUFFIXES)} file, found {show(value)}")
     elif not is_file:
         problems.add(f"{where}.dataset", f"file not found: {value}")
     return str(dataset)
 
 
-def _check_headers(headers: Any, where: str, problems: _Problems) -> None:
-    import os
-
-    if not isinstance(headers, dict):
-        problems.add(f"{where}.headers", f"expected a table of header = value, found {_show(headers)}")
-        return
-    for header, value in headers.items():
-        field_name = f"{where}.headers.{_key(header)}"
-        if not _HEADER_NAME.fullmatch(header):
-            problems.add(field_name, "expected a header name (letters, digits and !#$%&'*+-.^_`|~)")
-            continue
-        if not isinstance(value, str):
-            problems.add(field_name, f"expected a string, found {_show(value)}")
-            continue
-        try:
-            filled = string.Template(value).substitute(os.environ)
-        except KeyError as exc:
-            problems.add(field_name, f"environment variable {exc.args[0]} is not set")
-            continue
-        except ValueError as exc:
-            problems.add(field_name, f"bad ${{VAR}} reference: {exc}")
-            continue
-        # The filled-in value may hold a secret: say what is wrong, never show it.
-        if any(char in filled for char in "\r\n\0"):
-            problems.add(field_name, "the value (after ${VAR} substitution) contains a line break or NUL")
-
-
-def _integer(value: Any, where: str, problems: _Problems | None, minimum: int) -> Any:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        if problems is not None:
-            problems.add(where, f"expected a whole number >= {minimum}, found {_show(value)}")
-        return _BAD
-    return value
-
-
-def _number(value: Any, where: str, problems: _Problems) -> Any:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    try:
-        ok = ok and value > 0 and math.isfinite(value)
-    except OverflowError:  # an int too large for a float
-        ok = False
-    if not ok:
-        problems.add(where, f"expected a finite number > 0, found {_show(value)}")
-        return _BAD
-    return float(value)
