@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from benchtrail.errors import RecordError
-from benchtrail.results.schema import _json_path, _value_problems, validate
+from benchtrail.results.schema import validate, value_problems
 
 __all__ = ["dump_record", "load_record", "parse_record", "record_bytes"]
 
@@ -36,9 +36,9 @@ def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def record_bytes(record: dict[str, Any]) -> bytes:
     """The canonical bytes of a valid record."""
-    found = _value_problems(record)
+    found = value_problems(record)
     if found:
-        raise RecordError(*(f"{_json_path(path)}: {message}" for path, message in found))
+        raise RecordError(*found)
     text = json.dumps(record, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
     return (text + "\n").encode("utf-8")
 

@@ -28,6 +28,7 @@ __all__ = [
     "problems",
     "schema_document",
     "validate",
+    "value_problems",
 ]
 
 CURRENT_VERSION = 1
@@ -164,6 +165,12 @@ def _value_problems(record: Any) -> list[tuple[tuple[Any, ...], str]]:
         elif isinstance(value, list):
             stack.extend(((*path, index), item) for index, item in enumerate(value))
     return found
+
+
+def value_problems(record: Any) -> list[str]:
+    """``$.path: message`` lines for what JSON Schema cannot see (non-finite numbers,
+    lone surrogates): the checks a record must also pass before it is written."""
+    return [f"{_json_path(path)}: {message}" for path, message in _value_problems(record)]
 
 
 def _branch_rank(errors: list[Any]) -> tuple[bool, int]:
