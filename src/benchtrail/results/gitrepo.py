@@ -1,0 +1,121 @@
+"""Git access for the results branch: one place that runs git, redacts secrets and turns
+git's failures into ``StoreError``.
+
+Tokens reach git only inside URLs built here; every message that leaves this module has
+them replaced by ``***``, whatever git printed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchtrail.errors import StoreError
+
+__all__ = ["GitRepo", "RemoteAccess", "open_repo", "remote_access", "redact"]
+
+_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
+_TOKEN_VARIABLES = ("BENCHTRAIL_PUSH_TOKEN", "CI_JOB_TOKEN")
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with URL credentials and the given secrets replaced by ``***``."""
+    text = _CREDENTIALS.sub("***@", text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+@dataclass(frozen=True)
+class RemoteAccess:
+    """Where to fetch from and push to; ``push_url`` may carry a token, never shown."""
+
+    name: str
+    push_url: str
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def shown(self) -> str:
+        return redact(self.push_url, self.secrets)
+
+
+def remote_access(remote: str) -> RemoteAccess:
+    """The push target for ``remote``: in GitLab CI, an HTTPS URL of this project with
+    ``BENCHTRAIL_PUSH_TOKEN`` (a project or personal access token with
+    ``write_repository``), else ``CI_JOB_TOKEN``; elsewhere the remote as configured."""
+    server, project = os.environ.get("CI_SERVER_URL"), os.environ.get("CI_PROJECT_PATH")
+    secrets = tuple(os.environ[v] for v in _TOKEN_VARIABLES if os.environ.get(v))
+    if server and project and remote == "origin":
+        scheme, _, host = server.partition("://")
+        if os.environ.get("BENCHTRAIL_PUSH_TOKEN"):
+            user, token = "oauth2", os.environ["BENCHTRAIL_PUSH_TOKEN"]
+        elif os.environ.get("CI_JOB_TOKEN"):
+            user, token = "gitlab-ci-token", os.environ["CI_JOB_TOKEN"]
+        else:
+            return RemoteAccess(remote, remote, secrets)
+        return RemoteAccess(remote, f"{scheme}://{user}:{token}@{host}/{project}.git", secrets)
+    return RemoteAccess(remote, remote, secrets)
+
+
+class GitRepo:
+    """A repository driven through GitPython's command wrapper."""
+
+    def __init__(self, repo: Any, secrets: tuple[str, ...] = ()) -> None:
+        self.repo = repo
+        self.secrets = secrets
+
+    @property
+    def git_dir(self) -> Path:
+        return Path(self.repo.git_dir)
+
+    def run(self, *args: str, input_text: str | None = None, env: dict[str, str] | None = None,
+            what: str | None = None) -> str:
+        """Run ``git ARGS`` and return stdout; a failure is a ``StoreError`` saying ``what``
+        failed with git's last line, secrets redacted."""
+        import tempfile
+
+        import git
+
+        with tempfile.TemporaryFile() as stdin:
+            if input_text is not None:
+                stdin.write(input_text.encode())
+                stdin.seek(0)
+            try:
+                return str(self.repo.git.execute(
+                    ["git", *args], istream=stdin if input_text is not None else None,
+                    env=env, strip_newline_in_stdout=False,
+                ))
+            except git.GitCommandError as exc:
+                raise StoreError(f"{what or 'git ' + args[0]} failed: {self.reason(exc)}") from None
+
+    def reason(self, exc: Any) -> str:
+        """git's own last words of a failed command, redacted."""
+        lines = [line.strip() for line in str(getattr(exc, "stderr", "") or "").splitlines()]
+        lines = [line for line in lines if line and line not in ("'", "stderr: '")]
+        text = lines[-1] if lines else f"exit code {getattr(exc, 'status', '?')}"
+        return redact(text.removeprefix("stderr: ").strip("'").strip(), self.secrets)
+
+    def rev(self, ref: str) -> str | None:
+        """The commit ``ref`` points to, or ``None`` when there is no such ref."""
+        import git
+
+        try:
+            return str(self.repo.git.execute(["git", "rev-parse", "--verify", "-q", f"{ref}^{{commit}}"])).strip() or None
+        except git.GitCommandError:
+            return None
+
+
+def open_repo(path: str | Path, secrets: tuple[str, ...] = ()) -> GitRepo:
+    """The git repository holding ``path``; ``StoreError`` when there is none."""
+    import git
+
+    try:
+        repo = git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise StoreError(f"{path}: not inside a git repository (use --repo)") from None
+    return GitRepo(repo, secrets)
