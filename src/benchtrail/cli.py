@@ -22,6 +22,8 @@ __all__ = ["cli", "main"]
 
 EXIT_BUG = 3
 _DEFAULT_SUITE = "bench/suite.toml"
+# Kept here, not imported, so that --help does not load the importers.
+_IMPORT_FORMATS = ("asv", "gab-bigger", "gab-data-js", "gab-smaller", "hyperfine", "pytest-benchmark")
 
 
 class _StderrHandler(logging.Handler):
@@ -121,6 +123,86 @@ def validate_command(files: tuple[Path, ...]) -> None:
         from benchtrail.errors import RecordError
 
         raise RecordError(*problems)
+
+
+_BRANCH = click.option("--branch", default="benchtrail-results", show_default=True,
+                       envvar="BENCHTRAIL_BRANCH", show_envvar=True, help="The results branch.")
+_REPO = click.option("--repo", type=click.Path(file_okay=False, path_type=Path), default=".",
+                     show_default=True, help="A path inside the git repository.")
+_REMOTE = click.option("--remote", default="origin", show_default=True, envvar="BENCHTRAIL_REMOTE",
+                       show_envvar=True, help="The git remote that holds the results branch.")
+
+
+@cli.command("record")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@_REPO
+@_REMOTE
+@_BRANCH
+@click.option("--push/--no-push", default=True, show_default=True,
+              help="Push the commit, or only commit to the local branch.")
+@click.option("--retries", type=click.IntRange(min=0), default=10, show_default=True,
+              help="Pushes to retry when another job pushed first.")
+@click.option("--retry-timeout", type=click.FloatRange(min=0), default=120.0, show_default=True,
+              help="Give up retrying after this many seconds.")
+def record_command(files: tuple[Path, ...], repo: Path, remote: str, branch: str, push: bool,
+                   retries: int, retry_timeout: float) -> None:
+    """Commit result FILES to the results branch in one commit and push it."""
+    from benchtrail.results.store import record
+
+    done = record(files, repo=repo, remote=remote, branch=branch, push=push, retries=retries,
+                  retry_timeout_s=retry_timeout)
+    for path in done.added:
+        click.echo(path)
+    for path in done.already:
+        click.echo(f"{path}: already recorded", err=True)
+    if done.commit is not None:
+        where = f"pushed to {remote}" if done.pushed else "committed locally (not pushed)"
+        tries = f" after {done.attempts} attempts" if done.attempts > 1 else ""
+        click.echo(f"Recorded {len(done.added)} result(s) on {branch} ({done.commit[:12]}), {where}{tries}",
+                   err=True)
+
+
+@cli.command("history")
+@_REPO
+@_REMOTE
+@_BRANCH
+@click.option("--suite", default=None, help="Only this suite.")
+@click.option("--benchmark", default=None, help="Only this benchmark (name, or name[params]).")
+@click.option("--metric", default=None, help="Only this metric, e.g. latency_ms.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True, help="Output format.")
+@click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
+              envvar="BENCHTRAIL_CACHE", show_envvar=True,
+              help="Keep fetched records in this bare repository, so the next read fetches only new ones.")
+@click.option("--fetch/--no-fetch", default=True, show_default=True,
+              help="Fetch the branch from the remote first, or read only the local copy.")
+def history_command(repo: Path, remote: str, branch: str, suite: str | None, benchmark: str | None,
+                    metric: str | None, fmt: str, cache: Path | None, fetch: bool) -> None:
+    """Print the history of every benchmark x metric on the results branch, oldest first."""
+    from benchtrail.results.history import read_records
+    from benchtrail.results.series import series
+    from benchtrail.results.tabular import format_points
+
+    stored = read_records(repo, remote=remote, branch=branch, suite=suite, cache=cache, fetch=fetch)
+    points = series((s.record for s in stored), suite=suite, benchmark=benchmark, metric=metric)
+    click.echo(format_points(points, fmt), nl=False)
+
+
+@cli.command("import")
+@click.argument("fmt", metavar="FORMAT", type=click.Choice(sorted(_IMPORT_FORMATS)))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--suite", required=True, help="The suite name the imported results get.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default="benchtrail-out", show_default=True, envvar="BENCHTRAIL_OUT", show_envvar=True,
+              help="Write the records into this folder.")
+@click.option("--machine", default=None, envvar="BENCHTRAIL_MACHINE", show_envvar=True,
+              help="Label of the machine class the results were measured on.")
+def import_command(fmt: str, paths: tuple[Path, ...], suite: str, out_dir: Path, machine: str | None) -> None:
+    """Turn another tool's results (FORMAT) at PATHS into result records."""
+    from benchtrail.importers import import_results
+
+    for written in import_results(fmt, list(paths), suite=suite, out_dir=out_dir, machine=machine):
+        click.echo(written)
 
 
 def _report_bug(exc: BaseException) -> None:

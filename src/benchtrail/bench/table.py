@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from benchtrail.results.series import benchmark_label
+
 __all__ = ["summary_table"]
-
-
-def _label(benchmark: dict[str, Any]) -> str:
-    params = benchmark["params"]
-    if not params:
-        return str(benchmark["name"])
-    return f"{benchmark['name']}[{','.join(f'{k}={v}' for k, v in sorted(params.items()))}]"
 
 
 def _duration(ms: float | None) -> str:
@@ -45,7 +40,7 @@ def summary_table(record: dict[str, Any], fmt: str = "simple") -> str:
         throughput = metrics.get("throughput", {}).get("value")
         failed = benchmark["errors"] + benchmark["timeouts"]
         rows.append([
-            _label(benchmark),
+            benchmark_label(benchmark),
             _duration(latency.get("p50")),
             _duration(latency.get("p99")),
             _count(throughput),

@@ -16,10 +16,15 @@ from typing import Any
 
 from benchtrail.errors import StoreError
 
-__all__ = ["GitRepo", "RemoteAccess", "open_repo", "remote_access", "redact"]
+__all__ = ["GitRepo", "RemoteAccess", "open_repo", "remote_access", "redact", "strip_credentials"]
 
 _CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
 _TOKEN_VARIABLES = ("BENCHTRAIL_PUSH_TOKEN", "CI_JOB_TOKEN")
+
+
+def strip_credentials(url: str) -> str:
+    """``url`` without ``user:password@``."""
+    return _CREDENTIALS.sub("", url)
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
@@ -38,6 +43,9 @@ class RemoteAccess:
     name: str
     push_url: str
     secrets: tuple[str, ...] = field(default=(), repr=False)
+    #: git configuration passed through the environment (never argv or files), e.g. the
+    #: credentials a cache repository needs to fetch from the project's remote.
+    env: dict[str, str] | None = field(default=None, repr=False)
 
     @property
     def shown(self) -> str:

@@ -69,7 +69,7 @@ def fetch_tip(repo: GitRepo, access: RemoteAccess, branch: str) -> str | None:
     args = ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--depth=1", "--filter=blob:none",
             access.name, f"+refs/heads/{branch}:{_tip_ref(access.name, branch)}"]
     try:
-        repo.repo.git.execute(["git", *args])
+        repo.repo.git.execute(["git", *args], env=access.env)
     except git.GitCommandError as exc:
         message = str(exc.stderr or "")
         if "couldn't find remote ref" in message:

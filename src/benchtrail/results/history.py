@@ -1,0 +1,171 @@
+"""Read the results branch: every record, or one suite's recent months, fast.
+
+Readers fetch the branch tip from the remote first (depth 1, no blobs), list the paths
+they want with one ``ls-tree -r``, fetch just the blobs they lack in one request, and
+read them all through one ``cat-file --batch``: never a process per file. With a cache
+repository (``cache=``; the CI template keeps it in GitLab's ``cache:``) a repeated
+read transfers only the records added since. When the remote cannot be reached, they
+fall back to the local branch or ``<remote>/<branch>``.
+
+Records were validated when they were recorded; reading checks the schema version of
+each (upgrading older ones) and leaves full validation to ``validate=True``, which costs
+about a millisecond a record.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchtrail.errors import RecordError, StoreError
+from benchtrail.results.gitrepo import GitRepo, RemoteAccess, open_repo, remote_access, strip_credentials
+from benchtrail.results.record import parse_record
+from benchtrail.results.schema import SCHEMA_ID, validate
+from benchtrail.results.store import DEFAULT_BRANCH, fetch_tip
+
+__all__ = ["StoredRecord", "read_records"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    path: str  # inside the branch
+    record: dict[str, Any]
+
+
+def _cache_repo(source: GitRepo, remote: str, cache: Path) -> tuple[GitRepo, RemoteAccess]:
+    """A bare repository at ``cache`` whose ``origin`` is ``remote`` of ``source``, without
+    credentials in its config (GitLab keeps caches as files): they go through the env."""
+    import git
+
+    try:
+        url = str(source.repo.git.remote("get-url", remote)).strip()
+    except git.GitCommandError:
+        raise StoreError(f"no remote named {remote!r} in {source.repo.working_dir}") from None
+    access = remote_access(remote)
+    if access.push_url != remote:  # GitLab CI: read with the same token we would push with
+        url = access.push_url
+    plain = strip_credentials(url)
+    if not (cache / "HEAD").exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        git.Repo.init(cache, bare=True)
+    repo = GitRepo(git.Repo(cache), access.secrets)
+    current = repo.repo.git.config("--get", "remote.origin.url", with_exceptions=False)
+    if not current:
+        repo.run("remote", "add", "origin", plain)
+    elif current.strip() != plain:
+        repo.run("remote", "set-url", "origin", plain)
+    env = None
+    if url != plain:
+        env = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": f"url.{url}.insteadOf", "GIT_CONFIG_VALUE_0": plain}
+    return repo, RemoteAccess("origin", plain, access.secrets, env)
+
+
+def _tip(repo: GitRepo, access: RemoteAccess, branch: str, fetch: bool) -> str | None:
+    if fetch:
+        try:
+            return fetch_tip(repo, access, branch)
+        except StoreError as exc:
+            log.warning("%s; reading the local copy of %s", exc, branch)
+    for ref in (f"refs/benchtrail/{access.name}/{branch}", f"refs/heads/{branch}",
+                f"refs/remotes/{access.name}/{branch}"):
+        tip = repo.rev(ref)
+        if tip is not None:
+            return tip
+    return None
+
+
+def _listing(repo: GitRepo, tip: str, prefixes: Sequence[str]) -> list[tuple[str, str]]:
+    """(path, blob oid) of the records under ``prefixes`` at ``tip``, sorted by path."""
+    out = repo.run("ls-tree", "-r", "-z", "--full-tree", tip, "--", *prefixes)
+    found = []
+    for line in out.split("\0"):
+        if line:
+            meta, path = line.split("\t", 1)
+            _, kind, oid = meta.split()
+            if kind == "blob" and path.endswith(".json"):
+                found.append((path, oid))
+    return sorted(found)
+
+
+def _fetch_missing(repo: GitRepo, access: RemoteAccess, tip: str, prefixes: Sequence[str]) -> int:
+    """Fetch the blobs under ``prefixes`` that this repository lacks, in one request."""
+    out = repo.run("rev-list", "--objects", "--missing=print", tip, "--", *prefixes)
+    missing = [line[1:] for line in out.splitlines() if line.startswith("?")]
+    if missing:
+        repo.run("-c", "fetch.negotiationAlgorithm=noop", "fetch", "--quiet", "--no-tags",
+                 "--no-write-fetch-head", "--filter=blob:none", "--stdin", access.name,
+                 input_text="\n".join(missing) + "\n", env=access.env,
+                 what=f"fetching {len(missing)} records from {access.shown}")
+    return len(missing)
+
+
+def _cat(repo: GitRepo, oids: Sequence[str]) -> Iterator[bytes]:
+    """The contents of ``oids``, in order, through one ``git cat-file --batch``."""
+    with tempfile.TemporaryFile() as stdin:
+        stdin.write(("\n".join(oids) + "\n").encode())
+        stdin.seek(0)
+        data: bytes = repo.repo.git.execute(["git", "cat-file", "--batch"], istream=stdin,
+                                            stdout_as_string=False, strip_newline_in_stdout=False)
+    position = 0
+    for oid in oids:
+        end = data.index(b"\n", position)
+        header = data[position:end].split()
+        if len(header) != 3:
+            raise StoreError(f"object {oid} is missing from the results branch")
+        size = int(header[2])
+        yield data[end + 1:end + 1 + size]
+        position = end + 1 + size + 1
+
+
+def _fast_parse(data: bytes, source: str) -> dict[str, Any]:
+    try:
+        record = json.loads(data)
+    except ValueError as exc:
+        raise RecordError(f"{source}: not valid JSON: {exc}") from None
+    if isinstance(record, dict) and record.get("schema") == SCHEMA_ID:
+        return record
+    return validate(record, source)  # an older version is upgraded, a bad one refused
+
+
+def read_records(
+    repo: str | Path = ".",
+    *,
+    remote: str = "origin",
+    branch: str = DEFAULT_BRANCH,
+    suite: str | None = None,
+    months: Sequence[str] | None = None,
+    cache: str | Path | None = None,
+    fetch: bool = True,
+    validate: bool = False,
+) -> list[StoredRecord]:
+    """The records on ``branch``, oldest path first; only ``suite`` and only ``months``
+    (``"YYYY/MM"``) when given. ``StoreError`` when the branch exists nowhere."""
+    access = remote_access(remote)
+    source = open_repo(repo, access.secrets)
+    if cache is not None:
+        git_repo, access = _cache_repo(source, remote, Path(cache))
+    else:
+        git_repo = source
+        if remote not in git_repo.repo.git.remote().split():
+            fetch = False
+    tip = _tip(git_repo, access, branch, fetch)
+    if tip is None:
+        raise StoreError(f"no results branch {branch!r} in {access.shown} or the local repository")
+    base = f"results/{suite}/" if suite else "results/"
+    prefixes = [f"{base}{month}/" for month in months] if (suite and months) else [base]
+    if fetch and git_repo.rev(f"refs/benchtrail/{access.name}/{branch}") == tip:
+        fetched = _fetch_missing(git_repo, access, tip, prefixes)
+        log.info("fetched %d new records from %s", fetched, access.shown)
+    listing = _listing(git_repo, tip, prefixes)
+    parse = parse_record if validate else _fast_parse
+    records = []
+    for (path, _), data in zip(listing, _cat(git_repo, [oid for _, oid in listing])):
+        records.append(StoredRecord(path, parse(data, f"{branch}:{path}")))
+    return records

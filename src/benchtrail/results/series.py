@@ -1,0 +1,74 @@
+"""Series: one benchmark × metric × environment over time, built from records."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Point", "benchmark_label", "headline", "series"]
+
+
+@dataclass(frozen=True)
+class Point:
+    """One run's value of one series."""
+
+    suite: str
+    benchmark: str  # name[param=value,...]
+    metric: str
+    fingerprint: str
+    started_at: str
+    commit: str | None
+    ref: str | None
+    commit_time: str | None
+    value: float
+    unit: str
+    direction: str
+    runs: tuple[float, ...]
+
+
+def benchmark_label(benchmark: dict[str, Any]) -> str:
+    """``name[key=value,...]``, the way a benchmark is shown everywhere."""
+    params = benchmark.get("params") or {}
+    if not params:
+        return str(benchmark["name"])
+    return f"{benchmark['name']}[{','.join(f'{k}={v}' for k, v in sorted(params.items()))}]"
+
+
+def headline(metric: dict[str, Any]) -> float:
+    """The value a metric is tracked by: p50 of a distribution, else its value."""
+    return float(metric["p50"] if "p50" in metric else metric["value"])
+
+
+def series(
+    records: Iterable[dict[str, Any]],
+    *,
+    suite: str | None = None,
+    benchmark: str | None = None,
+    metric: str | None = None,
+) -> list[Point]:
+    """Every point of the records, filtered by suite, benchmark (name or label) and
+    metric, oldest first (by run start, then commit), grouped by nothing: callers group
+    by (suite, benchmark, metric, fingerprint)."""
+    points = []
+    for record in records:
+        if suite is not None and record["suite"] != suite:
+            continue
+        source = record["source"]
+        for entry in record["benchmarks"]:
+            label = benchmark_label(entry)
+            if benchmark is not None and benchmark not in (label, entry["name"]):
+                continue
+            for key, values in sorted(entry["metrics"].items()):
+                if metric is not None and key != metric:
+                    continue
+                points.append(Point(
+                    suite=record["suite"], benchmark=label, metric=key,
+                    fingerprint=record["environment"]["fingerprint"],
+                    started_at=record["run"]["started_at"], commit=source.get("commit"),
+                    ref=source.get("ref"), commit_time=source.get("commit_time"),
+                    value=headline(values), unit=values["unit"], direction=values["direction"],
+                    runs=tuple(values.get("runs", ())),
+                ))
+    points.sort(key=lambda p: (p.started_at, p.commit or "", p.suite, p.benchmark, p.metric))
+    return points
