@@ -42,14 +42,14 @@ def test_npy(tmp_path: Path) -> None:
     assert dataset.rows.dtype == np.float32
     assert len(dataset) == 6
     assert dataset.path == path
-    assert dataset.json_rows() == array.tolist()
+    assert [row for batch in dataset.json_batches(1) for row in batch] == array.tolist()
 
 
 def test_jsonl(tmp_path: Path) -> None:
     path = write(tmp_path / "rows.jsonl", b'{"text": "caf\xc3\xa9"}\r\n\n[1, 2.5]\n  \n"plain"\n7')
     dataset = load_dataset(str(path))
     assert dataset.rows == [{"text": "café"}, [1, 2.5], "plain", 7]  # blank lines skipped
-    assert dataset.json_rows() == dataset.rows
+    assert [row for batch in dataset.json_batches(1) for row in batch] == dataset.rows
 
 
 def test_csv_numbers_are_parsed_and_text_stays_text(tmp_path: Path) -> None:

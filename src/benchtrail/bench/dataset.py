@@ -49,11 +49,12 @@ class Dataset:
             [self.rows[(k * batch_size + j) % n] for j in range(batch_size)] for k in range(count)
         ]
 
-    def json_rows(self) -> list[Any]:
-        """The rows as JSON-ready Python values (lists for array rows)."""
-        if hasattr(self.rows, "tolist"):
-            return list(self.rows.tolist())
-        return list(self.rows)
+    def json_batches(self, batch_size: int) -> list[list[Any]]:
+        """``batches`` with every row as a JSON-ready value (lists for array rows)."""
+        return [
+            [row.tolist() if hasattr(row, "tolist") else row for row in batch]
+            for batch in self.batches(batch_size)
+        ]
 
 
 def file_sha256(path: Path) -> str:

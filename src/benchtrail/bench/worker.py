@@ -91,12 +91,9 @@ def _http_run(spec: BenchmarkSpec) -> tuple[Measurement, None]:
     headers = {key: string.Template(value).substitute(os.environ) for key, value in spec.headers.items()}
     bodies: list[bytes | None] = [None]
     if spec.dataset:
-        rows = load_dataset(spec.dataset).json_rows()
         template = spec.body if spec.body is not None else ("$row" if spec.batch_size == 1 else "$batch")
-        bodies = []
-        for start in range(0, max(1, len(rows) // spec.batch_size) * spec.batch_size, spec.batch_size):
-            batch = [rows[(start + j) % len(rows)] for j in range(spec.batch_size)]
-            bodies.append(json.dumps(_fill(template, batch[0], batch)).encode())
+        bodies = [json.dumps(_fill(template, batch[0], batch)).encode()
+                  for batch in load_dataset(spec.dataset).json_batches(spec.batch_size)]
     elif spec.body is not None:
         bodies = [json.dumps(spec.body).encode()]
     if bodies[0] is not None:
