@@ -1,0 +1,92 @@
+"""hyperfine ``--export-json`` output into one record.
+
+Each ``results[]`` entry becomes a benchmark named by its ``command`` (the ``--command-name``
+when one was given), with ``parameters`` as params, and:
+
+- ``latency_ms``: the distribution of the wall-clock ``times`` of every run, computed
+  from all of them as ``benchtrail run`` does;
+- ``user_ms`` and ``system_ms``: hyperfine's mean user and system CPU time per run.
+
+A run that exited non-zero (kept only under ``--ignore-failure``) counts as an error.
+hyperfine records neither the commit nor the machine nor the time it ran: the source
+block is empty, the hardware "unknown" and ``run.started_at`` the fixed
+1970-01-01T00:00:00Z, so that the same file always gives the same record.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from benchtrail.importers.base import (
+    Context,
+    Importer,
+    benchmark,
+    benchmark_name,
+    distribution,
+    environment,
+    record,
+    run,
+    single,
+    source,
+    unique,
+)
+from benchtrail.importers.reader import Bad, Node, Problems, load_json
+
+__all__ = ["IMPORTER", "read"]
+
+_MS = 1000.0
+
+
+def _benchmark(node: Node) -> tuple[dict[str, Any], float]:
+    """The entry and the seconds its runs took."""
+    command = node.get("command")
+    times = [item.number(minimum=0) for item in node.get("times").items()]
+    if not times:
+        raise node.get("times").fail("expected at least one run")
+    metrics = {"latency_ms": distribution(times, _MS, "ms", "lower")}
+    for key in ("user", "system"):
+        if (cpu := node.opt(key)) is not None:
+            metrics[f"{key}_ms"] = single("ms", "lower", cpu.number(minimum=0) * _MS)
+    errors = 0
+    if (codes := node.opt("exit_codes")) is not None:
+        # null: the command was killed by a signal, which is a failed run too
+        errors = sum(1 for code in codes.items() if code.value is None or code.integer() != 0)
+    params: dict[str, Any] = {}
+    if (parameters := node.opt("parameters")) is not None:
+        params = {key: value.scalar() for key, value in parameters.fields()}
+    warnings = [f"{errors} of {len(times)} runs exited non-zero"] if errors else []
+    entry = benchmark(
+        benchmark_name(command),
+        target=f"hyperfine: {command.text()}",
+        params=params,
+        metrics=metrics,
+        calls=len(times),
+        errors=errors,
+        iterations=len(times),
+        warnings=warnings,
+    )
+    return entry, sum(times)
+
+
+def read(path: Path, context: Context) -> list[dict[str, Any]]:
+    """The one record of a hyperfine JSON export."""
+    doc = load_json(path)
+    problems = Problems(str(path))
+    entries: list[Node] = []
+    try:
+        entries = doc.get("results").items()
+        if not entries:
+            raise doc.get("results").fail("expected at least one command")
+    except Bad as bad:
+        problems.add(bad)
+    converted = problems.each(entries, lambda node: (node, _benchmark(node)))
+    benchmarks = unique(problems, [(node, entry) for node, (entry, _) in converted])
+    problems.check()
+    run_block = run(None, duration_s=sum(spent for _, (_, spent) in converted),
+                    iterations=sum(entry["calls"] for entry in benchmarks), timer="hyperfine")
+    return [record(context, source_block=source(None), environment_block=environment(context),
+                   run_block=run_block, benchmarks=benchmarks)]
+
+
+IMPORTER = Importer("hyperfine", "hyperfine --export-json output", read)
