@@ -10,9 +10,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from gitremotes import BRANCH, PUSH_TOKEN, TOKEN, ci_clone, files_on, git, make_record, rev, write_records
 
 from benchtrail.cli import cli
 from benchtrail.results import load_record
+from benchtrail.results.store import record_path
+
+pytest_plugins = ("gitfixtures",)  # fixtures for record and history: remote, work (and git_env through them)
 
 GOOD = """
 [suite]
@@ -191,3 +195,163 @@ def test_python_dash_m_benchtrail_real_process(write_suite, tmp_path: Path) -> N
     assert done.returncode == 2
     assert done.stderr == "Error: suite.toml: benchmark[0].dataset: file not found: data/none.jsonl\n"
     assert done.stdout == ""
+
+
+# --- record and history: the results branch, with real git -------------------------------
+
+
+def _record(work: Path, *files: Path, extra: tuple[str, ...] = (),  # type: ignore[no-untyped-def]
+            env: dict[str, str] | None = None):
+    return invoke("record", *map(str, files), "--repo", str(work), *extra, env=env)
+
+
+def test_record_prints_the_paths_it_added(work: Path, remote: Path, tmp_path: Path) -> None:
+    records = [make_record(0), make_record(1, suite="other")]
+    result = _record(work, *write_records(tmp_path / "out", records))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == sorted(record_path(r) for r in records)
+    commit = rev(remote, BRANCH)
+    assert commit is not None
+    assert result.stderr == f"Recorded 2 result(s) on {BRANCH} ({commit[:12]}), pushed to origin\n"
+
+
+def test_record_twice_says_already_recorded_and_exits_0(work: Path, remote: Path, tmp_path: Path) -> None:
+    files = write_records(tmp_path / "out", [make_record(0)])
+    assert _record(work, *files).exit_code == 0
+    again = _record(work, *files)
+    assert again.exit_code == 0
+    assert again.stdout == ""
+    assert again.stderr == f"{record_path(make_record(0))}: already recorded\n"
+    assert len(files_on(remote)) == 1
+
+
+def test_record_no_push_and_branch_from_the_environment(work: Path, remote: Path, tmp_path: Path) -> None:
+    files = write_records(tmp_path / "out", [make_record(0)])
+    result = _record(work, *files, extra=("--no-push",), env={"BENCHTRAIL_BRANCH": "perf-data"})
+    assert result.exit_code == 0, result.output
+    assert "committed locally (not pushed)" in result.stderr and "perf-data" in result.stderr
+    assert files_on(work, "perf-data") == [record_path(make_record(0))]
+    assert rev(remote, "perf-data") is None and rev(work, BRANCH) is None
+
+
+def test_record_bad_file_exits_2_naming_it(work: Path, remote: Path, tmp_path: Path) -> None:
+    good = write_records(tmp_path / "out", [make_record(0)])
+    bad = tmp_path / "out" / "bad.json"
+    bad.write_text('{"schema": "benchtrail.result/1"}')
+    result = _record(work, *good, bad)
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert all(line.startswith("Error: ") for line in lines)
+    assert lines[0].startswith(f"Error: {bad}: $") and lines[-1] == "Error: nothing was recorded"
+    assert result.stdout == "" and "Traceback" not in result.output
+    assert rev(work, BRANCH) is None and rev(remote, BRANCH) is None
+
+
+def test_record_unreachable_remote_exits_2(work: Path, tmp_path: Path) -> None:
+    git(work, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
+    result = _record(work, *write_records(tmp_path / "out", [make_record(0)]))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: cannot fetch {BRANCH} from origin: ")
+    assert len(result.stderr.splitlines()) == 1 and result.stdout == ""
+    assert rev(work, BRANCH) is None
+
+
+def test_record_never_shows_a_token(remote: Path, tmp_path: Path) -> None:
+    job = ci_clone(remote, tmp_path / "job")
+    env = {"CI_JOB_TOKEN": TOKEN, "BENCHTRAIL_PUSH_TOKEN": PUSH_TOKEN,
+           "CI_SERVER_URL": "https://127.0.0.1:1", "CI_PROJECT_PATH": "group/proj"}
+    result = _record(job, *write_records(tmp_path / "out", [make_record(0)]), env=env)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: cannot push {BRANCH} to https://***@127.0.0.1:1/group/proj.git: ")
+    assert TOKEN not in result.output and PUSH_TOKEN not in result.output
+    verbose = CliRunner().invoke(cli, ["-vv", "record", str(tmp_path / "out" / "r0.json"), "--repo", str(job)],
+                                 env=env, catch_exceptions=False)
+    assert verbose.exit_code == 2
+    assert TOKEN not in verbose.output and PUSH_TOKEN not in verbose.output
+
+
+def test_record_retries_must_not_be_negative(work: Path, tmp_path: Path) -> None:
+    result = _record(work, *write_records(tmp_path / "out", [make_record(0)]), extra=("--retries", "-1"))
+    assert result.exit_code == 2 and "--retries" in result.stderr
+
+
+def test_record_outside_a_repository(tmp_path: Path) -> None:
+    result = _record(tmp_path, *write_records(tmp_path / "out", [make_record(0)]))
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: {tmp_path}: not inside a git repository (use --repo)\n"
+
+
+HISTORY_RECORDS = [make_record(0, month=1), make_record(1, month=2), make_record(2, suite="other")]
+
+
+@pytest.fixture
+def recorded(work: Path, remote: Path, tmp_path: Path) -> Path:
+    assert _record(work, *write_records(tmp_path / "hist", HISTORY_RECORDS)).exit_code == 0
+    return work
+
+
+def _history(repo: Path, *args: str):  # type: ignore[no-untyped-def]
+    return invoke("history", "--repo", str(repo), *args)
+
+
+def test_history_table(recorded: Path) -> None:
+    result = _history(recorded)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:3] == ["date", "commit", "ref"]
+    assert len(lines) == 2 + 3 * 8  # 3 records x 2 benchmarks x 4 metrics
+    assert result.stderr == ""
+    dates = [line.split()[0] for line in lines[2:]]
+    assert dates == sorted(dates)  # oldest first
+
+
+def test_history_json_with_filters(recorded: Path) -> None:
+    result = _history(recorded, "--format", "json", "--suite", "mlp-cpu", "--benchmark", "mlp[batch_size=8]",
+                      "--metric", "latency_ms")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [p["started_at"] for p in data] == ["2026-01-02T00:00:00Z", "2026-02-02T00:00:01Z"]
+    assert {(p["suite"], p["benchmark"], p["metric"]) for p in data} == {("mlp-cpu", "mlp[batch_size=8]",
+                                                                           "latency_ms")}
+    assert data[0]["value"] == 0.320018 and data[0]["commit"] == make_record(0)["source"]["commit"]
+
+
+def test_history_csv(recorded: Path) -> None:
+    import csv
+    import io
+
+    result = _history(recorded, "--format", "csv", "--metric", "throughput")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert len(rows) == 6 and {r["metric"] for r in rows} == {"throughput"}
+    assert {r["suite"] for r in rows} == {"mlp-cpu", "other"}
+
+
+def test_history_from_a_fresh_ci_clone_with_a_cache(recorded: Path, remote: Path, tmp_path: Path) -> None:
+    job = ci_clone(remote, tmp_path / "job")
+    result = _history(job, "--format", "json", "--cache", str(tmp_path / "cache"), "--suite", "other")
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)) == 8
+
+
+def test_history_warns_and_reads_the_local_copy_when_the_remote_is_gone(recorded: Path, tmp_path: Path) -> None:
+    git(recorded, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
+    result = _history(recorded, "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)) == 24
+    assert result.stderr.startswith(f"Warning: cannot fetch {BRANCH} from origin: ")
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_history_without_a_branch_exits_2(work: Path) -> None:
+    result = _history(work)
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: no results branch {BRANCH!r} in origin or the local repository\n"
+    assert result.stdout == ""
+
+
+def test_history_no_fetch_and_bad_format(recorded: Path, remote: Path, tmp_path: Path) -> None:
+    job = ci_clone(remote, tmp_path / "job")
+    assert _history(job, "--no-fetch").exit_code == 2
+    bad = _history(recorded, "--format", "xml")
+    assert bad.exit_code == 2 and "--format" in bad.stderr

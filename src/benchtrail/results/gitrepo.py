@@ -51,6 +51,9 @@ class RemoteAccess:
     def shown(self) -> str:
         return redact(self.push_url, self.secrets)
 
+    def __repr__(self) -> str:  # a logged or printed RemoteAccess shows no token
+        return f"RemoteAccess(name={self.name!r}, push_url={self.shown!r})"
+
 
 def remote_access(remote: str) -> RemoteAccess:
     """The push target for ``remote``: in GitLab CI, an HTTPS URL of this project with
@@ -59,7 +62,7 @@ def remote_access(remote: str) -> RemoteAccess:
     server, project = os.environ.get("CI_SERVER_URL"), os.environ.get("CI_PROJECT_PATH")
     secrets = tuple(os.environ[v] for v in _TOKEN_VARIABLES if os.environ.get(v))
     if server and project and remote == "origin":
-        scheme, _, host = server.partition("://")
+        scheme, _, host = server.rstrip("/").partition("://")
         if os.environ.get("BENCHTRAIL_PUSH_TOKEN"):
             user, token = "oauth2", os.environ["BENCHTRAIL_PUSH_TOKEN"]
         elif os.environ.get("CI_JOB_TOKEN"):
@@ -102,11 +105,25 @@ class GitRepo:
                 raise StoreError(f"{what or 'git ' + args[0]} failed: {self.reason(exc)}") from None
 
     def reason(self, exc: Any) -> str:
-        """git's own last words of a failed command, redacted."""
-        lines = [line.strip() for line in str(getattr(exc, "stderr", "") or "").splitlines()]
-        lines = [line for line in lines if line and line not in ("'", "stderr: '")]
-        text = lines[-1] if lines else f"exit code {getattr(exc, 'status', '?')}"
-        return redact(text.removeprefix("stderr: ").strip("'").strip(), self.secrets)
+        """git's own words for a failed command: its first ``fatal:`` or ``error:`` line
+        (the last ones are often advice such as "and the repository exists."), redacted."""
+        lines = [line.strip() for line in self.streams(exc)[1].splitlines()]
+        lines = [line for line in lines if line]
+        errors = [line for line in lines if line.startswith(("fatal:", "error:"))
+                  and not line.startswith("error: failed to push some refs")]
+        text = errors[0] if errors else lines[-1] if lines else f"exit code {getattr(exc, 'status', '?')}"
+        return redact(text.removeprefix("fatal: ").removeprefix("error: ").strip(), self.secrets)
+
+    @staticmethod
+    def streams(exc: Any) -> tuple[str, str]:
+        """(stdout, stderr) of a failed command, without GitPython's ``stderr: '...'``."""
+        found = []
+        for name in ("stdout", "stderr"):
+            text = str(getattr(exc, name, "") or "").strip()
+            if text.startswith(f"{name}: '") and text.endswith("'"):
+                text = text[len(name) + 3:-1]
+            found.append(text)
+        return found[0], found[1]
 
     def rev(self, ref: str) -> str | None:
         """The commit ``ref`` points to, or ``None`` when there is no such ref."""

@@ -68,18 +68,39 @@ def _cache_repo(source: GitRepo, remote: str, cache: Path) -> tuple[GitRepo, Rem
     return repo, RemoteAccess("origin", plain, access.secrets, env)
 
 
-def _tip(repo: GitRepo, access: RemoteAccess, branch: str, fetch: bool) -> str | None:
+def _tip(repo: GitRepo, access: RemoteAccess, branch: str, fetch: bool) -> tuple[str | None, bool]:
+    """The commit to read and whether it was just fetched. Without a fetch (not asked, or
+    the remote cannot be reached) the local copies count; when the remote is reachable
+    but has no such branch, only a local branch does (the others are stale)."""
+    refs = [f"refs/benchtrail/{access.name}/{branch}", f"refs/heads/{branch}",
+            f"refs/remotes/{access.name}/{branch}"]
     if fetch:
         try:
-            return fetch_tip(repo, access, branch)
+            tip = fetch_tip(repo, access, branch)
         except StoreError as exc:
             log.warning("%s; reading the local copy of %s", exc, branch)
-    for ref in (f"refs/benchtrail/{access.name}/{branch}", f"refs/heads/{branch}",
-                f"refs/remotes/{access.name}/{branch}"):
+        else:
+            if tip is not None:
+                return tip, True
+            refs = [f"refs/heads/{branch}"]
+    for ref in refs:
         tip = repo.rev(ref)
         if tip is not None:
-            return tip
-    return None
+            return tip, False
+    return None, False
+
+
+def _prefixes(repo: GitRepo, tip: str, suite: str | None, months: Sequence[str] | None) -> list[str]:
+    """The folders to read: ``results/``, one suite's, or some months of one or every suite
+    (literal prefixes: neither ``ls-tree`` nor the object walk of ``rev-list`` glob)."""
+    if suite:
+        bases = [f"results/{suite}/"]
+    elif months:
+        out = repo.run("ls-tree", "-z", "-d", "--full-tree", "--name-only", tip, "--", "results/")
+        bases = [f"{path}/" for path in out.split("\0") if path]
+    else:
+        return ["results/"]
+    return [f"{base}{month.strip('/')}/" for base in bases for month in months] if months else bases
 
 
 def _listing(repo: GitRepo, tip: str, prefixes: Sequence[str]) -> list[tuple[str, str]]:
@@ -156,14 +177,15 @@ def read_records(
         git_repo = source
         if remote not in git_repo.repo.git.remote().split():
             fetch = False
-    tip = _tip(git_repo, access, branch, fetch)
+    tip, fetched = _tip(git_repo, access, branch, fetch)
     if tip is None:
         raise StoreError(f"no results branch {branch!r} in {access.shown} or the local repository")
-    base = f"results/{suite}/" if suite else "results/"
-    prefixes = [f"{base}{month}/" for month in months] if (suite and months) else [base]
-    if fetch and git_repo.rev(f"refs/benchtrail/{access.name}/{branch}") == tip:
-        fetched = _fetch_missing(git_repo, access, tip, prefixes)
-        log.info("fetched %d new records from %s", fetched, access.shown)
+    prefixes = _prefixes(git_repo, tip, suite, months)
+    if not prefixes:
+        return []
+    if fetched:
+        count = _fetch_missing(git_repo, access, tip, prefixes)
+        log.info("fetched %d new records from %s", count, access.shown)
     listing = _listing(git_repo, tip, prefixes)
     parse = parse_record if validate else _fast_parse
     records = []

@@ -5,8 +5,9 @@ and ``--filter=blob:none`` where the remote serves it: the history lives in the 
 not in the commits), writes the new blobs, rewrites only the trees on the paths it
 changes, commits on top of the tip and pushes. When another job pushed first, the push
 is refused; the commit is then rebuilt on the new tip and pushed again after a jittered
-back-off, so parallel jobs lose nothing and duplicate nothing. Refs are updated only
-after a successful push: a failure leaves no half-written branch.
+back-off, so parallel jobs lose nothing and duplicate nothing; parallel records from one
+checkout wait out each other's locks the same way. Refs are updated only after a
+successful push: a failure leaves no half-written branch.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import datetime as dt
 import logging
 import os
 import random
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from benchtrail.errors import RecordError, StoreError
-from benchtrail.results.gitrepo import GitRepo, RemoteAccess, open_repo, remote_access
+from benchtrail.results.gitrepo import GitRepo, RemoteAccess, open_repo, redact, remote_access
 from benchtrail.results.record import load_record, record_bytes
 
 __all__ = ["DEFAULT_BRANCH", "Recorded", "fetch_tip", "record", "record_path"]
@@ -32,8 +34,9 @@ log = logging.getLogger(__name__)
 DEFAULT_BRANCH = "benchtrail-results"
 _TREE_MODE = "040000"
 _BLOB_MODE = "100644"
-_REJECTED = ("[rejected]", "non-fast-forward", "fetch first", "failed to update ref", "stale info",
-             "cannot lock ref", "incorrect old value")
+# what a remote says when another push updated the branch between our fetch and our push
+_RACES = ("failed to update ref", "cannot lock ref", "incorrect old value", "stale info")
+_MAX_REASON_CHARS = 300
 
 
 @dataclass(frozen=True)
@@ -49,16 +52,55 @@ class Recorded:
 
 
 def record_path(record: dict[str, Any]) -> str:
-    """``results/<suite>/<YYYY>/<MM>/<UTC-timestamp>-<commit12>-<job-id>.json``."""
-    started = dt.datetime.fromisoformat(record["run"]["started_at"].replace("Z", "+00:00"))
-    started = started.astimezone(dt.timezone.utc)
+    """``results/<suite>/<YYYY>/<MM>/<UTC-timestamp>-<commit12>-<job-id>.json``.
+
+    Any date-time the schema allows is placed (lower-case ``t``/``z``, a leap second,
+    more than six fractional digits); characters of the job id that do not belong in a
+    file name become ``_``."""
+    started = _utc_start(str(record["run"]["started_at"]))
     commit = (record["source"].get("commit") or "nocommit")[:12]
-    job = record["source"].get("job_id") or "local"
-    return f"results/{record['suite']}/{started:%Y}/{started:%m}/{started:%Y%m%dT%H%M%SZ}-{commit}-{job}.json"
+    job = _UNSAFE.sub("_", record["source"].get("job_id") or "")[:_MAX_JOB_CHARS] or "local"
+    stamp = (f"{started.year:04d}{started.month:02d}{started.day:02d}"
+             f"T{started.hour:02d}{started.minute:02d}{started.second:02d}Z")
+    return f"results/{record['suite']}/{started.year:04d}/{started.month:02d}/{stamp}-{commit}-{job}.json"
+
+
+_START = re.compile(r"(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(?:\.\d+)?(?:[Zz]|([+-])(\d\d):(\d\d))",
+                    re.ASCII)
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+", re.ASCII)
+_MAX_JOB_CHARS = 64
+
+
+def _utc_start(text: str) -> dt.datetime:
+    """``run.started_at`` in UTC, to the second (a leap second counts as :59)."""
+    match = _START.fullmatch(text)
+    if match is None:
+        raise RecordError(f"$.run.started_at: expected an RFC 3339 date-time, found {text!r}")
+    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+    try:
+        when = dt.datetime(year, month, day, hour, minute, min(second, 59))
+    except ValueError:
+        raise RecordError(f"$.run.started_at: expected an RFC 3339 date-time, found {text!r}") from None
+    if match.group(7):
+        offset = dt.timedelta(hours=int(match.group(8)), minutes=int(match.group(9)))
+        try:
+            when = when - offset if match.group(7) == "+" else when + offset
+        except OverflowError:  # within an hour or so of year 1 or 9999
+            when = dt.datetime.min if match.group(7) == "+" else dt.datetime.max
+    return when
 
 
 def _tip_ref(remote: str, branch: str) -> str:
     return f"refs/benchtrail/{remote}/{branch}"
+
+
+class _Busy(StoreError):
+    """Another process holds a lock in the local repository (parallel records from one
+    checkout): worth another try after a pause."""
+
+
+_LOCKED = re.compile(r"\.lock'?: File exists|cannot lock ref|could not lock config file|"
+                     r"shallow file has changed since we read it")
 
 
 def fetch_tip(repo: GitRepo, access: RemoteAccess, branch: str) -> str | None:
@@ -74,7 +116,8 @@ def fetch_tip(repo: GitRepo, access: RemoteAccess, branch: str) -> str | None:
         message = str(exc.stderr or "")
         if "couldn't find remote ref" in message:
             return None
-        raise StoreError(f"cannot fetch {branch} from {access.shown}: {repo.reason(exc)}") from None
+        error = _Busy if _LOCKED.search(message) else StoreError
+        raise error(f"cannot fetch {branch} from {access.shown}: {repo.reason(exc)}") from None
     return repo.rev(_tip_ref(access.name, branch))
 
 
@@ -117,7 +160,8 @@ def _write_tree(repo: GitRepo, tree: str | None, changes: dict[str, Any],
     if not changed:
         return None
     listing = "".join(f"{mode} {kind} {oid}\t{name}\0" for name, (mode, kind, oid) in sorted(entries.items()))
-    return repo.run("mktree", "-z", input_text=listing).strip()
+    # --missing: in a partial clone the other entries' blobs were never fetched, and need not be.
+    return repo.run("mktree", "-z", "--missing", input_text=listing).strip()
 
 
 def _identity() -> dict[str, str]:
@@ -156,7 +200,9 @@ def _load_all(paths: Sequence[str | Path]) -> dict[str, bytes]:
         except RecordError as exc:
             problems.extend(exc.problems)
             continue
-        loaded[record_path(record)] = record_bytes(record)
+        where, data = record_path(record), record_bytes(record)
+        if loaded.setdefault(where, data) != data:
+            log.warning("%s: %s is given twice with other content; keeping the first", path, where)
     if problems:
         raise RecordError(*problems, "nothing was recorded")
     return loaded
@@ -184,18 +230,87 @@ def _message(paths: Sequence[str]) -> str:
 
 def _push(repo: GitRepo, access: RemoteAccess, commit: str, branch: str) -> bool:
     """Push ``commit`` as the branch; ``False`` when the remote refused it because its tip
-    moved (retry), ``StoreError`` for any other failure."""
+    moved (retry), ``StoreError`` for any other failure, with the remote's reason."""
     import git
 
     try:
         repo.repo.git.execute(["git", "push", "--quiet", "--porcelain", access.push_url,
-                               f"{commit}:refs/heads/{branch}"])
+                               f"{commit}:refs/heads/{branch}"], env=access.env)
     except git.GitCommandError as exc:
-        output = f"{exc.stdout or ''}\n{exc.stderr or ''}"
-        if any(marker in output for marker in _REJECTED):
+        stdout, stderr = repo.streams(exc)
+        # --porcelain: "!<TAB>src:dst<TAB>[rejected] (fetch first)" for a refused ref
+        status = next((line.split("\t")[2].strip() for line in stdout.splitlines()
+                       if line.startswith("!\t") and line.count("\t") >= 2), "")
+        if status.startswith("[rejected]") or (
+                status.startswith("[remote rejected]") and any(m in status for m in _RACES)):
             return False
-        raise StoreError(f"cannot push {branch} to {access.shown}: {repo.reason(exc)}") from None
+        if not status and _LOCKED.search(stderr):  # another process of this checkout
+            return False
+        if status:
+            said = [line.removeprefix("remote:").strip() for line in stderr.splitlines()
+                    if line.startswith("remote:") and line.removeprefix("remote:").strip()]
+            reason = status.removeprefix("[remote rejected]").strip().strip("()")
+            if said:
+                reason += ": " + "; ".join(said)
+            if len(reason) > _MAX_REASON_CHARS:
+                reason = reason[:_MAX_REASON_CHARS - 3] + "..."
+            reason = redact(reason, repo.secrets)
+        else:
+            reason = repo.reason(exc)
+        raise StoreError(f"cannot push {branch} to {access.shown}: {reason}") from None
     return True
+
+
+def _follow(repo: GitRepo, ref: str, commit: str) -> None:
+    """Point the local branch at the pushed ``commit``, unless it is already ahead (another
+    process of this checkout pushed since) or moving it would drop records only it has
+    (committed with ``--no-push``): then leave it, saying so in the second case. The push
+    is done: a failure here is a warning, not an error."""
+    try:
+        local = repo.rev(ref)
+        if local is not None and local != commit:
+            if _is_ancestor(repo, commit, local):
+                return
+            out = repo.run("diff-tree", "-r", "-z", "--no-renames", "--diff-filter=D", "--name-only",
+                           local, commit)
+            dropped = [path for path in out.split("\0") if path]
+            if dropped:
+                log.warning("%s has %d record(s) that are not on the remote (committed with --no-push?); "
+                            "left as it is", ref.removeprefix("refs/heads/"), len(dropped))
+                return
+        repo.run("update-ref", ref, commit, *([local] if local else []))
+    except StoreError as exc:
+        log.warning("pushed, but the local %s was not moved: %s", ref.removeprefix("refs/heads/"), exc)
+
+
+def _is_ancestor(repo: GitRepo, older: str, newer: str) -> bool:
+    import git
+
+    try:
+        repo.repo.git.execute(["git", "merge-base", "--is-ancestor", older, newer])
+    except git.GitCommandError:
+        return False
+    return True
+
+
+def _record_locally(repo: GitRepo, ref: str, blobs: dict[str, str], message: str,
+                    retries: int) -> Recorded:
+    """``--no-push``: commit on the local branch, retrying when another process of this
+    checkout moved it in between (``update-ref`` checks the old value)."""
+    for attempt in range(1, retries + 2):
+        tip = repo.rev(ref)
+        commit, added, already = _commit(repo, tip, blobs, message)
+        if commit is None:
+            return Recorded(None, (), tuple(already), 0, False)
+        try:
+            repo.run("update-ref", ref, commit, tip or "", what=f"updating {ref.removeprefix('refs/heads/')}")
+        except StoreError:
+            if attempt > retries or repo.rev(ref) == tip:
+                raise
+            time.sleep(random.uniform(0.01, 0.1))
+            continue
+        return Recorded(commit, tuple(added), tuple(already), 0, False)
+    raise AssertionError("unreachable")
 
 
 def record(
@@ -213,31 +328,41 @@ def record(
     contents = _load_all(paths)
     access = remote_access(remote)
     git_repo = open_repo(repo, access.secrets)
+    local_ref = f"refs/heads/{branch}"
+    if push and remote not in git_repo.run("remote").split():
+        raise StoreError(f"no remote named {remote!r} in {git_repo.repo.working_dir or git_repo.git_dir} "
+                         "(see `git remote -v`; record with --no-push to commit locally)")
     blobs = _write_blobs(git_repo, contents)
     message = _message(sorted(contents))
-    local_ref = f"refs/heads/{branch}"
     if not push:
-        tip = git_repo.rev(local_ref)
-        commit, added, already = _commit(git_repo, tip, blobs, message)
-        if commit is not None:
-            git_repo.run("update-ref", local_ref, commit, *([tip] if tip else []))
-        return Recorded(commit, tuple(added), tuple(already), 0, False)
+        return _record_locally(git_repo, local_ref, blobs, message, retries)
 
     deadline = time.monotonic() + retry_timeout_s
+    busy: StoreError | None = None
     for attempt in range(1, retries + 2):
-        tip = fetch_tip(git_repo, access, branch)
-        commit, added, already = _commit(git_repo, tip, blobs, message)
-        if commit is None:
-            return Recorded(None, (), tuple(already), attempt, False)
-        if _push(git_repo, access, commit, branch):
-            git_repo.run("update-ref", local_ref, commit)
-            git_repo.run("update-ref", _tip_ref(access.name, branch), commit)
-            return Recorded(commit, tuple(added), tuple(already), attempt, True)
+        try:
+            tip = fetch_tip(git_repo, access, branch)
+        except _Busy as exc:
+            busy = exc
+        else:
+            busy = None
+            commit, added, already = _commit(git_repo, tip, blobs, message)
+            if commit is None:
+                return Recorded(None, (), tuple(already), attempt, False)
+            if _push(git_repo, access, commit, branch):
+                try:
+                    git_repo.run("update-ref", _tip_ref(access.name, branch), commit)
+                except StoreError:
+                    pass  # another process of this checkout fetched meanwhile: its tip is as good
+                _follow(git_repo, local_ref, commit)
+                return Recorded(commit, tuple(added), tuple(already), attempt, True)
         pause = min(5.0, 0.05 * 2 ** min(attempt, 7)) * random.uniform(0.5, 1.5)
         if attempt > retries or time.monotonic() + pause > deadline:
             break
-        log.info("push of %s refused: %s moved; retrying on the new tip in %.2f s", branch, branch, pause)
+        log.info("%s; retrying in %.2f s", busy or f"push of {branch} refused: {branch} moved", pause)
         time.sleep(pause)
+    if busy is not None:
+        raise StoreError(f"{busy} (after {attempt} attempts)")
     raise StoreError(
         f"cannot push {branch} to {access.shown}: refused {attempt} times because other jobs "
         f"pushed first (raise --retries or --retry-timeout)"

@@ -28,6 +28,11 @@ def format_points(points: list[Point], fmt: str) -> str:
     from tabulate import tabulate
 
     for row in rows:
-        row[1] = (row[1] or "")[:12]
+        row[1] = row[1][:12] if row[1] else None
     headers = ["date", "commit", "ref", "environment", "suite", "benchmark", "metric", "value", "unit"]
-    return tabulate(rows, headers=headers, floatfmt=".6g", missingval="-") + "\n"
+    value = _COLUMNS.index("value")
+    # Only the value is a number: tabulate would otherwise re-read a ref "1.10" as 1.1, or
+    # an all-digit commit or fingerprint as an integer.
+    text_columns = [i for i in range(len(_COLUMNS)) if i != value]
+    return tabulate(rows, headers=headers, floatfmt=".6g", missingval="-",
+                    disable_numparse=text_columns) + "\n"

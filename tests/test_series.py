@@ -1,0 +1,87 @@
+"""Series: headline values, benchmark labels, filters and time order."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from gitremotes import golden, make_record
+
+from benchtrail.results.series import Point, benchmark_label, headline, series
+
+
+def test_headline_is_p50_of_a_distribution_else_the_value() -> None:
+    metrics = golden()["benchmarks"][0]["metrics"]
+    assert headline(metrics["latency_ms"]) == 0.051297
+    assert headline(metrics["throughput"]) == 13294.3534
+    assert headline({"value": 3, "unit": "x", "direction": "lower"}) == 3.0
+    assert isinstance(headline({"value": 3}), float)
+    assert headline({"p50": 0, "value": 9}) == 0.0  # a zero p50 is still the headline
+
+
+def test_labels_carry_sorted_params() -> None:
+    assert benchmark_label({"name": "mlp"}) == "mlp"
+    assert benchmark_label({"name": "mlp", "params": {}}) == "mlp"
+    assert benchmark_label({"name": "mlp", "params": None}) == "mlp"
+    assert benchmark_label({"name": "mlp", "params": {"batch_size": 8}}) == "mlp[batch_size=8]"
+    assert benchmark_label({"name": "mlp", "params": {"z": "a", "batch_size": 1}}) == "mlp[batch_size=1,z=a]"
+
+
+def test_every_benchmark_metric_is_a_point() -> None:
+    points = series([golden()])
+    assert len(points) == 8
+    first = next(p for p in points if p.benchmark == "mlp[batch_size=1]" and p.metric == "latency_ms")
+    assert first == Point(
+        suite="mlp-cpu", benchmark="mlp[batch_size=1]", metric="latency_ms", fingerprint="d305c9f7cbc55706",
+        started_at="2026-03-02T13:12:40Z", commit="3f9c2a7e5b1d4c8f0a6e2d9b7c4a1f3e8d5b0c2a", ref="main",
+        commit_time="2026-03-02T14:05:11+01:00", value=0.051297, unit="ms", direction="lower",
+        runs=(0.051096, 0.05331, 0.051016),
+    )
+    throughput = [p for p in points if p.metric == "throughput"]
+    assert {p.direction for p in throughput} == {"higher"} and throughput[0].unit == "items/s"
+
+
+def test_filters() -> None:
+    records = [make_record(0), make_record(1, suite="other")]
+    assert {p.suite for p in series(records, suite="other")} == {"other"}
+    assert series(records, suite="nosuch") == []
+    by_name = series(records, benchmark="mlp", metric="latency_ms")
+    assert len(by_name) == 4 and {p.metric for p in by_name} == {"latency_ms"}
+    by_label = series(records, benchmark="mlp[batch_size=8]")
+    assert {p.benchmark for p in by_label} == {"mlp[batch_size=8]"} and len(by_label) == 8
+    assert series(records, benchmark="mlp[batch_size=2]") == []
+    assert series(records, metric="nosuch") == []
+
+
+def _at(started_at: str, commit_n: int = 0) -> dict[str, Any]:
+    record = make_record(commit_n)
+    record["run"]["started_at"] = started_at
+    return record
+
+
+def test_oldest_first_whatever_the_offsets() -> None:
+    records = [
+        _at("2026-03-02T12:00:00Z", 1),
+        _at("2026-03-02T13:30:00+02:00", 2),  # 11:30Z: the oldest
+        _at("2026-03-02t11:45:00z", 3),
+        _at("2026-03-02T11:59:60Z", 4),  # a leap second, just before noon
+    ]
+    points = series(records, benchmark="mlp[batch_size=1]", metric="latency_ms")
+    assert [p.started_at for p in points] == [
+        "2026-03-02T13:30:00+02:00", "2026-03-02t11:45:00z", "2026-03-02T11:59:60Z", "2026-03-02T12:00:00Z"]
+
+
+def test_same_start_is_ordered_by_commit_then_label() -> None:
+    a, b = make_record(0), make_record(0)
+    b["source"]["commit"] = "0" * 40
+    points = series([a, b], metric="latency_ms")
+    assert [p.commit for p in points][:2] == ["0" * 40, "0" * 40]
+    assert [p.benchmark for p in points][:2] == ["mlp[batch_size=1]", "mlp[batch_size=8]"]
+
+
+def test_a_record_without_commit_or_runs() -> None:
+    record = copy.deepcopy(golden())
+    record["source"]["commit"] = None
+    del record["benchmarks"][0]["metrics"]["throughput"]["runs"]
+    points = series([record], benchmark="mlp[batch_size=1]", metric="throughput")
+    assert points[0].commit is None and points[0].runs == ()
