@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from benchtrail.results.record import dump_record, load_record, parse_record, record_bytes
+from benchtrail.results.record import (
+    dump_record,
+    load_record,
+    parse_record,
+    record_bytes,
+)
 from benchtrail.results.schema import SCHEMA_ID, SKETCH_QUANTILES, problems, validate
 
 __all__ = [

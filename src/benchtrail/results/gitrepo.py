@@ -16,7 +16,15 @@ from typing import Any
 
 from benchtrail.errors import StoreError
 
-__all__ = ["GitRepo", "RemoteAccess", "open_repo", "remote_access", "redact", "strip_credentials"]
+__all__ = [
+    "GitRepo",
+    "RemoteAccess",
+    "credentials_env",
+    "open_repo",
+    "redact",
+    "remote_access",
+    "strip_credentials",
+]
 
 _CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
 _TOKEN_VARIABLES = ("BENCHTRAIL_PUSH_TOKEN", "CI_JOB_TOKEN")
@@ -25,6 +33,17 @@ _TOKEN_VARIABLES = ("BENCHTRAIL_PUSH_TOKEN", "CI_JOB_TOKEN")
 def strip_credentials(url: str) -> str:
     """``url`` without ``user:password@``."""
     return _CREDENTIALS.sub("", url)
+
+
+def credentials_env(url: str) -> tuple[str, dict[str, str] | None]:
+    """``url`` without its credentials, and the environment that hands them back to git
+    (a ``url.<with>.insteadOf`` rule in ``GIT_CONFIG_*``): a token then appears neither in
+    a process's arguments (``ps`` on a shared runner) nor in a config file."""
+    plain = strip_credentials(url)
+    if plain == url:
+        return url, None
+    return plain, {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": f"url.{url}.insteadOf",
+                   "GIT_CONFIG_VALUE_0": plain}
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:

@@ -24,7 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from benchtrail.errors import RecordError, StoreError
-from benchtrail.results.gitrepo import GitRepo, RemoteAccess, open_repo, remote_access, strip_credentials
+from benchtrail.results.gitrepo import (
+    GitRepo,
+    RemoteAccess,
+    credentials_env,
+    open_repo,
+    remote_access,
+    strip_credentials,
+)
 from benchtrail.results.record import parse_record
 from benchtrail.results.schema import SCHEMA_ID, validate
 from benchtrail.results.store import DEFAULT_BRANCH, fetch_tip
@@ -62,10 +69,7 @@ def _cache_repo(source: GitRepo, remote: str, cache: Path) -> tuple[GitRepo, Rem
         repo.run("remote", "add", "origin", plain)
     elif current.strip() != plain:
         repo.run("remote", "set-url", "origin", plain)
-    env = None
-    if url != plain:
-        env = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": f"url.{url}.insteadOf", "GIT_CONFIG_VALUE_0": plain}
-    return repo, RemoteAccess("origin", plain, access.secrets, env)
+    return repo, RemoteAccess("origin", plain, access.secrets, credentials_env(url)[1])
 
 
 def _tip(repo: GitRepo, access: RemoteAccess, branch: str, fetch: bool) -> tuple[str | None, bool]:

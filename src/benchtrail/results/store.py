@@ -24,7 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from benchtrail.errors import RecordError, StoreError
-from benchtrail.results.gitrepo import GitRepo, RemoteAccess, open_repo, redact, remote_access
+from benchtrail.results.gitrepo import (
+    GitRepo,
+    RemoteAccess,
+    credentials_env,
+    open_repo,
+    redact,
+    remote_access,
+)
 from benchtrail.results.record import load_record, record_bytes
 
 __all__ = ["DEFAULT_BRANCH", "Recorded", "fetch_tip", "record", "record_path"]
@@ -233,9 +240,10 @@ def _push(repo: GitRepo, access: RemoteAccess, commit: str, branch: str) -> bool
     moved (retry), ``StoreError`` for any other failure, with the remote's reason."""
     import git
 
+    url, credentials = credentials_env(access.push_url)
     try:
-        repo.repo.git.execute(["git", "push", "--quiet", "--porcelain", access.push_url,
-                               f"{commit}:refs/heads/{branch}"], env=access.env)
+        repo.repo.git.execute(["git", "push", "--quiet", "--porcelain", url,
+                               f"{commit}:refs/heads/{branch}"], env=credentials or access.env)
     except git.GitCommandError as exc:
         stdout, stderr = repo.streams(exc)
         # --porcelain: "!<TAB>src:dst<TAB>[rejected] (fetch first)" for a refused ref
