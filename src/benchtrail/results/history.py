@@ -36,7 +36,7 @@ from benchtrail.results.record import parse_record
 from benchtrail.results.schema import SCHEMA_ID, validate
 from benchtrail.results.store import DEFAULT_BRANCH, fetch_tip
 
-__all__ = ["StoredRecord", "read_records"]
+__all__ = ["StoredRecord", "iter_records", "read_records"]
 
 log = logging.getLogger(__name__)
 
@@ -133,21 +133,23 @@ def _fetch_missing(repo: GitRepo, access: RemoteAccess, tip: str, prefixes: Sequ
 
 
 def _cat(repo: GitRepo, oids: Sequence[str]) -> Iterator[bytes]:
-    """The contents of ``oids``, in order, through one ``git cat-file --batch``."""
+    """The contents of ``oids``, in order, streamed from one ``git cat-file --batch``."""
     with tempfile.TemporaryFile() as stdin:
         stdin.write(("\n".join(oids) + "\n").encode())
         stdin.seek(0)
-        data: bytes = repo.repo.git.execute(["git", "cat-file", "--batch"], istream=stdin,
-                                            stdout_as_string=False, strip_newline_in_stdout=False)
-    position = 0
-    for oid in oids:
-        end = data.index(b"\n", position)
-        header = data[position:end].split()
-        if len(header) != 3:
-            raise StoreError(f"object {oid} is missing from the results branch")
-        size = int(header[2])
-        yield data[end + 1:end + 1 + size]
-        position = end + 1 + size + 1
+        process = repo.repo.git.execute(["git", "cat-file", "--batch"], istream=stdin, as_process=True)
+        out = process.stdout
+        try:
+            for oid in oids:
+                header = out.readline().split()
+                if len(header) != 3:
+                    raise StoreError(f"object {oid} is missing from the results branch")
+                size = int(header[2])
+                yield out.read(size)
+                out.read(1)  # the newline after each object
+        finally:
+            out.close()
+            process.wait()
 
 
 def _fast_parse(data: bytes, source: str) -> dict[str, Any]:
@@ -160,7 +162,7 @@ def _fast_parse(data: bytes, source: str) -> dict[str, Any]:
     return validate(record, source)  # an older version is upgraded, a bad one refused
 
 
-def read_records(
+def iter_records(
     repo: str | Path = ".",
     *,
     remote: str = "origin",
@@ -170,9 +172,9 @@ def read_records(
     cache: str | Path | None = None,
     fetch: bool = True,
     validate: bool = False,
-) -> list[StoredRecord]:
-    """The records on ``branch``, oldest path first; only ``suite`` and only ``months``
-    (``"YYYY/MM"``) when given. ``StoreError`` when the branch exists nowhere."""
+) -> Iterator[StoredRecord]:
+    """The records on ``branch``, oldest path first, streamed; only ``suite`` and only
+    ``months`` (``"YYYY/MM"``) when given. ``StoreError`` when the branch exists nowhere."""
     access = remote_access(remote)
     source = open_repo(repo, access.secrets)
     if cache is not None:
@@ -186,21 +188,24 @@ def read_records(
         raise StoreError(f"no results branch {branch!r} in {access.shown} or the local repository")
     prefixes = _prefixes(git_repo, tip, suite, months)
     if not prefixes:
-        return []
+        return
     if fetched:
         count = _fetch_missing(git_repo, access, tip, prefixes)
         log.info("fetched %d new records from %s", count, access.shown)
     listing = _listing(git_repo, tip, prefixes)
     parse = parse_record if validate else _fast_parse
-    records = []
+    for (path, _), data in zip(listing, _cat(git_repo, [oid for _, oid in listing])):
+        yield StoredRecord(path, parse(data, f"{branch}:{path}"))
+
+
+def read_records(repo: str | Path = ".", **options: Any) -> list[StoredRecord]:
+    """``iter_records`` as a list (same options)."""
     # Building 100,000 records makes millions of containers, and every collection of the
     # cyclic GC would walk all of them again: without it, the read is several times faster.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        for (path, _), data in zip(listing, _cat(git_repo, [oid for _, oid in listing])):
-            records.append(StoredRecord(path, parse(data, f"{branch}:{path}")))
+        return list(iter_records(repo, **options))
     finally:
         if collecting:
             gc.enable()
-    return records
