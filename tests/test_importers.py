@@ -233,3 +233,9 @@ def test_fuzz_inputs_include_non_finite_numbers() -> None:
     # the asv sample itself carries NaN (a skipped benchmark): parsing must allow it
     text = _ASV_RESULT.read_text(encoding="utf-8")
     assert "NaN" in text and math.isnan(json.loads(text)["results"]["bench_infer.Predict.time_predict"][0][3])
+
+
+def test_the_cli_offers_exactly_the_registered_formats() -> None:
+    from benchtrail.cli import _IMPORT_FORMATS
+
+    assert sorted(_IMPORT_FORMATS) == sorted(IMPORTERS)

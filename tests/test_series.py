@@ -53,6 +53,15 @@ def test_filters() -> None:
     assert series(records, metric="nosuch") == []
 
 
+def test_ref_and_environment_filters() -> None:
+    main, feature = make_record(0), make_record(1)
+    feature["source"]["ref"] = "feature/x"
+    feature["environment"]["fingerprint"] = "0123456789abcdef"
+    assert {p.ref for p in series([main, feature], ref="feature/x")} == {"feature/x"}
+    assert {p.fingerprint for p in series([main, feature], environment="0123")} == {"0123456789abcdef"}
+    assert series([main, feature], ref="feature/x", environment=main["environment"]["fingerprint"]) == []
+
+
 def _at(started_at: str, commit_n: int = 0) -> dict[str, Any]:
     record = make_record(commit_n)
     record["run"]["started_at"] = started_at

@@ -169,6 +169,8 @@ def record_command(files: tuple[Path, ...], repo: Path, remote: str, branch: str
 @click.option("--suite", default=None, help="Only this suite.")
 @click.option("--benchmark", default=None, help="Only this benchmark (name, or name[params]).")
 @click.option("--metric", default=None, help="Only this metric, e.g. latency_ms.")
+@click.option("--ref", default=None, help="Only runs of this branch or tag.")
+@click.option("--environment", default=None, help="Only this environment fingerprint (or a prefix of it).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True, help="Output format.")
 @click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -177,14 +179,16 @@ def record_command(files: tuple[Path, ...], repo: Path, remote: str, branch: str
 @click.option("--fetch/--no-fetch", default=True, show_default=True,
               help="Fetch the branch from the remote first, or read only the local copy.")
 def history_command(repo: Path, remote: str, branch: str, suite: str | None, benchmark: str | None,
-                    metric: str | None, fmt: str, cache: Path | None, fetch: bool) -> None:
+                    metric: str | None, ref: str | None, environment: str | None, fmt: str,
+                    cache: Path | None, fetch: bool) -> None:
     """Print the history of every benchmark x metric on the results branch, oldest first."""
-    from benchtrail.results.history import read_records
+    from benchtrail.results.history import iter_records
     from benchtrail.results.series import series
     from benchtrail.results.tabular import format_points
 
-    stored = read_records(repo, remote=remote, branch=branch, suite=suite, cache=cache, fetch=fetch)
-    points = series((s.record for s in stored), suite=suite, benchmark=benchmark, metric=metric)
+    stored = iter_records(repo, remote=remote, branch=branch, suite=suite, cache=cache, fetch=fetch)
+    points = series((s.record for s in stored), suite=suite, benchmark=benchmark, metric=metric,
+                    ref=ref, environment=environment)
     click.echo(format_points(points, fmt), nl=False)
 
 

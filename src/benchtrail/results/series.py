@@ -48,15 +48,22 @@ def series(
     suite: str | None = None,
     benchmark: str | None = None,
     metric: str | None = None,
+    ref: str | None = None,
+    environment: str | None = None,
 ) -> list[Point]:
-    """Every point of the records, filtered by suite, benchmark (name or label) and
-    metric, oldest first (by run start, then commit), grouped by nothing: callers group
-    by (suite, benchmark, metric, fingerprint)."""
+    """Every point of the records, filtered by suite, benchmark (name or label), metric,
+    ref and environment (a fingerprint, or a prefix of one), oldest first (by run start,
+    then commit), grouped by nothing: callers group by (suite, benchmark, metric,
+    fingerprint)."""
     points = []
     for record in records:
+        source = record["source"]
         if suite is not None and record["suite"] != suite:
             continue
-        source = record["source"]
+        if ref is not None and source.get("ref") != ref:
+            continue
+        if environment is not None and not record["environment"]["fingerprint"].startswith(environment):
+            continue
         for entry in record["benchmarks"]:
             label = benchmark_label(entry)
             if benchmark is not None and benchmark not in (label, entry["name"]):
