@@ -327,6 +327,14 @@ def test_history_csv(recorded: Path) -> None:
     assert {r["suite"] for r in rows} == {"mlp-cpu", "other"}
 
 
+def test_history_ref_and_environment_filters(recorded: Path) -> None:
+    fingerprint = make_record(0)["environment"]["fingerprint"]
+    assert len(json.loads(_history(recorded, "--format", "json", "--ref", "main").stdout)) == 24
+    assert json.loads(_history(recorded, "--format", "json", "--ref", "nosuch").stdout) == []
+    matching = json.loads(_history(recorded, "--format", "json", "--environment", fingerprint[:6]).stdout)
+    assert len(matching) == 24 and {p["fingerprint"] for p in matching} == {fingerprint}
+
+
 def test_history_from_a_fresh_ci_clone_with_a_cache(recorded: Path, remote: Path, tmp_path: Path) -> None:
     job = ci_clone(remote, tmp_path / "job")
     result = _history(job, "--format", "json", "--cache", str(tmp_path / "cache"), "--suite", "other")
