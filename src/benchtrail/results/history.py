@@ -134,6 +134,8 @@ def _fetch_missing(repo: GitRepo, access: RemoteAccess, tip: str, prefixes: Sequ
 
 def _cat(repo: GitRepo, oids: Sequence[str]) -> Iterator[bytes]:
     """The contents of ``oids``, in order, streamed from one ``git cat-file --batch``."""
+    import git
+
     with tempfile.TemporaryFile() as stdin:
         stdin.write(("\n".join(oids) + "\n").encode())
         stdin.seek(0)
@@ -149,7 +151,10 @@ def _cat(repo: GitRepo, oids: Sequence[str]) -> Iterator[bytes]:
                 out.read(1)  # the newline after each object
         finally:
             out.close()
-            process.wait()
+            try:
+                process.wait()
+            except git.GitCommandError:  # left early: git was cut off, and nothing is lost
+                pass
 
 
 def _fast_parse(data: bytes, source: str) -> dict[str, Any]:
