@@ -199,7 +199,7 @@ def iter_records(
         log.info("fetched %d new records from %s", count, access.shown)
     listing = _listing(git_repo, tip, prefixes)
     parse = parse_record if validate else _fast_parse
-    for (path, _), data in zip(listing, _cat(git_repo, [oid for _, oid in listing])):
+    for data, (path, _) in zip(_cat(git_repo, [oid for _, oid in listing]), listing):
         yield StoredRecord(path, parse(data, f"{branch}:{path}"))
 
 
