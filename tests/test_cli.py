@@ -10,7 +10,17 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from gitremotes import BRANCH, PUSH_TOKEN, TOKEN, ci_clone, files_on, git, make_record, rev, write_records
+from gitremotes import (
+    BRANCH,
+    PUSH_TOKEN,
+    TOKEN,
+    ci_clone,
+    files_on,
+    git,
+    make_record,
+    rev,
+    write_records,
+)
 
 from benchtrail.cli import cli
 from benchtrail.results import load_record

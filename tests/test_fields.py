@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from benchtrail.bench.fields import BAD, Problems, field_key, integer, not_json, number, show
+from benchtrail.bench.fields import (
+    BAD,
+    Problems,
+    field_key,
+    integer,
+    not_json,
+    number,
+    show,
+)
 from benchtrail.errors import SuiteError
 
 

@@ -9,7 +9,11 @@ from typing import Any
 
 import pytest
 
-from benchtrail.bench.fingerprint import describe_environment, fingerprint_of, runner_label
+from benchtrail.bench.fingerprint import (
+    describe_environment,
+    fingerprint_of,
+    runner_label,
+)
 
 GPU = {"model": "NVIDIA H100 80GB HBM3", "count": 2, "driver_version": "550.54.15",
        "cuda_version": "12.4", "memory_total_mb": 163840.0}

@@ -9,7 +9,14 @@ import pytest
 from gitremotes import git
 
 from benchtrail.errors import StoreError
-from benchtrail.results.gitrepo import GitRepo, RemoteAccess, open_repo, redact, remote_access, strip_credentials
+from benchtrail.results.gitrepo import (
+    GitRepo,
+    RemoteAccess,
+    open_repo,
+    redact,
+    remote_access,
+    strip_credentials,
+)
 
 pytest_plugins = ("gitfixtures",)  # fixtures: git_env, work
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from benchtrail.bench.gpu import GpuSample, Gpus, open_gpus
+from benchtrail.bench.gpu import Gpus, GpuSample, open_gpus
 
 MB = 1024 * 1024
 NVML_ERROR_NOT_SUPPORTED = 3

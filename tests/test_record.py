@@ -15,7 +15,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchtrail.errors import RecordError
-from benchtrail.results import dump_record, load_record, parse_record, record_bytes, validate
+from benchtrail.results import (
+    dump_record,
+    load_record,
+    parse_record,
+    record_bytes,
+    validate,
+)
 
 GOLDEN = Path(__file__).parent / "data" / "records" / "result-1.json"
 

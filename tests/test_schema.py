@@ -15,7 +15,14 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from benchtrail.errors import RecordError
-from benchtrail.results import SCHEMA_ID, SKETCH_QUANTILES, parse_record, problems, record_bytes, validate
+from benchtrail.results import (
+    SCHEMA_ID,
+    SKETCH_QUANTILES,
+    parse_record,
+    problems,
+    record_bytes,
+    validate,
+)
 from benchtrail.results.schema import CURRENT_VERSION, schema_document
 
 GOLDEN = Path(__file__).parent / "data" / "records" / "result-1.json"

@@ -28,7 +28,8 @@ import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+
+from benchtrail.bench.fingerprint import cpu_model
 
 TOOLS = ("benchtrail", "pyperf", "pytest-benchmark")
 TARGETS = ("noop", "spin_1ms")
@@ -179,15 +180,6 @@ def run_tool(argv: list[str], folder: Path, tag: str) -> float:
     return time.perf_counter() - start
 
 
-def read_cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() in ("model name", "Model", "cpu model"):
-                return value.strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
 
 
 def describe_machine() -> list[str]:
@@ -196,7 +188,7 @@ def describe_machine() -> list[str]:
     load = " ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
     versions = ", ".join(f"{name} {metadata.version(name)}" for name in TOOLS)
     return [
-        f"Machine: {read_cpu_model()}, {os.cpu_count()} cores ({usable} usable), {platform.platform()}",
+        f"Machine: {cpu_model()}, {os.cpu_count()} cores ({usable} usable), {platform.platform()}",
         f"Load average at start: {load}",
         f"Python: {platform.python_implementation()} {platform.python_version()} ({sys.executable})",
         f"Command: {shlex.join([sys.executable, *sys.argv])}",

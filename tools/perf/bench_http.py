@@ -300,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
             (f"benchtrail closed loop, {args.closed_concurrency} in flight", "c", "achieved")]
     for conns in connections:
         rows.append((f"wrk -t{args.wrk_threads} -c{conns}, as printed (corrected)", f"wrk{conns}", "rate"))
-        rows.append((f"  the same run, server's record (uncorrected)", f"srv{conns}", None))
+        rows.append(("  the same run, server's record (uncorrected)", f"srv{conns}", None))
     for label, key, rate_key in rows:
         rate = f"{statistics.median(results[f'{key}_{rate_key}']):>7.0f}" if rate_key else f"{'':>7}"
         print(f"  {label:<52} {statistics.median(results[f'{key}_p50']):>8.2f} "

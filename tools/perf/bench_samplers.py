@@ -25,9 +25,9 @@ import threading
 import time
 import types
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
+from benchtrail.bench.fingerprint import cpu_model
 from benchtrail.bench.gpu import Gpus
 from benchtrail.bench.sampler import Sampler
 
@@ -123,15 +123,6 @@ def time_pieces(gpus: Gpus) -> dict[str, float]:
     return costs
 
 
-def read_cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() in ("model name", "Model", "cpu model"):
-                return value.strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -162,7 +153,7 @@ def describe_machine(args: argparse.Namespace) -> list[str]:
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     python = f"{platform.python_implementation()} {platform.python_version()} ({sys.executable})"
     return [
-        f"Machine: {read_cpu_model()}, {os.cpu_count()} cores ({usable} usable), {platform.platform()}",
+        f"Machine: {cpu_model()}, {os.cpu_count()} cores ({usable} usable), {platform.platform()}",
         f"Load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
         f"processes on the machine: {len(psutil.pids())} (the children scan walks them all)",
         f"Python: {python}; psutil {psutil.__version__}",

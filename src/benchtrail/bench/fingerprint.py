@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["describe_environment", "fingerprint_of", "runner_label"]
+__all__ = ["cpu_model", "describe_environment", "fingerprint_of", "runner_label"]
 
 #: Packages whose versions matter to inference speed, recorded when installed.
 KEY_PACKAGES = (
@@ -25,7 +25,8 @@ KEY_PACKAGES = (
 )
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU model name as the kernel reports it (``/proc/cpuinfo``), else the platform's."""
     try:
         for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
             key, _, value = line.partition(":")
@@ -86,7 +87,7 @@ def describe_environment(gpu: dict[str, Any] | None, *, label: str | None = None
                          image: dict[str, str | None] | None = None) -> dict[str, Any]:
     """The record's ``environment`` block; ``gpu`` is ``Gpus.describe()`` or ``None``."""
     hardware = {
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
         "cpu_count": _cpu_count(),
         "gpu_model": gpu["model"] if gpu else None,
         "gpu_count": gpu["count"] if gpu else 0,

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 from benchtrail.bench.suite import BenchmarkSpec
 from benchtrail.bench.summary import spread_warning, summarize
 
-__all__ = ["WorkerRun", "benchmark_entry"]
+__all__ = ["WorkerRun", "benchmark_entry", "tidy"]
 
 _NS_PER_MS = 1e-6
 
@@ -25,14 +25,14 @@ class WorkerRun:
     figures: dict[str, Any]  # what the worker wrote next to them
 
 
-def _tidy(value: Any) -> Any:
+def tidy(value: Any) -> Any:
     """Drop float noise (0.000831 rather than 0.0008309999999999999): 10 significant digits."""
     if isinstance(value, float):
         return float(f"{value:.10g}")
     if isinstance(value, list):
-        return [_tidy(item) for item in value]
+        return [tidy(item) for item in value]
     if isinstance(value, dict):
-        return {key: _tidy(item) for key, item in value.items()}
+        return {key: tidy(item) for key, item in value.items()}
     return value
 
 
@@ -123,7 +123,7 @@ def benchmark_entry(spec: BenchmarkSpec, runs: list[WorkerRun]) -> dict[str, Any
     }
     if spec.duration_s is not None:
         entry["duration_s"] = spec.duration_s
-    entry["metrics"] = {name: {key: _tidy(value) for key, value in metric.items()}
+    entry["metrics"] = {name: {key: tidy(value) for key, value in metric.items()}
                         for name, metric in metrics.items()}
     if samples:
         entry["error_samples"] = samples[:5]

@@ -20,6 +20,7 @@ from typing import Any
 
 from benchtrail import __version__
 from benchtrail.bench.fingerprint import fingerprint_of
+from benchtrail.bench.metrics import tidy
 from benchtrail.importers.reader import Bad, Node, Problems, shown
 from benchtrail.results.schema import SCHEMA_ID, SKETCH_QUANTILES
 
@@ -67,17 +68,6 @@ class Importer:
     name: str
     summary: str  # one line for --help
     read: Callable[[Path, Context], list[dict[str, Any]]]
-
-
-def _tidy(value: Any) -> Any:
-    """10 significant digits (0.00083 rather than 0.0008299999999999999), as ``run`` writes."""
-    if isinstance(value, float):
-        return float(f"{value:.10g}")
-    if isinstance(value, list):
-        return [_tidy(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _tidy(item) for key, item in value.items()}
-    return value
 
 
 def rfc3339(node: Node, *, utc: bool = False) -> str:
@@ -174,7 +164,7 @@ def run(started_at: str | None, *, duration_s: float = 0.0, iterations: int = 0,
     resolution and overhead of a timer the input does not describe are 0."""
     return {
         "started_at": started_at or UNKNOWN_START,
-        "duration_s": _tidy(max(duration_s, 0.0)),
+        "duration_s": tidy(max(duration_s, 0.0)),
         "tool_version": __version__,
         "runs": 1,
         "warmup": 0,
@@ -213,7 +203,7 @@ def benchmark(name: str, *, target: str, metrics: dict[str, Any], calls: int, er
 
 def single(unit: str, direction: str, value: float) -> dict[str, Any]:
     """A single-value metric; ``runs`` holds it once: one process measured it."""
-    value = _tidy(value)
+    value = tidy(value)
     return {"unit": unit, "direction": direction, "value": value, "runs": [value]}
 
 
@@ -226,7 +216,7 @@ def distribution(samples: list[float], scale: float, unit: str, direction: str) 
     with np.errstate(all="ignore"):  # absurd inputs overflow; the record check refuses them
         summary = summarize(samples, scale)
     summary.update(unit=unit, direction=direction, runs=[summary["p50"]])
-    return _tidy(summary)
+    return tidy(summary)
 
 
 def _quantile(knots: list[tuple[float, float]], q: float) -> float:
@@ -249,7 +239,7 @@ def interpolated(knots: list[tuple[float, float]], *, n: int, mean: float, stdev
                    "values": [_quantile(knots, q) for q in SKETCH_QUANTILES]},
         "unit": unit, "direction": direction, "runs": [values["p50"]],
     }
-    return _tidy(summary)
+    return tidy(summary)
 
 
 def ordered(node: Node, named: list[tuple[str, float]]) -> None:
