@@ -117,8 +117,9 @@ class GitHttpServer:
     """``git http-backend`` behind Basic auth, like GitLab: ``/group/proj.git``; every
     request path is kept in ``requests``."""
 
-    def __init__(self, root: Path, credentials: dict[str, str]) -> None:
-        """``credentials``: token -> user name it must come with."""
+    def __init__(self, root: Path, credentials: dict[str, str], no_push: frozenset[str] = frozenset()) -> None:
+        """``credentials``: token -> user name it must come with; ``no_push``: users that may
+        read but not push, refused as GitLab refuses them (403 on receive-pack)."""
         self.root = root
         expected = {"Basic " + base64.b64encode(f"{user}:{token}".encode()).decode(): user
                      for token, user in credentials.items()}
@@ -156,6 +157,14 @@ class GitHttpServer:
                     self.send_header("WWW-Authenticate", 'Basic realm="GitLab"')
                     self.send_header("Content-Length", "0")
                     self.end_headers()
+                    return
+                if user in no_push and "git-receive-pack" in self.path:
+                    said = b"You are not allowed to upload code."
+                    self.send_response(403)
+                    self.send_header("Content-Type", "text/plain")
+                    self.send_header("Content-Length", str(len(said)))
+                    self.end_headers()
+                    self.wfile.write(said)
                     return
                 path, _, query = self.path.partition("?")
                 env = {**os.environ, "GIT_PROJECT_ROOT": str(server_self.root), "GIT_HTTP_EXPORT_ALL": "1",

@@ -174,3 +174,15 @@ def test_runner_tag_order_does_not_change_the_fingerprint(monkeypatch: pytest.Mo
     first = describe_environment(None)["fingerprint"]
     monkeypatch.setenv("CI_RUNNER_TAGS", "gpu, linux")
     assert describe_environment(None)["fingerprint"] == first
+
+
+def test_the_job_image_is_recorded_with_a_pinned_digest(monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchtrail.bench.fingerprint import describe_environment
+
+    digest = "sha256:" + "ab" * 32
+    monkeypatch.setenv("CI_JOB_IMAGE", f"registry.example.com/ml/bench@{digest}")
+    assert describe_environment(None)["image"] == {"reference": f"registry.example.com/ml/bench@{digest}",
+                                                    "digest": digest}
+    monkeypatch.setenv("CI_JOB_IMAGE", "benchtrail:latest")
+    assert describe_environment(None)["image"] == {"reference": "benchtrail:latest", "digest": None}
+    assert describe_environment(None, image={"reference": "x", "digest": None})["image"]["reference"] == "x"

@@ -81,6 +81,21 @@ def _positive(ctx: click.Context, param: click.Parameter, value: int | None) -> 
     return value
 
 
+class _GpusType(click.ParamType):
+    """docker's ``--gpus`` value: ``all``, a count, or ``device=ID[,ID]``."""
+
+    name = "GPUS"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from benchtrail.bench.container import parse_gpus
+
+        try:
+            parse_gpus(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        return str(value).strip()
+
+
 @cli.command("run")
 @click.argument("suite", required=False, type=click.Path(dir_okay=False, path_type=Path),
                 envvar="BENCHTRAIL_SUITE")
@@ -91,10 +106,42 @@ def _positive(ctx: click.Context, param: click.Parameter, value: int | None) -> 
               show_envvar=True, help="Measure every benchmark in this many fresh processes (default: the suite's).")
 @click.option("--machine", default=None, envvar="BENCHTRAIL_MACHINE", show_envvar=True,
               help="Label of the machine class, part of the environment fingerprint (default: the runner's tags).")
-def run_command(suite: Path | None, out_dir: Path, runs: int | None, machine: str | None) -> None:
-    """Run the benchmark SUITE (default: bench/suite.toml, or $BENCHTRAIL_SUITE) and write one record."""
-    from benchtrail.bench import load_suite, run_suite
+@click.option("--image", default=None, metavar="IMAGE",
+              help="Run the suite in a container of this Docker image, with its workspace mounted "
+                   "(default: run here, without Docker).")
+@click.option("--gpus", type=_GpusType(), default=None,
+              help="With --image: the GPUs the container gets, as docker takes them: all, a count, "
+                   "or device=ID[,ID] (default: none).")
+@click.option("--pull", type=click.Choice(["missing", "always", "never"]), default=None,
+              help="With --image: when to pull it from its registry (default: missing).")
+def run_command(suite: Path | None, out_dir: Path, runs: int | None, machine: str | None,
+                image: str | None, gpus: str | None, pull: str | None) -> None:
+    """Run the benchmark SUITE (default: bench/suite.toml, or $BENCHTRAIL_SUITE) and write one record.
+
+    With --image, the suite runs in a container of IMAGE; with no SUITE and no
+    bench/suite.toml here, that is the suite baked into the image.
+    """
     from benchtrail.bench.table import summary_table
+
+    if image is None:
+        for name, value in (("--gpus", gpus), ("--pull", pull)):
+            if value is not None:
+                raise click.UsageError(f"{name} needs --image")
+    else:
+        from benchtrail.bench.container import run_in_image
+
+        if suite is None and Path(_DEFAULT_SUITE).is_file():
+            suite = Path(_DEFAULT_SUITE)
+        elif suite is None:
+            click.echo(f"No suite given and no {_DEFAULT_SUITE} here: running the suite baked into {image}",
+                       err=True)
+        path, record = run_in_image(suite, out_dir, image, gpus=gpus, pull=pull or "missing", runs=runs,
+                                    machine=machine)
+        click.echo(summary_table(record))
+        click.echo(f"Wrote {path}", err=True)
+        return
+
+    from benchtrail.bench import load_suite, run_suite
     from benchtrail.console import progress
 
     loaded = load_suite(suite or Path(_DEFAULT_SUITE), runs=runs)
@@ -207,6 +254,17 @@ def import_command(fmt: str, paths: tuple[Path, ...], suite: str, out_dir: Path,
 
     for written in import_results(fmt, list(paths), suite=suite, out_dir=out_dir, machine=machine):
         click.echo(written)
+
+
+@cli.command("check-push")
+@_REPO
+@_REMOTE
+@_BRANCH
+def check_push_command(repo: Path, remote: str, branch: str) -> None:
+    """Check that this job can push records to the results branch; if not, say what to grant."""
+    from benchtrail.gitlab.access import check_push
+
+    click.echo(check_push(repo, remote=remote, branch=branch).message)
 
 
 def _report_bug(exc: BaseException) -> None:

@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["cpu_model", "describe_environment", "fingerprint_of", "runner_label"]
+__all__ = ["cpu_model", "describe_environment", "fingerprint_of", "job_image", "runner_label"]
 
 #: Packages whose versions matter to inference speed, recorded when installed.
 KEY_PACKAGES = (
@@ -83,6 +83,13 @@ def _packages() -> dict[str, str]:
     return versions
 
 
+def job_image(reference: str) -> dict[str, str | None]:
+    """The image a GitLab job runs in (``CI_JOB_IMAGE``): GitLab gives its name only, so
+    the digest is known when the name pins one (``name@sha256:...``)."""
+    _, _, digest = reference.partition("@")
+    return {"reference": reference, "digest": digest if digest.startswith("sha256:") else None}
+
+
 def describe_environment(gpu: dict[str, Any] | None, *, label: str | None = None,
                          image: dict[str, str | None] | None = None) -> dict[str, Any]:
     """The record's ``environment`` block; ``gpu`` is ``Gpus.describe()`` or ``None``."""
@@ -101,6 +108,8 @@ def describe_environment(gpu: dict[str, Any] | None, *, label: str | None = None
         "platform": platform.platform(),
         "packages": _packages(),
     }
+    if image is None and os.environ.get("CI_JOB_IMAGE"):
+        image = job_image(os.environ["CI_JOB_IMAGE"])
     if image is not None:
         environment["image"] = image
     return environment

@@ -155,9 +155,11 @@ class GitRepo:
 
 
 def open_repo(path: str | Path, secrets: tuple[str, ...] = ()) -> GitRepo:
-    """The git repository holding ``path``; ``StoreError`` when there is none."""
-    import git
-
+    """The git repository holding ``path``; ``StoreError`` when there is none, or no git."""
+    try:
+        import git
+    except ImportError:  # GitPython refuses to import when the git executable is missing
+        raise StoreError("git is not installed here: install git (the job image needs it to record)") from None
     try:
         repo = git.Repo(path, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):

@@ -1,0 +1,69 @@
+"""Fixtures of the end-to-end tests: a Docker engine, and the benchmark image built once.
+
+Without a Docker engine (or the locally made base image) these tests skip with the
+reason; with ``BENCHTRAIL_E2E=required`` they fail instead, so a CI job that provisioned
+the machine (``tools/e2e/provision.sh``) cannot pass by skipping them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+#: Read at import, before the autouse ``clean_environ`` fixture drops BENCHTRAIL_* variables.
+REQUIRED = os.environ.get("BENCHTRAIL_E2E") == "required"
+BASE_IMAGE = os.environ.get("BENCHTRAIL_E2E_BASE_IMAGE", "benchtrail-base:bookworm")
+IMAGE = "benchtrail:e2e"
+BUILD_TIMEOUT_S = 600
+
+
+def unavailable(reason: str) -> None:
+    """Skip the test with ``reason``, or fail it when the end-to-end tests are required."""
+    if REQUIRED:
+        pytest.fail(f"BENCHTRAIL_E2E=required, but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def docker_missing() -> str | None:
+    """Why no Docker engine can be used here, or ``None``."""
+    if shutil.which("docker") is None:
+        return "the docker command is not installed (tools/e2e/provision.sh installs it)"
+    try:
+        done = subprocess.run(["docker", "info"], capture_output=True, text=True, timeout=30, check=False)
+    except subprocess.TimeoutExpired:
+        return "`docker info` did not answer within 30 s"
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return f"`docker info` fails: {last} (tools/e2e/provision.sh starts dockerd)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> None:
+    """A Docker engine that answers, else skip (or fail when required)."""
+    reason = docker_missing()
+    if reason is not None:
+        unavailable(reason)
+
+
+@pytest.fixture(scope="session")
+def image(docker_engine: None) -> str:
+    """The benchmark image, built once per session by tools/build-image.sh on the local
+    base image, with no network inside the build."""
+    inspect = subprocess.run(["docker", "image", "inspect", BASE_IMAGE], capture_output=True, check=False)
+    if inspect.returncode != 0:
+        unavailable(f"the base image {BASE_IMAGE} is missing (tools/e2e/provision.sh makes it)")
+    # The revision label is this checkout's HEAD, whatever CI_COMMIT_SHA says.
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False)
+    env = {**os.environ, "BASE_IMAGE": BASE_IMAGE, "REVISION": head.stdout.strip() or "unknown"}
+    built = subprocess.run([str(ROOT / "tools" / "build-image.sh"), IMAGE], capture_output=True, text=True,
+                           env=env, timeout=BUILD_TIMEOUT_S, check=False)
+    if built.returncode != 0:
+        pytest.fail(f"tools/build-image.sh {IMAGE} failed (exit {built.returncode}):\n{built.stderr[-4000:]}",
+                    pytrace=False)
+    return IMAGE
