@@ -183,6 +183,8 @@ def test_the_job_image_is_recorded_with_a_pinned_digest(monkeypatch: pytest.Monk
     monkeypatch.setenv("CI_JOB_IMAGE", f"registry.example.com/ml/bench@{digest}")
     assert describe_environment(None)["image"] == {"reference": f"registry.example.com/ml/bench@{digest}",
                                                     "digest": digest}
+    monkeypatch.setenv("CI_JOB_IMAGE", digest)
+    assert describe_environment(None)["image"] == {"reference": digest, "digest": digest}
     monkeypatch.setenv("CI_JOB_IMAGE", "benchtrail:latest")
     assert describe_environment(None)["image"] == {"reference": "benchtrail:latest", "digest": None}
     assert describe_environment(None, image={"reference": "x", "digest": None})["image"]["reference"] == "x"

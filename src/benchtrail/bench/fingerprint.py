@@ -85,7 +85,9 @@ def _packages() -> dict[str, str]:
 
 def job_image(reference: str) -> dict[str, str | None]:
     """The image a GitLab job runs in (``CI_JOB_IMAGE``): GitLab gives its name only, so
-    the digest is known when the name pins one (``name@sha256:...``)."""
+    the digest is known when the name pins one (``name@sha256:...``, or an image ID)."""
+    if reference.startswith("sha256:"):  # an image named by its ID
+        return {"reference": reference, "digest": reference}
     _, _, digest = reference.partition("@")
     return {"reference": reference, "digest": digest if digest.startswith("sha256:") else None}
 
