@@ -146,10 +146,14 @@ def passed(done: subprocess.CompletedProcess[str]) -> str:
 # --- the pipelines ----------------------------------------------------------------------------
 
 def test_default_branch_pipeline_benchmarks_and_records(image: str, tmp_path: Path) -> None:
+    # Named by its ID, the job image is pinned, and its digest lands in the record.
+    image_id = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", image],
+                              capture_output=True, text=True, check=True).stdout.strip()
     remote = bare(tmp_path / "remote.git")
-    project = make_project(tmp_path, str(remote), CI_YML.format(image=image))
-    out = passed(run_pipeline(project, volumes=(remote,)))
-    assert f"benchmark        starting {image} (test)" in out  # in the container, not on this host
+    project = make_project(tmp_path, str(remote), CI_YML.format(image=image_id))
+    # GitLab sets CI_JOB_IMAGE to the job's image; gitlab-ci-local does not, so we do.
+    out = passed(run_pipeline(project, volumes=(remote,), variables={"CI_JOB_IMAGE": image_id}))
+    assert f"benchmark        starting {image_id} (test)" in out  # in the container, not on this host
     assert "PASS  benchmark" in out and "PASS  benchmark-record" in out
     assert "the remote's own credentials can push to" in out  # check-push ran first
     [record] = records_on(remote)
@@ -157,9 +161,7 @@ def test_default_branch_pipeline_benchmarks_and_records(image: str, tmp_path: Pa
     assert record["suite"] == "e2e" and record["source"]["commit"] == head
     assert record["source"]["ref"] == "main"
     assert [b["name"] for b in record["benchmarks"]] == ["double", "double"]
-    image_seen = record["environment"].get("image")
-    if image_seen is not None:  # the run names the job image (and its digest when it can see one)
-        assert image_seen.get("reference") in (image, f"docker.io/library/{image}")
+    assert record["environment"]["image"] == {"reference": image_id, "digest": image_id}
 
 
 def test_a_second_pipeline_adds_a_second_record(image: str, tmp_path: Path) -> None:
