@@ -36,6 +36,14 @@ LABEL org.opencontainers.image.title="benchtrail" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.base.name="${BASE_IMAGE}"
 
+# The record job runs git in this image. A base that has git (as the locally made one does)
+# needs no network here; a slim Python base gets it from the distribution when it can.
+RUN command -v git >/dev/null \
+ || (apt-get update && apt-get install -y --no-install-recommends git ca-certificates \
+     && rm -rf /var/lib/apt/lists/*) \
+ || { echo "git is missing from ${BASE_IMAGE} and cannot be installed without network:" \
+           "use a base image with git" >&2; exit 1; }
+
 # The wheels stay in the first stage: only the installed venv comes over.
 COPY --from=install /opt/benchtrail/venv /opt/benchtrail/venv
 COPY bench /opt/benchtrail/bench

@@ -51,6 +51,8 @@ def test_the_image_has_its_labels_entrypoint_and_suite(image: str) -> None:
     assert "BENCHTRAIL_SUITE=/opt/benchtrail/bench/suite.toml" in config["Env"]
     version = docker("run", "--rm", "--network", "none", image, "--version")
     assert version.startswith("benchtrail, version ")
+    # The record job pushes with git from this image.
+    assert docker("run", "--rm", "--network", "none", "--entrypoint", "git", image, "--version").startswith("git version")
 
 
 def test_run_image_measures_the_default_suite_in_the_container(image: str, tmp_path: Path) -> None:
