@@ -21,7 +21,6 @@ from benchtrail.errors import BenchtrailError
 __all__ = ["cli", "main"]
 
 EXIT_BUG = 3
-_DEFAULT_SUITE = "bench/suite.toml"
 # Kept here, not imported, so that --help does not load the importers.
 _IMPORT_FORMATS = ("asv", "gab-bigger", "gab-data-js", "gab-smaller", "hyperfine", "pytest-benchmark")
 
@@ -123,31 +122,22 @@ def run_command(suite: Path | None, out_dir: Path, runs: int | None, machine: st
     """
     from benchtrail.bench.table import summary_table
 
-    if image is None:
+    if image is not None:
+        from benchtrail.bench.container import run_in_image
+
+        path, record = run_in_image(suite, out_dir, image, gpus=gpus, pull=pull or "missing", runs=runs,
+                                    machine=machine)
+    else:
         for name, value in (("--gpus", gpus), ("--pull", pull)):
             if value is not None:
                 raise click.UsageError(f"{name} needs --image")
-    else:
-        from benchtrail.bench.container import run_in_image
+        from benchtrail.bench import DEFAULT_SUITE, load_suite, run_suite
+        from benchtrail.console import progress
 
-        if suite is None and Path(_DEFAULT_SUITE).is_file():
-            suite = Path(_DEFAULT_SUITE)
-        elif suite is None:
-            click.echo(f"No suite given and no {_DEFAULT_SUITE} here: running the suite baked into {image}",
-                       err=True)
-        path, record = run_in_image(suite, out_dir, image, gpus=gpus, pull=pull or "missing", runs=runs,
-                                    machine=machine)
-        click.echo(summary_table(record))
-        click.echo(f"Wrote {path}", err=True)
-        return
-
-    from benchtrail.bench import load_suite, run_suite
-    from benchtrail.console import progress
-
-    loaded = load_suite(suite or Path(_DEFAULT_SUITE), runs=runs)
-    total = sum(spec.runs for spec in loaded.benchmarks)
-    with progress(total, f"Running {loaded.name}") as bar:
-        path, record = run_suite(loaded, out_dir, machine=machine, progress=bar)
+        loaded = load_suite(suite or Path(DEFAULT_SUITE), runs=runs)
+        total = sum(spec.runs for spec in loaded.benchmarks)
+        with progress(total, f"Running {loaded.name}") as bar:
+            path, record = run_suite(loaded, out_dir, machine=machine, progress=bar)
     click.echo(summary_table(record))
     click.echo(f"Wrote {path}", err=True)
 

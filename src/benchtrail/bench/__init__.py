@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from benchtrail.bench.runner import record_filename, run_suite
-from benchtrail.bench.suite import BenchmarkSpec, Suite, load_suite
+from benchtrail.bench.suite import DEFAULT_SUITE, BenchmarkSpec, Suite, load_suite
 
-__all__ = ["BenchmarkSpec", "Suite", "load_suite", "record_filename", "run_suite"]
+__all__ = ["DEFAULT_SUITE", "BenchmarkSpec", "Suite", "load_suite", "record_filename", "run_suite"]

@@ -32,6 +32,7 @@ from typing import Any, TextIO
 
 from benchtrail.bench.runner import record_filename
 from benchtrail.bench.source import describe_source
+from benchtrail.bench.suite import DEFAULT_SUITE
 from benchtrail.errors import DockerError
 from benchtrail.results.record import dump_record, parse_record
 
@@ -310,12 +311,17 @@ def run_in_image(
     """Run ``benchtrail run`` for ``suite_path`` in a container of ``image``; write the
     record, with the image and the container's peak memory added, into ``out_dir``.
 
-    ``suite_path`` ``None`` runs the suite baked into the image. ``gpus`` is docker's
+    ``suite_path`` ``None`` runs ``bench/suite.toml`` of the current folder when there is
+    one, else the suite baked into the image. ``gpus`` is docker's
     ``--gpus`` value; ``pull`` is ``missing``, ``always`` or ``never``. The container's
     output goes to ``output`` (default: stderr). Returns the record's path and the record.
     """
     output = output if output is not None else sys.stderr
     suite = None
+    if suite_path is None and Path(DEFAULT_SUITE).is_file():
+        suite_path = DEFAULT_SUITE
+    elif suite_path is None:
+        log.warning("No suite given and no %s here: running the suite baked into %s", DEFAULT_SUITE, image)
     if suite_path is not None:
         suite = Path(suite_path).resolve()
         if not suite.is_file():

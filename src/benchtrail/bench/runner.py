@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from benchtrail import __version__
-from benchtrail.bench.dataset import load_dataset
 from benchtrail.bench.fingerprint import describe_environment
 from benchtrail.bench.gpu import open_gpus
 from benchtrail.bench.metrics import WorkerRun, benchmark_entry
@@ -88,13 +87,14 @@ def _has_fileno(stream: Any) -> bool:
     return True
 
 
-def _dataset_block(path: str, suite_dir: Path) -> dict[str, Any]:
-    dataset = load_dataset(path)
+def _dataset_block(path: str, suite_dir: Path, seen: dict[str, Any]) -> dict[str, Any]:
+    """The record's dataset block: the path as the suite names it, and the sha256 and
+    row count the worker saw when it loaded the data (the runner never reads it)."""
     try:
         shown = os.path.relpath(path, suite_dir)
     except ValueError:  # another drive on Windows
         shown = path
-    return {"path": Path(shown).as_posix(), "sha256": dataset.sha256, "rows": len(dataset)}
+    return {"path": Path(shown).as_posix(), **seen}
 
 
 def record_filename(record: dict[str, Any]) -> str:
@@ -119,8 +119,6 @@ def run_suite(
     progress = progress or _NoProgress()
     started = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     clock = time.monotonic()
-    datasets = {spec.dataset: _dataset_block(spec.dataset, suite.path.parent)
-                for spec in suite.benchmarks if spec.dataset}
     gpus = open_gpus()
     gpu = gpus.describe() if gpus is not None else None
     if gpus is not None:
@@ -142,7 +140,8 @@ def run_suite(
     for spec in suite.benchmarks:
         entry = benchmark_entry(spec, runs[spec.label])
         if spec.dataset:
-            entry["dataset"] = datasets[spec.dataset]
+            seen = runs[spec.label][0].figures["dataset"]
+            entry["dataset"] = _dataset_block(spec.dataset, suite.path.parent, seen)
         for warning in entry.get("warnings", []):
             log.warning("%s: %s", spec.label, warning)
         benchmarks.append(entry)

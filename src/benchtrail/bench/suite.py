@@ -33,7 +33,10 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["BenchmarkSpec", "Suite", "load_suite", "SLUG"]
+__all__ = ["DEFAULT_SUITE", "SLUG", "BenchmarkSpec", "Suite", "load_suite"]
+
+#: Where a project keeps its suite, and what ``benchtrail run`` runs when given none.
+DEFAULT_SUITE = "bench/suite.toml"
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9._-]*")
 _TARGET = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")

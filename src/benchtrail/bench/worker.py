@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from benchtrail.bench.clock import timer_info
-from benchtrail.bench.dataset import load_dataset
+from benchtrail.bench.dataset import Dataset, load_dataset
 from benchtrail.bench.gpu import open_gpus
 from benchtrail.bench.measurement import Measurement
 from benchtrail.bench.sampler import Sampler
@@ -47,7 +47,7 @@ def _resolve(spec: BenchmarkSpec, field: str, reference: str) -> Any:
     return obj
 
 
-def _callable_run(spec: BenchmarkSpec) -> tuple[Measurement, float]:
+def _callable_run(spec: BenchmarkSpec) -> tuple[Measurement, float, Dataset | None]:
     from benchtrail.bench.callables import measure_callable
 
     sys.path.insert(0, str(Path(spec.suite_file).parent))
@@ -59,10 +59,8 @@ def _callable_run(spec: BenchmarkSpec) -> tuple[Measurement, float]:
             prefix = (setup(),)
         except Exception as exc:
             raise SuiteError(f"{spec.field_prefix}.setup: {spec.setup} raised {type(exc).__name__}: {exc}") from None
-    if spec.dataset:
-        argsets = [(*prefix, batch) for batch in load_dataset(spec.dataset).batches(spec.batch_size)]
-    else:
-        argsets = [prefix]
+    dataset = load_dataset(spec.dataset) if spec.dataset else None
+    argsets = [(*prefix, batch) for batch in dataset.batches(spec.batch_size)] if dataset else [prefix]
     if spec.warmup:
         measure_callable(target, argsets, items_per_call=spec.batch_size, iterations=spec.warmup,
                          duration_s=None, concurrency=spec.concurrency)
@@ -70,7 +68,7 @@ def _callable_run(spec: BenchmarkSpec) -> tuple[Measurement, float]:
     measurement = measure_callable(target, argsets, items_per_call=spec.batch_size,
                                    iterations=spec.iterations, duration_s=spec.duration_s,
                                    concurrency=spec.concurrency)
-    return measurement, time.process_time() - cpu_start
+    return measurement, time.process_time() - cpu_start, dataset
 
 
 def _fill(template: Any, row: Any, batch: list[Any]) -> Any:
@@ -85,15 +83,16 @@ def _fill(template: Any, row: Any, batch: list[Any]) -> Any:
     return template
 
 
-def _http_run(spec: BenchmarkSpec) -> tuple[Measurement, None]:
+def _http_run(spec: BenchmarkSpec) -> tuple[Measurement, None, Dataset | None]:
     from benchtrail.bench.httpload import HttpLoad, measure_http
 
     headers = {key: string.Template(value).substitute(os.environ) for key, value in spec.headers.items()}
     bodies: list[bytes | None] = [None]
-    if spec.dataset:
+    dataset = load_dataset(spec.dataset) if spec.dataset else None
+    if dataset:
         template = spec.body if spec.body is not None else ("$row" if spec.batch_size == 1 else "$batch")
         bodies = [json.dumps(_fill(template, batch[0], batch)).encode()
-                  for batch in load_dataset(spec.dataset).json_batches(spec.batch_size)]
+                  for batch in dataset.json_batches(spec.batch_size)]
     elif spec.body is not None:
         bodies = [json.dumps(spec.body).encode()]
     if bodies[0] is not None:
@@ -101,7 +100,7 @@ def _http_run(spec: BenchmarkSpec) -> tuple[Measurement, None]:
     load = HttpLoad(spec.url or "", spec.method, headers, bodies, spec.timeout_s, spec.batch_size)
     measurement = measure_http(load, warmup=spec.warmup, iterations=spec.iterations,
                                duration_s=spec.duration_s, concurrency=spec.concurrency, rate=spec.rate)
-    return measurement, None
+    return measurement, None, dataset
 
 
 def measure_spec(spec: BenchmarkSpec) -> tuple[Measurement, dict[str, Any]]:
@@ -111,7 +110,7 @@ def measure_spec(spec: BenchmarkSpec) -> tuple[Measurement, dict[str, Any]]:
         timer = timer_info()
         with Sampler(gpus) as sampler:
             run = _callable_run if spec.kind == "callable" else _http_run
-            measurement, cpu_s = run(spec)
+            measurement, cpu_s, dataset = run(spec)
     finally:
         if gpus is not None:
             gpus.close()
@@ -127,6 +126,7 @@ def measure_spec(spec: BenchmarkSpec) -> tuple[Measurement, dict[str, Any]]:
         wall_s=measurement.wall_ns / 1e9,
         cpu_s=cpu_s,
         timer=timer,
+        dataset={"sha256": dataset.sha256, "rows": len(dataset)} if dataset else None,
     )
     return measurement, figures
 

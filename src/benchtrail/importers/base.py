@@ -21,8 +21,8 @@ from typing import Any
 from benchtrail import __version__
 from benchtrail.bench.fingerprint import fingerprint_of
 from benchtrail.bench.metrics import tidy
-from benchtrail.importers.reader import Bad, Node, Problems, shown
-from benchtrail.results.schema import SCHEMA_ID, SKETCH_QUANTILES
+from benchtrail.importers.reader import Bad, Node, Problems
+from benchtrail.results.schema import SCHEMA_ID, SKETCH_QUANTILES, shorten
 
 __all__ = [
     "UNKNOWN",
@@ -270,7 +270,7 @@ def unique(problems: Problems, entries: list[tuple[Node, dict[str, Any]]]) -> li
     for node, entry in entries:
         key = (entry["name"], json.dumps(entry["params"], sort_keys=True))
         if key in seen:
-            problems.add(Bad(node.path, f"duplicate benchmark {shown(entry['name'])} "
+            problems.add(Bad(node.path, f"duplicate benchmark {shorten(entry['name'])} "
                                         f"with the same params as {seen[key]}"))
             continue
         seen[key] = node.path

@@ -10,47 +10,21 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from benchtrail.errors import ImportFormatError
+from benchtrail.results.schema import is_unicode, json_path, shorten
 
-__all__ = ["Bad", "Node", "Problems", "limit", "load_json", "parse_json", "read_text", "shown"]
+__all__ = ["Bad", "Node", "Problems", "limit", "load_json", "parse_json", "read_text"]
 
 T = TypeVar("T")
 
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
-_MAX_SHOWN = 60
 #: No message lists more lines than this: a history with 10,000 bad entries says so briefly.
 _MAX_LINES = 50
 _LARGEST = 1e100
-_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
-
-
-def shown(value: Any) -> str:
-    """``value`` as one line of JSON, cut to a few dozen characters."""
-    try:
-        text = json.dumps(value, sort_keys=True, ensure_ascii=True)
-    except (TypeError, ValueError, RecursionError):
-        text = f"<{type(value).__name__}>"
-    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
-
-
-def _type_name(value: Any) -> str:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return "number"
-    return _JSON_TYPES.get(type(value), type(value).__name__)
-
-
-def _is_unicode(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 class Bad(Exception):
@@ -70,17 +44,13 @@ class Node:
     path: str = "$"
 
     def _child_path(self, key: str | int) -> str:
-        if isinstance(key, int):
-            return f"{self.path}[{key}]"
-        if _IDENTIFIER.fullmatch(key):
-            return f"{self.path}.{key}"
-        return f"{self.path}[{json.dumps(key, ensure_ascii=True)}]"
+        return self.path + json_path((key,))[1:]
 
     def fail(self, message: str) -> Bad:
         return Bad(self.path, message)
 
     def expected(self, what: str) -> Bad:
-        return Bad(self.path, f"expected {what}, found {shown(self.value)}")
+        return Bad(self.path, f"expected {what}, found {shorten(self.value)}")
 
     def obj(self) -> dict[str, Any]:
         if not isinstance(self.value, dict):
@@ -103,7 +73,7 @@ class Node:
 
     def fields(self) -> Iterator[tuple[str, Node]]:
         for key, value in self.obj().items():
-            if not _is_unicode(key):
+            if not is_unicode(key):
                 raise Bad(self.path, "expected Unicode text in a key, found a lone surrogate")
             yield key, Node(value, self._child_path(key))
 
@@ -149,7 +119,7 @@ class Node:
     def text(self, *, nonempty: bool = False) -> str:
         if not isinstance(self.value, str):
             raise self.expected("a string")
-        if not _is_unicode(self.value):  # a "\ud800" escape: JSON allows it, UTF-8 does not
+        if not is_unicode(self.value):  # a "\ud800" escape: JSON allows it, UTF-8 does not
             raise self.fail("expected Unicode text, found a lone surrogate")
         if nonempty and not self.value.strip():
             raise self.expected("a non-empty string")

@@ -27,6 +27,10 @@ __all__ = [
     "SKETCH_QUANTILES",
     "problems",
     "schema_document",
+    "is_unicode",
+    "json_path",
+    "json_type",
+    "shorten",
     "validate",
     "value_problems",
 ]
@@ -92,38 +96,40 @@ def _validator(version: int) -> Any:
 
 def _version_of(record: Any) -> int:
     if not isinstance(record, dict):
-        raise RecordError(f"$: expected a JSON object, found {_json_type(record)}")
+        raise RecordError(f"$: expected a JSON object, found {json_type(record)}")
     if "schema" not in record:
         raise RecordError("$.schema: missing: this is not a benchtrail result record")
     tag = record["schema"]
     match = _TAG.fullmatch(tag) if isinstance(tag, str) else None
     if match is None:
-        raise RecordError(f"$.schema: expected {json.dumps(SCHEMA_ID)}, found {_shorten(tag)}")
+        raise RecordError(f"$.schema: expected {json.dumps(SCHEMA_ID)}, found {shorten(tag)}")
     version = int(match.group(1))
     if version > CURRENT_VERSION:
         raise RecordError(
-            f"$.schema: {_shorten(tag)} is newer than this benchtrail reads ({SCHEMA_ID}): "
+            f"$.schema: {shorten(tag)} is newer than this benchtrail reads ({SCHEMA_ID}): "
             "upgrade benchtrail"
         )
     return version
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
+    """The JSON name of a Python value's type: ``number``, ``string``, ``object``, ..."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return "number"
     return _JSON_TYPES.get(type(value), type(value).__name__)
 
 
-def _shorten(value: Any) -> str:
+def shorten(value: Any) -> str:
     """``value`` as one line of JSON, cut to a few dozen characters."""
     try:
         text = json.dumps(value, sort_keys=True, default=repr)
     except (TypeError, ValueError, RecursionError):
-        text = f"<{_json_type(value)}>"
+        text = f"<{json_type(value)}>"
     return text if len(text) <= _MAX_VALUE_CHARS else text[: _MAX_VALUE_CHARS - 3] + "..."
 
 
-def _json_path(parts: Any) -> str:
+def json_path(parts: Any) -> str:
+    """``$.a[0]["b c"]``: a JSON path, one line whatever the keys hold."""
     path = "$"
     for part in parts:
         if isinstance(part, int):
@@ -139,7 +145,8 @@ def _path_key(parts: tuple[Any, ...]) -> tuple[tuple[int, Any], ...]:
     return tuple((0, part) if isinstance(part, int) else (1, str(part)) for part in parts)
 
 
-def _text_ok(text: str) -> bool:
+def is_unicode(text: str) -> bool:
+    """Whether ``text`` encodes as UTF-8 (JSON's ``"\\ud800"`` escape gives one that does not)."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate, e.g. from a "\ud800" escape
@@ -155,11 +162,11 @@ def _value_problems(record: Any) -> list[tuple[tuple[Any, ...], str]]:
         path, value = stack.pop()
         if isinstance(value, float) and not math.isfinite(value):
             found.append((path, f"expected a finite number, found {value}"))
-        elif isinstance(value, str) and not _text_ok(value):
+        elif isinstance(value, str) and not is_unicode(value):
             found.append((path, "expected Unicode text, found a lone surrogate"))
         elif isinstance(value, dict):
             for key, item in value.items():
-                if isinstance(key, str) and not _text_ok(key):
+                if isinstance(key, str) and not is_unicode(key):
                     found.append((path, "expected Unicode text in a key, found a lone surrogate"))
                 stack.append(((*path, key), item))
         elif isinstance(value, list):
@@ -170,7 +177,7 @@ def _value_problems(record: Any) -> list[tuple[tuple[Any, ...], str]]:
 def value_problems(record: Any) -> list[str]:
     """``$.path: message`` lines for what JSON Schema cannot see (non-finite numbers,
     lone surrogates): the checks a record must also pass before it is written."""
-    return [f"{_json_path(path)}: {message}" for path, message in _value_problems(record)]
+    return [f"{json_path(path)}: {message}" for path, message in _value_problems(record)]
 
 
 def _branch_rank(errors: list[Any]) -> tuple[bool, int]:
@@ -185,7 +192,7 @@ def _branch_rank(errors: list[Any]) -> tuple[bool, int]:
         elif at_root and error.validator in ("const", "enum"):
             allowed = [error.validator_value] if error.validator == "const" else error.validator_value
             wrong_type = wrong_type or all(
-                _json_type(value) != _json_type(error.instance) for value in allowed
+                json_type(value) != json_type(error.instance) for value in allowed
             )
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
             size += len(_extra_keys(error))
@@ -219,19 +226,19 @@ def _describe(error: Any) -> list[tuple[tuple[Any, ...], str]]:
 
 def _message(error: Any) -> str:
     kind, expected, found = error.validator, error.validator_value, error.instance
-    shown = _shorten(found)
+    shown = shorten(found)
     if kind == "type":
         names = [expected] if isinstance(expected, str) else list(expected)
         return f"expected {' or '.join(names)}, found {shown}"
     if kind == "additionalProperties" and isinstance(found, dict):
         extra = _extra_keys(error)
-        listed = ", ".join(_shorten(key) for key in extra[:5])
+        listed = ", ".join(shorten(key) for key in extra[:5])
         more = f" and {len(extra) - 5} more" if len(extra) > 5 else ""
         return f"unknown key{'s' if len(extra) > 1 else ''} {listed}{more}"
     if kind == "const":
-        return f"expected {_shorten(expected)}, found {shown}"
+        return f"expected {shorten(expected)}, found {shown}"
     if kind == "enum":
-        return f"expected one of {', '.join(_shorten(v) for v in expected)}, found {shown}"
+        return f"expected one of {', '.join(shorten(v) for v in expected)}, found {shown}"
     if kind == "pattern" and "propertyNames" in error.relative_schema_path:
         return f"key {shown} does not match {expected}"
     if kind == "pattern":
@@ -263,7 +270,7 @@ def problems(record: Any) -> list[str]:
     for error in _validator(version).iter_errors(record):
         found.extend(_describe(error))
     found.sort(key=lambda item: _path_key(item[0]))
-    lines = (f"{_json_path(path)}: {message}" for path, message in found)
+    lines = (f"{json_path(path)}: {message}" for path, message in found)
     return list(dict.fromkeys(lines))  # in order, without repeats
 
 
