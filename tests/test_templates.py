@@ -78,8 +78,9 @@ def test_every_input_is_declared_documented_and_defaulted() -> None:
 def test_the_jobs() -> None:
     _, body = split(COMPONENT.read_text(encoding="utf-8"))
     jobs = dict(re.findall(r'^"([^"]+)":\n((?:(?: .*)?\n)*)', body, re.MULTILINE))
-    assert set(jobs) == {"$[[ inputs.name ]]", "$[[ inputs.name ]]-record"}
+    assert set(jobs) == {"$[[ inputs.name ]]", "$[[ inputs.name ]]-compare", "$[[ inputs.name ]]-record"}
     bench, record = jobs["$[[ inputs.name ]]"], jobs["$[[ inputs.name ]]-record"]
+    compare = jobs["$[[ inputs.name ]]-compare"]
     assert 'benchtrail run "$[[ inputs.suite ]]" --out "benchtrail-out/$CI_JOB_ID"' in bench
     assert "benchtrail-out/" in bench.split("artifacts:")[1]
     assert "if: $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH" in record
@@ -87,21 +88,34 @@ def test_the_jobs() -> None:
     assert "resource_group: benchtrail-$[[ inputs.results-branch ]]" in record
     script = record.split("script:")[1]
     assert script.index("benchtrail check-push") < script.index("benchtrail record benchtrail-out/*/*.json")
-    for job in (bench, record):
+    assert script.index("benchtrail record") < script.index("benchtrail compare")  # the webhook check
+    assert 'if: $CI_PIPELINE_SOURCE == "merge_request_event"' in compare
+    assert 'job: "$[[ inputs.name ]]"\n      artifacts: true' in compare
+    steps = compare.split("script:")[1].split("artifacts:")[0]
+    # the note goes out before the job ends with the verdict's status
+    assert steps.index("benchtrail compare") < steps.index("benchtrail note") < steps.index("exit $status")
+    reports = compare.split("reports:")[1]
+    assert "junit: benchtrail-report/junit.xml" in reports and "metrics: benchtrail-report/metrics.txt" in reports
+    assert "- benchtrail-report/" in compare.split("paths:")[1]  # junit.xml under paths too
+    for job in (bench, compare, record):
         assert 'entrypoint: [""]' in job  # the image's entrypoint is benchtrail, not a shell
 
 
 def test_the_template_calls_options_the_cli_has() -> None:
     _, body = split(COMPONENT.read_text(encoding="utf-8"))
-    for line in re.findall(r"^\s*- (benchtrail .*)$", body, re.MULTILINE):
+    lines = re.findall(r"^\s*- '?(.*)$", body, re.MULTILINE)
+    calls = [call for line in lines for call in re.findall(r"\bbenchtrail [a-z-]+[^;|]*", line)]
+    assert {call.split()[1] for call in calls} == {"run", "check-push", "record", "compare", "note"}
+    for line in calls:
         words = shlex.split(USED.sub("x", line).replace("$[[", "").replace("]]", ""))
         command = cli.commands[words[1]]
         known = {opt for param in command.params for opt in param.opts}
         for word in words[2:]:
             if word.startswith("--"):
                 assert word in known, f"{line}: benchtrail {words[1]} has no {word}"
-    # a variable the template sets is one that `benchtrail run` reads
-    envvars = {param.envvar for param in cli.commands["run"].params if param.envvar}
+    # a variable the template sets is one that a command reads
+    envvars = {name for command in cli.commands.values() for param in command.params if param.envvar
+               for name in ([param.envvar] if isinstance(param.envvar, str) else param.envvar)}
     assert set(re.findall(r"^\s+(BENCHTRAIL_[A-Z_]+):", body, re.MULTILINE)) <= envvars
 
 

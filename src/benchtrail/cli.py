@@ -215,18 +215,183 @@ def record_command(files: tuple[Path, ...], repo: Path, remote: str, branch: str
               help="Keep fetched records in this bare repository, so the next read fetches only new ones.")
 @click.option("--fetch/--no-fetch", default=True, show_default=True,
               help="Fetch the branch from the remote first, or read only the local copy.")
+@click.option("--change-points", is_flag=True,
+              help="Print only where each series stepped to a new level, and the commit it stepped at.")
 def history_command(repo: Path, remote: str, branch: str, suite: str | None, benchmark: str | None,
                     metric: str | None, ref: str | None, environment: str | None, fmt: str,
-                    cache: Path | None, fetch: bool) -> None:
+                    cache: Path | None, fetch: bool, change_points: bool) -> None:
     """Print the history of every benchmark x metric on the results branch, oldest first."""
     from benchtrail.results.history import iter_records
     from benchtrail.results.series import series
-    from benchtrail.results.tabular import format_points
+    from benchtrail.results.tabular import format_points, format_rows
 
     stored = iter_records(repo, remote=remote, branch=branch, suite=suite, cache=cache, fetch=fetch)
     points = series((s.record for s in stored), suite=suite, benchmark=benchmark, metric=metric,
                     ref=ref, environment=environment)
-    click.echo(format_points(points, fmt), nl=False)
+    if not change_points:
+        click.echo(format_points(points, fmt), nl=False)
+        return
+    from benchtrail.compare.steps import find_steps
+
+    columns = ("started_at", "commit", "suite", "benchmark", "metric", "fingerprint", "before", "after",
+               "change", "unit")
+    headers = ("date", "commit", "suite", "benchmark", "metric", "environment", "before", "after",
+               "change", "unit")
+    click.echo(format_rows(find_steps(points), fmt, columns, headers, ("before", "after", "change")), nl=False)
+
+
+class _PercentType(click.ParamType):
+    """A relative change: ``5%``, ``5`` (percent) or ``2.5 %``; converted to a fraction."""
+
+    name = "PERCENT"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, float):
+            return value
+        text = str(value).strip().removesuffix("%").strip()
+        try:
+            percent = float(text)
+        except ValueError:
+            self.fail(f"expected a percentage like 5%, found {value!r}", param, ctx)
+        if not 0 <= percent < 100:
+            self.fail(f"expected a percentage from 0% to below 100%, found {value!r}", param, ctx)
+        return percent / 100
+
+
+def _write_report(path: Path | None, text: str) -> None:
+    if path is not None:
+        from benchtrail.gitlab.reports import write_report
+
+        write_report(path, text)
+        click.echo(f"Wrote {path}", err=True)
+
+
+@cli.command("compare")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@_REPO
+@_REMOTE
+@_BRANCH
+@click.option("--baseline-ref", envvar=["BENCHTRAIL_BASELINE_REF", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME",
+                                        "CI_DEFAULT_BRANCH"], show_envvar=True,
+              help="The branch whose runs are the baseline (default: the merge request's target branch, "
+                   "else the default branch).")
+@click.option("--baseline-commit", envvar="CI_MERGE_REQUEST_DIFF_BASE_SHA", show_envvar=True,
+              help="Compare with this commit's runs, or the latest ones before it (default: the merge base; "
+                   "without one, the latest runs of the baseline branch).")
+@click.option("--baseline-window", type=int, default=20, show_default=True, callback=_positive,
+              help="How many baseline commits, ending at the merge base, give the baseline and its noise.")
+@click.option("--min-effect", type=_PercentType(), default="5%", show_default=True,
+              envvar="BENCHTRAIL_MIN_EFFECT", show_envvar=True,
+              help="The smallest change that counts as a regression (and only beyond the noise too).")
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table",
+              show_default=True, help="What to print on stdout.")
+@click.option("--fail-on-regression", is_flag=True, envvar="BENCHTRAIL_FAIL_ON_REGRESSION", show_envvar=True,
+              help="Exit 1 when a benchmark regressed (default: report it and exit 0).")
+@click.option("--confirm-suite", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              envvar="BENCHTRAIL_CONFIRM_SUITE", show_envvar=True,
+              help="Before deciding, run this suite's benchmarks that look regressed (or inconclusive) "
+                   "again, in fresh processes, and decide on all the runs together.")
+@click.option("--confirm-times", type=click.IntRange(min=0), default=2, show_default=True,
+              envvar="BENCHTRAIL_CONFIRM_TIMES", show_envvar=True,
+              help="How many more runs --confirm-suite makes (0: none).")
+@click.option("--confirm-out", type=click.Path(file_okay=False, path_type=Path), default="benchtrail-out",
+              show_default=True, help="Where the confirmation runs write their records.")
+@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the merge request note (Markdown) to this file, for `benchtrail note`.")
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write a JUnit XML report: one test per benchmark x metric, failed on regression.")
+@click.option("--metrics-report", "metrics_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Write GitLab's metrics report (OpenMetrics text) to this file.")
+@click.option("--report-url", envvar=["BENCHTRAIL_REPORT_URL", "CI_PAGES_URL"], show_envvar=True,
+              help="The report site's address, for links in the note (default: the project's Pages site).")
+@click.option("--webhook", "webhook_url", envvar="BENCHTRAIL_WEBHOOK_URL", show_envvar=True,
+              help="POST an alert to this URL (Slack/Mattermost compatible) when the baseline branch "
+                   "itself regressed.")
+@click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
+              envvar="BENCHTRAIL_CACHE", show_envvar=True,
+              help="Keep fetched records in this bare repository, so the next read fetches only new ones.")
+@click.option("--fetch/--no-fetch", default=True, show_default=True,
+              help="Fetch the results branch from the remote first, or read only the local copy.")
+def compare_command(files: tuple[Path, ...], repo: Path, remote: str, branch: str, baseline_ref: str | None,
+                    baseline_commit: str | None, baseline_window: int, min_effect: float, fmt: str,
+                    fail_on_regression: bool, confirm_suite: Path | None, confirm_times: int, confirm_out: Path,
+                    markdown_path: Path | None, junit_path: Path | None, metrics_path: Path | None,
+                    report_url: str | None, webhook_url: str | None, cache: Path | None, fetch: bool) -> int:
+    """Compare result record FILES with their baseline on the results branch.
+
+    Each benchmark x metric is a regression, an improvement, unchanged, inconclusive
+    (beyond --min-effect but within the noise), without a baseline, or in a changed
+    environment. Several FILES of one suite are repeated runs of the same code.
+    """
+    import json
+
+    from benchtrail.compare.render import render_json, render_markdown, render_table
+    from benchtrail.compare.workflow import compare_files
+
+    if not baseline_ref:
+        raise click.UsageError("--baseline-ref is needed outside a GitLab merge request pipeline")
+    if baseline_commit and set(baseline_commit) == {"0"}:
+        baseline_commit = None  # GitLab's "no commit" (e.g. CI_COMMIT_BEFORE_SHA of a new branch)
+    comparison = compare_files(files, repo=repo, remote=remote, branch=branch, baseline_ref=baseline_ref,
+                               baseline_commit=baseline_commit, min_effect=min_effect, window=baseline_window,
+                               cache=cache, fetch=fetch, confirm_suite=confirm_suite if confirm_times else None,
+                               confirm_times=confirm_times, confirm_out=confirm_out)
+    markdown = render_markdown(comparison, report_url=report_url)
+    if fmt == "json":
+        click.echo(json.dumps(render_json(comparison), indent=2, ensure_ascii=False))
+    else:
+        click.echo(markdown if fmt == "markdown" else render_table(comparison), nl=False)
+    _write_report(markdown_path, markdown)
+    if junit_path is not None or metrics_path is not None:
+        from benchtrail.gitlab.reports import junit_xml, metrics_report
+
+        _write_report(junit_path, junit_xml(comparison) if junit_path else "")
+        _write_report(metrics_path, metrics_report(comparison) if metrics_path else "")
+    regressed = comparison.verdict == "regression"
+    if regressed and webhook_url:
+        from benchtrail.compare.render import webhook_payload
+        from benchtrail.gitlab.webhook import post_webhook
+
+        post_webhook(webhook_url, webhook_payload(comparison))
+        click.echo("Posted the regression alert to the webhook", err=True)
+    return 1 if regressed and fail_on_regression else 0
+
+
+@cli.command("note")
+@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default="benchtrail-out/note.md", show_default=True,
+              help="The note that `benchtrail compare --markdown` wrote.")
+@click.option("--suite", default=None, help="The suite whose note to post (default: the only one in the file).")
+@click.option("--when", type=click.Choice(["always", "changed", "regressed"]), default="always",
+              show_default=True, envvar="BENCHTRAIL_NOTE_WHEN", show_envvar=True,
+              help="Post a new note always, only when something changed, or only on a regression; an "
+                   "earlier note is updated whatever this says.")
+@click.option("--dry-run", is_flag=True, help="Print the note instead of posting it.")
+def note_command(markdown_path: Path, suite: str | None, when: str, dry_run: bool) -> None:
+    """Create or update this suite's note on the merge request (one note per suite).
+
+    Needs a token with `api` scope in BENCHTRAIL_GITLAB_TOKEN or GITLAB_TOKEN (CI_JOB_TOKEN
+    cannot write notes); without one, says so and exits 0.
+    """
+    from benchtrail.compare.render import note_sections
+    from benchtrail.gitlab.notes import publish_note
+
+    try:
+        text = markdown_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BenchtrailError(f"{markdown_path}: cannot read the note: {getattr(exc, 'strerror', None) or exc}") from None
+    sections = note_sections(text)
+    if not sections:
+        raise BenchtrailError(f"{markdown_path}: not a note written by `benchtrail compare --markdown`")
+    if suite is None:
+        if len(sections) > 1:
+            raise click.UsageError(f"{markdown_path} has notes of several suites: say which with --suite "
+                                   f"({', '.join(sorted(sections))})")
+        suite = next(iter(sections))
+    if suite not in sections:
+        raise click.BadParameter(f"no note of suite {suite!r} in {markdown_path}", param_hint="--suite")
+    verdict, body = sections[suite]
+    click.echo(publish_note(body, suite=suite, verdict=verdict, when=when, dry_run=dry_run))
 
 
 @cli.command("import")

@@ -10,7 +10,9 @@ bug (exit 3). ``cli.main`` is the only place that turns them into output::
     ├── StoreError             the results branch: git, fetch and push problems
     ├── GitLabError            the GitLab API or CI environment
     ├── DockerError            the Docker engine or an image
-    └── ImportFormatError      another tool's output that cannot be imported
+    ├── ImportFormatError      another tool's output that cannot be imported
+    ├── ReportError            a report file (note, JUnit, metrics) that cannot be written
+    └── WebhookError           a chat webhook: refused, unreachable, malformed URL
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ __all__ = [
     "GitLabError",
     "ImportFormatError",
     "RecordError",
+    "ReportError",
     "StoreError",
     "SuiteError",
+    "WebhookError",
 ]
 
 
@@ -67,3 +71,11 @@ class DockerError(BenchtrailError):
 
 class ImportFormatError(BenchtrailError):
     """Another tool's output cannot be turned into records."""
+
+
+class ReportError(BenchtrailError):
+    """A report file cannot be written."""
+
+
+class WebhookError(BenchtrailError):
+    """A webhook refused a message, could not be reached, or its URL is not usable."""

@@ -67,3 +67,10 @@ def image(docker_engine: None) -> str:
         pytest.fail(f"tools/build-image.sh {IMAGE} failed (exit {built.returncode}):\n{built.stderr[-4000:]}",
                     pytrace=False)
     return IMAGE
+
+
+@pytest.fixture
+def gitlab_ci_local() -> None:
+    """gitlab-ci-local, else skip (or fail when the end-to-end tests are required)."""
+    if shutil.which("gitlab-ci-local") is None:
+        unavailable("gitlab-ci-local is not installed (tools/e2e/provision.sh installs it)")

@@ -36,9 +36,13 @@ from benchtrail.results.record import parse_record
 from benchtrail.results.schema import SCHEMA_ID, validate
 from benchtrail.results.store import DEFAULT_BRANCH, fetch_tip
 
-__all__ = ["StoredRecord", "iter_records", "read_records"]
+__all__ = ["NoResultsBranch", "StoredRecord", "iter_records", "read_records"]
 
 log = logging.getLogger(__name__)
+
+
+class NoResultsBranch(StoreError):
+    """The results branch exists neither on the remote nor locally (nothing recorded yet)."""
 
 
 @dataclass(frozen=True)
@@ -190,7 +194,7 @@ def iter_records(
             fetch = False
     tip, fetched = _tip(git_repo, access, branch, fetch)
     if tip is None:
-        raise StoreError(f"no results branch {branch!r} in {access.shown} or the local repository")
+        raise NoResultsBranch(f"no results branch {branch!r} in {access.shown} or the local repository")
     prefixes = _prefixes(git_repo, tip, suite, months)
     if not prefixes:
         return

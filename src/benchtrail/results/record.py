@@ -17,7 +17,7 @@ from typing import Any
 from benchtrail.errors import RecordError
 from benchtrail.results.schema import validate, value_problems
 
-__all__ = ["dump_record", "load_record", "parse_record", "record_bytes"]
+__all__ = ["dump_record", "load_record", "parse_record", "record_bytes", "write_atomic"]
 
 
 def _refuse_constant(name: str) -> Any:
@@ -103,6 +103,22 @@ def _move_new(tmp: Path, target: Path) -> None:
         tmp.unlink()
 
 
+def write_atomic(target: Path, data: bytes, *, replace: bool = True) -> None:
+    """Write ``data`` to ``target`` through a temporary file in its folder, so no reader
+    ever sees half of it; with ``replace`` false, ``FileExistsError`` when ``target``
+    exists (checked without a race). Leaves no temporary file behind; ``OSError`` on failure."""
+    tmp: Path | None = None
+    try:
+        tmp = _write_temporary(target, data)
+        if replace:
+            os.replace(tmp, target)
+        else:
+            _move_new(tmp, target)
+    finally:
+        if tmp is not None and os.path.lexists(tmp):
+            tmp.unlink()
+
+
 def dump_record(
     record: dict[str, Any], path: str | os.PathLike[str], *, replace: bool = False
 ) -> Path:
@@ -118,18 +134,10 @@ def dump_record(
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # FileExistsError too: a file where the folder should be
         raise RecordError(f"{target.parent}: cannot create the folder: {exc.strerror or exc}") from None
-    tmp: Path | None = None
     try:
-        tmp = _write_temporary(target, data)
-        if replace:
-            os.replace(tmp, target)
-        else:
-            _move_new(tmp, target)
+        write_atomic(target, data, replace=replace)
     except FileExistsError:
         raise exists from None
     except OSError as exc:
         raise RecordError(f"{target}: cannot write: {exc.strerror or exc}") from None
-    finally:
-        if tmp is not None and os.path.lexists(tmp):
-            tmp.unlink()
     return target

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Point", "benchmark_label", "headline", "series"]
+__all__ = ["Point", "benchmark_label", "headline", "instant", "series"]
 
 
 @dataclass(frozen=True)
@@ -79,18 +79,20 @@ def series(
                     value=headline(values), unit=values["unit"], direction=values["direction"],
                     runs=tuple(values.get("runs", ())),
                 ))
-    points.sort(key=lambda p: (_instant(p.started_at), p.commit or "", p.suite, p.benchmark, p.metric))
+    points.sort(key=lambda p: (instant(p.started_at), p.commit or "", p.suite, p.benchmark, p.metric))
     return points
 
 
 _LEAP_SECOND = re.compile(r"(?<=:)60(?=[.Z+-])")
 
 
-def _instant(started_at: str) -> tuple[int, Any]:
-    """A sort key that puts runs in time order whatever their UTC offsets (a string
-    comparison would not: ``10:00+02:00`` is before ``09:00Z``)."""
-    text = _LEAP_SECOND.sub("59", started_at.upper().replace("Z", "+00:00"))
+def instant(timestamp: str) -> tuple[int, Any]:
+    """A sort key that puts ISO 8601 timestamps in time order whatever their UTC offsets (a
+    string comparison would not: ``10:00+02:00`` is before ``09:00Z``); one without an
+    offset is taken as UTC."""
+    text = _LEAP_SECOND.sub("59", timestamp.upper().replace("Z", "+00:00"))
     try:
-        return 0, dt.datetime.fromisoformat(text)
+        moment = dt.datetime.fromisoformat(text)
     except ValueError:
-        return 1, started_at
+        return 1, timestamp
+    return 0, moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)

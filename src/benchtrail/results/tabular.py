@@ -1,4 +1,4 @@
-"""History points as a table, JSON or CSV, for ``benchtrail history``."""
+"""Rows of dataclasses as a table, JSON or CSV: what ``benchtrail history`` prints."""
 
 from __future__ import annotations
 
@@ -6,33 +6,44 @@ import csv
 import dataclasses
 import io
 import json
+from collections.abc import Sequence
+from typing import Any
 
 from benchtrail.results.series import Point
 
-__all__ = ["format_points"]
+__all__ = ["format_points", "format_rows"]
 
 _COLUMNS = ("started_at", "commit", "ref", "fingerprint", "suite", "benchmark", "metric", "value", "unit")
+_HEADERS = ("date", "commit", "ref", "environment", "suite", "benchmark", "metric", "value", "unit")
+
+
+def format_rows(rows: Sequence[Any], fmt: str, columns: Sequence[str], headers: Sequence[str],
+                numbers: Sequence[str]) -> str:
+    """Dataclass ``rows`` as ``table`` (aligned text, headed ``headers``), ``json`` (a
+    list of objects) or ``csv`` (headed by the ``columns``). Only the ``numbers``
+    columns are read as numbers; a ``commit`` column is shortened in tables."""
+    if fmt == "json":
+        return json.dumps([dataclasses.asdict(r) for r in rows], indent=2, ensure_ascii=False) + "\n"
+    cells = [[getattr(r, c) for c in columns] for r in rows]
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(cells)
+        return buffer.getvalue()
+    from tabulate import tabulate
+
+    if "commit" in columns:
+        at = list(columns).index("commit")
+        for row in cells:
+            row[at] = row[at][:12] if row[at] else None
+    # tabulate would otherwise re-read a ref "1.10" as 1.1, or an all-digit commit or
+    # fingerprint as an integer.
+    text_columns = [i for i, c in enumerate(columns) if c not in numbers]
+    return tabulate(cells, headers=list(headers), floatfmt=".6g", missingval="-",
+                    disable_numparse=text_columns) + "\n"
 
 
 def format_points(points: list[Point], fmt: str) -> str:
     """``points`` as ``table`` (aligned text), ``json`` (a list of objects) or ``csv``."""
-    if fmt == "json":
-        return json.dumps([dataclasses.asdict(p) for p in points], indent=2, ensure_ascii=False) + "\n"
-    rows = [[getattr(p, c) for c in _COLUMNS] for p in points]
-    if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(_COLUMNS)
-        writer.writerows(rows)
-        return buffer.getvalue()
-    from tabulate import tabulate
-
-    for row in rows:
-        row[1] = row[1][:12] if row[1] else None
-    headers = ["date", "commit", "ref", "environment", "suite", "benchmark", "metric", "value", "unit"]
-    value = _COLUMNS.index("value")
-    # Only the value is a number: tabulate would otherwise re-read a ref "1.10" as 1.1, or
-    # an all-digit commit or fingerprint as an integer.
-    text_columns = [i for i in range(len(_COLUMNS)) if i != value]
-    return tabulate(rows, headers=headers, floatfmt=".6g", missingval="-",
-                    disable_numparse=text_columns) + "\n"
+    return format_rows(points, fmt, _COLUMNS, _HEADERS, ("value",))

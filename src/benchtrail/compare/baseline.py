@@ -1,0 +1,87 @@
+"""Which runs a merge request is compared with: the baseline window on the target branch.
+
+Never "the previous entry of the history" (github-action-benchmark's rule, its most
+common complaint: the previous entry can be another branch, another machine, or an
+outlier). The baseline is the target branch's runs in the same environment fingerprint,
+ending at the merge base: the merge-base commit's runs when it has some, else the most
+recent runs before it; ``window`` commits of them, so that the rule can measure the
+run-to-run noise and skip steps that already landed (see ``rule``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from benchtrail.results.series import instant
+
+__all__ = ["DEFAULT_WINDOW", "Baseline", "choose_baseline"]
+
+DEFAULT_WINDOW = 20
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The records a comparison uses as its baseline, oldest commit first."""
+
+    records: tuple[dict[str, Any], ...]
+    #: the last baseline commit: the merge base when it has runs
+    anchor: str | None
+    #: the anchor is the merge base itself (not the latest runs before it)
+    at_merge_base: bool
+    #: the target branch has runs of this suite, but none in this environment
+    environment_changed: bool
+
+    @property
+    def commits(self) -> int:
+        """How many distinct commits the baseline spans."""
+        return len({_commit(r) for r in self.records})
+
+
+def _commit(record: dict[str, Any]) -> str:
+    return record["source"].get("commit") or record["run"]["started_at"]
+
+
+def _when(record: dict[str, Any]) -> Any:
+    source = record["source"]
+    return instant(source.get("commit_time") or record["run"]["started_at"]), instant(record["run"]["started_at"])
+
+
+def choose_baseline(
+    history: Iterable[dict[str, Any]],
+    *,
+    suite: str,
+    fingerprint: str,
+    target_ref: str,
+    merge_base: str | None = None,
+    merge_base_time: str | None = None,
+    window: int = DEFAULT_WINDOW,
+    exclude_commit: str | None = None,
+) -> Baseline:
+    """The baseline of ``suite`` in environment ``fingerprint``: runs of ``target_ref``
+    up to the merge base (its own runs when there are any; else runs whose commit time is
+    not after ``merge_base_time``; else, the merge base unknown, the latest runs), the
+    last ``window`` commits of them. ``exclude_commit`` (the commit under test) is never
+    its own baseline."""
+    if window < 1:
+        raise ValueError("the baseline window needs at least one commit")
+    on_target = [r for r in history
+                 if r["suite"] == suite and r["source"].get("ref") == target_ref
+                 and (exclude_commit is None or r["source"].get("commit") != exclude_commit)]
+    same = sorted((r for r in on_target if r["environment"]["fingerprint"] == fingerprint), key=_when)
+    changed = bool(on_target) and not same
+    at_base = merge_base is not None and any(r["source"].get("commit") == merge_base for r in same)
+    if at_base:
+        last = max(i for i, r in enumerate(same) if r["source"].get("commit") == merge_base)
+        same = same[:last + 1]
+    elif merge_base_time is not None:
+        cutoff = instant(merge_base_time)
+        same = [r for r in same if _when(r)[0] <= cutoff]
+    commits: list[str] = []
+    for record in reversed(same):
+        if _commit(record) not in commits:
+            commits.append(_commit(record))
+    kept = set(commits[:window])
+    chosen = tuple(r for r in same if _commit(r) in kept)
+    return Baseline(chosen, _commit(chosen[-1]) if chosen else None, at_base, changed)

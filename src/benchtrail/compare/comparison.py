@@ -1,0 +1,159 @@
+"""A comparison: every benchmark × metric of the records under test against its baseline.
+
+Pure: records in, a ``Comparison`` out. Several records of one suite and environment
+(repeated jobs) are repeated measurements of the same code, and so are the process-runs
+inside each record: the decision uses all of their runs together.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from benchtrail.compare.baseline import DEFAULT_WINDOW, Baseline, choose_baseline
+from benchtrail.compare.rule import DEFAULT_MIN_EFFECT, VERDICTS, Decision, decide
+from benchtrail.results.series import benchmark_label, headline
+
+__all__ = ["Comparison", "Row", "compare_records", "overall_verdict"]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One benchmark × metric × environment and its decision."""
+
+    suite: str
+    benchmark: str
+    params: tuple[tuple[str, Any], ...]
+    metric: str
+    unit: str
+    direction: str
+    fingerprint: str
+    decision: Decision
+
+    @property
+    def label(self) -> str:
+        """``name[key=value,...]``, as everywhere else."""
+        return benchmark_label({"name": self.benchmark, "params": dict(self.params)})
+
+    @property
+    def verdict(self) -> str:
+        return self.decision.verdict
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The rows of one comparison, worst first, and what they were compared with."""
+
+    rows: tuple[Row, ...]
+    target_ref: str
+    merge_base: str | None
+    min_effect: float
+    #: per (suite, fingerprint): the baseline used
+    baselines: dict[tuple[str, str], Baseline] = field(default_factory=dict)
+    #: per (suite, fingerprint): what changed in the environment since the baseline, one line each
+    environment_notes: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    #: the ``source`` block of the first record under test
+    source: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def verdict(self) -> str:
+        return overall_verdict(row.verdict for row in self.rows)
+
+    @property
+    def suites(self) -> list[str]:
+        return sorted({row.suite for row in self.rows})
+
+    def for_suite(self, suite: str) -> Comparison:
+        """The same comparison with only ``suite``'s rows."""
+        return Comparison(
+            tuple(r for r in self.rows if r.suite == suite), self.target_ref, self.merge_base,
+            self.min_effect, {k: v for k, v in self.baselines.items() if k[0] == suite},
+            {k: v for k, v in self.environment_notes.items() if k[0] == suite}, self.source)
+
+
+def overall_verdict(verdicts: Iterable[str]) -> str:
+    """The worst of ``verdicts`` (``VERDICTS`` order); ``no_baseline`` when there are none."""
+    seen = set(verdicts)
+    return next((v for v in VERDICTS if v in seen), "no_baseline")
+
+
+def _runs(metric: dict[str, Any]) -> list[float]:
+    return [float(v) for v in metric.get("runs") or [headline(metric)]]
+
+
+def _by_metric(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str], tuple[dict[str, Any], list[float]]]:
+    """(label, metric) -> (the benchmark entry and metric of the first record, all runs)."""
+    found: dict[tuple[str, str], tuple[dict[str, Any], list[float]]] = {}
+    for record in records:
+        for entry in record["benchmarks"]:
+            label = benchmark_label(entry)
+            for name, metric in entry["metrics"].items():
+                found.setdefault((label, name), ({"entry": entry, "metric": metric}, []))[1].extend(_runs(metric))
+    return found
+
+
+def _environment_notes(baseline: Baseline, current: dict[str, Any]) -> tuple[str, ...]:
+    """What the environment fingerprint does not cover but changed since the baseline."""
+    if not baseline.records:
+        return ()
+    before, now = baseline.records[-1]["environment"], current["environment"]
+    notes = []
+    for key, name in (("image", "image"), ("gpu", "GPU driver/CUDA"), ("python", "Python"),
+                      ("packages", "packages")):
+        if key in before and key in now and before[key] != now[key]:
+            notes.append(f"{name} changed since the baseline")
+    return tuple(notes)
+
+
+def _sort_key(row: Row) -> tuple[Any, ...]:
+    change = row.decision.change
+    bad = 0.0 if change is None else (change if row.direction == "lower" else -change)
+    return VERDICTS.index(row.verdict), -bad, row.suite, row.label, row.metric, row.fingerprint
+
+
+def compare_records(
+    current: Sequence[dict[str, Any]],
+    history: Iterable[dict[str, Any]],
+    *,
+    target_ref: str,
+    merge_base: str | None = None,
+    merge_base_time: str | None = None,
+    min_effect: float = DEFAULT_MIN_EFFECT,
+    window: int = DEFAULT_WINDOW,
+) -> Comparison:
+    """Compare the records under test (``current``) with their baselines in ``history``
+    (records of the results branch, any order): one row per benchmark × metric ×
+    environment of ``current``."""
+    if not current:
+        raise ValueError("no records to compare")
+    history = list(history)
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for record in current:
+        groups.setdefault((record["suite"], record["environment"]["fingerprint"]), []).append(record)
+    rows, baselines, notes = [], {}, {}
+    for (suite, fingerprint), records in sorted(groups.items()):
+        commit = records[0]["source"].get("commit")
+        baseline = choose_baseline(history, suite=suite, fingerprint=fingerprint, target_ref=target_ref,
+                                   merge_base=merge_base, merge_base_time=merge_base_time,
+                                   window=window, exclude_commit=commit)
+        baselines[suite, fingerprint] = baseline
+        notes[suite, fingerprint] = _environment_notes(baseline, records[0])
+        by_commit: dict[str, list[dict[str, Any]]] = {}
+        for record in baseline.records:
+            by_commit.setdefault(record["source"].get("commit") or record["run"]["started_at"], []).append(record)
+        past = [_by_metric(group) for group in by_commit.values()]
+        for (label, name), (first, runs) in _by_metric(records).items():
+            entry, metric = first["entry"], first["metric"]
+            direction = metric["direction"]
+            window_runs = [p[label, name][1] for p in past if (label, name) in p]
+            if baseline.environment_changed:
+                decision = Decision("environment_changed", None, statistics.median(runs), current_runs=len(runs))
+            else:
+                decision = decide(window_runs, runs, direction=direction, min_effect=min_effect)
+            rows.append(Row(suite, entry["name"], tuple(sorted((entry.get("params") or {}).items())), name,
+                            metric["unit"], direction, fingerprint, decision))
+    rows.sort(key=_sort_key)
+    return Comparison(tuple(rows), target_ref, merge_base, min_effect, baselines, notes, dict(current[0]["source"]))
+

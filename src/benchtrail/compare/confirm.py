@@ -1,0 +1,66 @@
+"""Confirmation: run the benchmarks that look regressed again before failing a job.
+
+A regression seen in one CI run is often an unlucky run; teams then re-run failed jobs by
+hand until they pass, and learn to ignore the check. So the benchmarks that look
+regressed (or inconclusive) run ``times`` more, in fresh processes, in the same job and
+image, and the decision is taken again on all the runs together (a median of three runs
+shrugs off one outlying run; a mean of two does not).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from benchtrail.compare.comparison import Comparison
+from benchtrail.errors import SuiteError
+
+__all__ = ["CONFIRM_TIMES", "SUSPECT_VERDICTS", "confirm_runs", "suspects"]
+
+CONFIRM_TIMES = 2
+SUSPECT_VERDICTS = ("regression", "inconclusive")
+
+
+def suspects(comparison: Comparison, suite: str) -> list[str]:
+    """The labels of ``suite``'s benchmarks with a suspect verdict on any metric."""
+    return sorted({row.label for row in comparison.rows if row.suite == suite and row.verdict in SUSPECT_VERDICTS})
+
+
+def confirm_runs(
+    suite_path: str | Path,
+    comparison: Comparison,
+    current: list[dict[str, Any]],
+    *,
+    out_dir: str | Path,
+    times: int = CONFIRM_TIMES,
+) -> list[dict[str, Any]]:
+    """Run the suspect benchmarks of the suite at ``suite_path`` ``times`` more (each a
+    record in ``out_dir/confirm-N``) and return the new records; none when nothing is
+    suspect. The machine label is the one of the records under test, so the new records
+    share their environment fingerprint, and each benchmark runs in as many processes as
+    there."""
+    from benchtrail.bench import load_suite, run_suite
+    from benchtrail.console import progress
+
+    suite = load_suite(suite_path)
+    labels = suspects(comparison, suite.name)
+    if not labels:
+        return []
+    tested = next((r for r in current if r["suite"] == suite.name), None)
+    if tested is None:
+        raise SuiteError(f"{suite_path}: suite {suite.name!r} is not among the records compared")
+    suite = load_suite(suite_path, runs=tested["run"]["runs"])  # as many processes as the run under test
+    chosen = tuple(spec for spec in suite.benchmarks if spec.label in labels)
+    missing = sorted(set(labels) - {spec.label for spec in chosen})
+    if missing:
+        raise SuiteError(f"{suite_path}: no benchmark {missing[0]!r} in this suite: is it the suite that was run?")
+    subset = dataclasses.replace(suite, benchmarks=chosen)
+    machine = tested["environment"]["hardware"]["runner_label"]
+    records = []
+    total = sum(spec.runs for spec in chosen) * times
+    with progress(total, f"Confirming {len(chosen)} benchmark(s) of {suite.name}") as bar:
+        for n in range(1, times + 1):
+            _, record = run_suite(subset, Path(out_dir) / f"confirm-{n}", machine=machine or None, progress=bar)
+            records.append(record)
+    return records

@@ -1,0 +1,355 @@
+"""The merge request note: one per suite, found by a hidden marker and updated in place.
+
+Every pipeline of a merge request edits the same note, so the discussion holds one
+current verdict per suite instead of a new comment per push. The note ends with an HTML
+comment (``note_marker``) that GitLab does not render; the note to edit is the oldest one
+that carries this suite's marker *and* was written by the token's own user, because a
+token may edit only its own notes (another user's copy or quote is left alone).
+
+``CI_JOB_TOKEN`` may read merge request notes but not write them, so a note needs a
+token with the ``api`` scope: a project access token with the Reporter role or higher,
+in ``BENCHTRAIL_GITLAB_TOKEN``, else ``GITLAB_TOKEN``. Without one, ``publish_note``
+skips the note and says what to set; it does not fail the job.
+
+Retries are python-gitlab's own (``retry_transient_errors``: 5xx, timeouts, refused
+connections; 429 after its ``Retry-After``), at most ``max_retries`` per request. A
+response hook clamps every ``Retry-After`` so that the waits of one ``upsert_note`` add
+up to at most ``retry_budget_s``, whatever the server asks for.
+
+python-gitlab is imported where it is used: importing ``benchtrail.cli`` never loads it.
+No message or log line carries the token.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, Literal
+from urllib.parse import quote, urlsplit
+
+from benchtrail.errors import GitLabError
+from benchtrail.results.gitrepo import redact
+
+__all__ = [
+    "NOTE_TOKEN_VARIABLES",
+    "NOTE_WHEN",
+    "NoteOutcome",
+    "NoteTarget",
+    "note_marker",
+    "note_target",
+    "note_text",
+    "publish_note",
+    "should_post",
+    "upsert_note",
+]
+
+log = logging.getLogger(__name__)
+
+#: where the note's token is read from, first set wins
+NOTE_TOKEN_VARIABLES = ("BENCHTRAIL_GITLAB_TOKEN", "GITLAB_TOKEN")
+#: when a new note is posted: always, when the verdict says something changed, on a regression
+NOTE_WHEN = ("always", "changed", "regressed")
+
+_QUIET_VERDICTS = ("unchanged", "no_baseline")  # nothing changed worth a new note
+_PER_PAGE = 100  # GitLab's maximum: an MR with many system notes ("added 1 commit") needs few pages
+_TOKEN_ADVICE = ("set BENCHTRAIL_GITLAB_TOKEN to a project access token with the api scope and the Reporter "
+                 "role or higher (Settings > Access tokens, then Settings > CI/CD > Variables)")
+_WRITE_GRANT = "it needs the api scope and at least the Reporter role on the project to write merge request notes"
+
+Action = Literal["created", "updated", "unchanged", "skipped"]
+
+
+def note_marker(suite: str) -> str:
+    """The hidden HTML comment that marks ``suite``'s note. The suite name is
+    percent-encoded, so no name can close the comment (``-->``, ``--!>``) or be a prefix
+    of another's marker."""
+    return f"<!-- benchtrail:note suite={quote(suite, safe='')} -->"
+
+
+def note_text(body: str, suite: str) -> str:
+    """The note as posted: ``body``, a blank line, then ``suite``'s marker."""
+    return f"{body.rstrip()}\n\n{note_marker(suite)}"
+
+
+def should_post(when: str, verdict: str) -> bool:
+    """Whether ``verdict`` deserves a new note under ``when`` (one of ``NOTE_WHEN``):
+    ``changed`` posts unless the verdict is ``unchanged`` or ``no_baseline``, ``regressed``
+    only on ``regression``. An existing note is updated whatever this says."""
+    if when not in NOTE_WHEN:
+        raise ValueError(f"when must be one of {', '.join(NOTE_WHEN)}, not {when!r}")
+    if when == "changed":
+        return verdict not in _QUIET_VERDICTS
+    return when == "always" or verdict == "regression"
+
+
+@dataclass(frozen=True)
+class NoteTarget:
+    """The merge request a note goes on: ``project`` is an ID or a ``group/name`` path."""
+
+    server_url: str
+    project: str
+    mr_iid: int
+
+    @property
+    def host(self) -> str:
+        """The server's host[:port], for messages."""
+        parts = urlsplit(self.server_url)
+        return parts.netloc.rpartition("@")[2] or self.server_url
+
+    @property
+    def shown(self) -> str:
+        """GitLab's reference to the merge request, e.g. ``group/proj!7``."""
+        return f"{self.project}!{self.mr_iid}"
+
+
+def note_target(environ: Mapping[str, str] | None = None, *, project: str | int | None = None,
+                mr_iid: str | int | None = None, server_url: str | None = None) -> NoteTarget:
+    """The merge request to post on: the arguments given, else the CI variables of
+    ``environ`` (default ``os.environ``). Raises ``GitLabError`` naming the option and the
+    variable of a value that is missing or malformed."""
+    env = os.environ if environ is None else environ
+    api_url = (env.get("CI_API_V4_URL") or "").rstrip("/")
+    server, server_from = _pick(server_url, "--gitlab-url", env.get("CI_SERVER_URL") or
+                                api_url.removesuffix("/api/v4"), "CI_SERVER_URL")
+    where, where_from = _pick(project, "--project", env.get("CI_PROJECT_ID") or env.get("CI_PROJECT_PATH"),
+                              "CI_PROJECT_ID")
+    iid, iid_from = _pick(mr_iid, "--mr-iid", env.get("CI_MERGE_REQUEST_IID"), "CI_MERGE_REQUEST_IID")
+    missing = [f"pass {option} or set {variable}" for (value, option, variable) in (
+        (server, "--gitlab-url", "CI_SERVER_URL"), (where, "--project", "CI_PROJECT_ID or CI_PROJECT_PATH"),
+        (iid, "--mr-iid", "CI_MERGE_REQUEST_IID (set only in merge request pipelines)")) if not value]
+    if missing:
+        raise GitLabError(f"no merge request to post the note on: {'; '.join(missing)}")
+    server = server.rstrip("/")
+    parts = urlsplit(server)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise GitLabError(f"{server_from}: expected the GitLab server's URL, like https://gitlab.example.com, "
+                          f"found {redact(server)!r}")
+    if not iid.isdigit() or int(iid) < 1:
+        raise GitLabError(f"{iid_from}: expected a merge request number (the N of !N), found {iid!r}")
+    project_text = where.strip("/")
+    if not project_text:
+        raise GitLabError(f"{where_from}: expected a project ID or a group/name path, found {where!r}")
+    return NoteTarget(server, project_text, int(iid))
+
+
+def _pick(given: str | int | None, option: str, ci_value: str | None, variable: str) -> tuple[str, str]:
+    """The value to use and where it came from (for messages): the argument wins."""
+    if given is not None and str(given).strip():
+        return str(given).strip(), option
+    return (ci_value or "").strip(), variable
+
+
+@dataclass(frozen=True)
+class NoteOutcome:
+    """What ``upsert_note`` did; ``note_id`` and ``web_url`` are ``None`` when skipped."""
+
+    action: Action
+    note_id: int | None = None
+    web_url: str | None = None
+
+
+def upsert_note(body: str, *, suite: str, target: NoteTarget, token: str, create: bool = True,
+                token_variable: str = NOTE_TOKEN_VARIABLES[0], max_retries: int = 3,
+                retry_budget_s: float = 60.0, timeout_s: float = 30.0) -> NoteOutcome:
+    """Put ``body`` (plus ``suite``'s marker) in ``suite``'s note on ``target``: update
+    the token user's earlier note (no request when its text is already the same), else
+    create one, unless ``create`` is false. ``token_variable`` names the token in messages.
+    Raises ``GitLabError`` with one line when GitLab refuses or cannot be reached."""
+    import gitlab
+    import requests
+
+    text, marker = note_text(body, suite), note_marker(suite)
+    session = requests.Session()
+    session.hooks["response"].append(_RetryWait(retry_budget_s))
+    gl = gitlab.Gitlab(target.server_url, private_token=token, session=session, timeout=timeout_s,
+                       retry_transient_errors=True)
+    retry = {"max_retries": max_retries}
+    step = "user"
+    try:
+        user_id = gl.http_get("/user", **retry)["id"]  # type: ignore[index]
+        step = "merge request"
+        mr = gl.projects.get(target.project, lazy=True).mergerequests.get(target.mr_iid, **retry)
+        step = "list"
+        mine = _own_note(mr, marker, user_id, retry)
+        if mine is not None and mine.body.strip() == text.strip():
+            log.info("note %s on %s is up to date", mine.id, target.shown)
+            return NoteOutcome("unchanged", mine.id, f"{mr.web_url}#note_{mine.id}")
+        if mine is not None:
+            step = "update"
+            mine.body = text
+            mine.save(**retry)
+            log.info("updated note %s on %s", mine.id, target.shown)
+            return NoteOutcome("updated", mine.id, f"{mr.web_url}#note_{mine.id}")
+        if not create:
+            return NoteOutcome("skipped")
+        step = "create"
+        note = mr.notes.create({"body": text}, **retry)
+        log.info("created note %s on %s", note.id, target.shown)
+        return NoteOutcome("created", note.id, f"{mr.web_url}#note_{note.id}")
+    except (gitlab.exceptions.GitlabError, requests.RequestException) as exc:
+        line = _explain(exc, step, gl, target, token_variable, max_retries, timeout_s)
+        raise GitLabError(redact(line, (token,))) from None
+    finally:
+        session.close()
+
+
+def _own_note(mr: Any, marker: str, user_id: int, retry: dict[str, int]) -> Any:
+    """The oldest note of ``mr`` with ``marker`` written by ``user_id``, or None. Reads
+    page after page (oldest first) until found: system notes ("added 1 commit") and
+    review comments may come before it."""
+    for note in mr.notes.list(iterator=True, sort="asc", order_by="created_at", per_page=_PER_PAGE, **retry):
+        seen = note.attributes
+        if marker in (seen.get("body") or "") and (seen.get("author") or {}).get("id") == user_id \
+                and not seen.get("system"):
+            return note
+    return None
+
+
+class _RetryWait:
+    """A requests response hook: rewrites ``Retry-After`` (or GitLab's ``RateLimit-Reset``)
+    on a 429 or 5xx as whole seconds, clamped so that all waits add up to at most
+    ``budget_s``. python-gitlab then sleeps that long; without either header it uses its
+    own short back-off (0.1 s, doubling)."""
+
+    def __init__(self, budget_s: float) -> None:
+        self.left_s = max(0, math.floor(budget_s))
+
+    def __call__(self, response: Any, *args: Any, **kwargs: Any) -> Any:
+        if response.status_code != 429 and response.status_code < 500:
+            return response
+        headers = response.headers
+        wait_s = _seconds(headers.get("Retry-After"))
+        if wait_s is None and response.status_code == 429 and headers.get("RateLimit-Reset", "").isdigit():
+            wait_s = int(headers["RateLimit-Reset"]) - time.time()
+        headers.pop("Retry-After", None)
+        headers.pop("RateLimit-Reset", None)
+        if wait_s is not None:
+            clamped = min(max(0, math.ceil(wait_s)), self.left_s)
+            self.left_s -= clamped
+            headers["Retry-After"] = str(clamped)
+        return response
+
+
+def _seconds(value: str | None) -> float | None:
+    """A ``Retry-After`` value in seconds: delay-seconds or an HTTP date; None if neither."""
+    if not value:
+        return None
+    value = value.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return float(value)
+    try:
+        return parsedate_to_datetime(value).timestamp() - time.time()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+_DOING = {"user": "reading the token's user", "merge request": "reading merge request {shown}",
+          "list": "reading the notes of {shown}", "update": "updating the note on {shown}",
+          "create": "creating the note on {shown}"}
+
+
+def _explain(exc: Exception, step: str, gl: Any, target: NoteTarget, who: str, retries: int,
+             timeout_s: float) -> str:
+    """One line for a failed ``step``: what was refused or failed, and what to change."""
+    import gitlab
+    import requests
+
+    host, doing = target.host, _DOING[step].format(shown=target.shown)
+    if isinstance(exc, requests.Timeout):
+        return f"cannot reach the GitLab server {host}: no answer within {timeout_s:g} s while {doing}"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return f"cannot reach the GitLab server {host}: the TLS connection failed ({_reason(exc)})"
+    if isinstance(exc, requests.RequestException):
+        return (f"cannot reach the GitLab server {host} ({_reason(exc)}) while {doing}: check CI_SERVER_URL "
+                f"or --gitlab-url")
+    if isinstance(exc, gitlab.exceptions.RedirectError):
+        return (f"{host} redirected a write while {doing}: set CI_SERVER_URL or --gitlab-url to the address "
+                f"it redirects to (https?)")
+    code = getattr(exc, "response_code", None)
+    if code is None:  # GitlabParsingError and kin: an answer that is not GitLab's
+        return f"{host} did not answer like a GitLab API while {doing}: check CI_SERVER_URL or --gitlab-url"
+    said = _said(exc, code)
+    if code == 401:
+        return f"the token in {who} was refused by {host} (401): expired, revoked or mistyped"
+    if code == 403:
+        return f"the token in {who} may not write notes on {target.shown} (403{said}): {_WRITE_GRANT}"
+    if code == 404 and step == "user":
+        return f"{host} has no GitLab API at {target.server_url}/api/v4 (404): check CI_SERVER_URL or --gitlab-url"
+    if code == 404 and step in ("merge request", "list"):
+        return _not_found(gl, target, who)
+    again = f", still after {retries} retries" if code == 429 or code >= 500 else ""
+    return f"{host} answered HTTP {code}{said} while {doing}{again}"
+
+
+def _not_found(gl: Any, target: NoteTarget, who: str) -> str:
+    """Which of project and merge request is missing: GitLab answers 404 for both, and
+    for a project the token's user may not see."""
+    import gitlab
+    import requests
+
+    try:
+        gl.projects.get(target.project, max_retries=0)
+    except (gitlab.exceptions.GitlabError, requests.RequestException):
+        return (f"project {target.project} not found on {target.host}, or not visible to the token in {who} "
+                f"(404): check CI_PROJECT_ID or --project, and that the token belongs to the project")
+    return (f"merge request !{target.mr_iid} not found in {target.project} on {target.host} (404): check "
+            f"CI_MERGE_REQUEST_IID or --mr-iid")
+
+
+def _said(exc: Any, code: int) -> str:
+    """``: <GitLab's message>`` in one short line, or nothing when it only repeats the code."""
+    message = exc.error_message
+    if isinstance(message, bytes):
+        message = message.decode("utf-8", "replace")
+    text = " ".join(str(message or "").split())
+    if not text or text.startswith(str(code)):
+        return ""
+    return f": {text[:117] + '...' if len(text) > 120 else text}"
+
+
+def _reason(exc: Exception) -> str:
+    """The words of a connection failure, without the request's URL."""
+    text = str(exc)
+    for words in ("Connection refused", "Name or service not known", "Temporary failure in name resolution",
+                  "nodename nor servname provided", "No route to host", "Network is unreachable",
+                  "Connection reset by peer", "certificate verify failed", "Remote end closed connection"):
+        if words in text:
+            return words.lower()
+    return type(exc).__name__
+
+
+def publish_note(body: str, *, suite: str, verdict: str, when: str = "always", dry_run: bool = False,
+                 environ: Mapping[str, str] | None = None, project: str | int | None = None,
+                 mr_iid: str | int | None = None, server_url: str | None = None) -> str:
+    """Post or update ``suite``'s note on the merge request of this pipeline and return
+    one line saying what happened (a dry run returns the note it would post instead).
+
+    ``when`` decides whether a *new* note is posted for ``verdict`` (``should_post``); an
+    existing note is updated whatever ``when`` says, so a fixed merge request's note stops
+    saying "regression". Outside a merge request pipeline, or without a token, the note is
+    skipped with a line that says why; GitLab's refusals raise ``GitLabError``."""
+    wanted = should_post(when, verdict)
+    if dry_run:
+        return note_text(body, suite)
+    env = os.environ if environ is None else environ
+    if mr_iid is None and not env.get("CI_MERGE_REQUEST_IID"):
+        return (f"merge request note for {suite} skipped: not a merge request pipeline "
+                f"(CI_MERGE_REQUEST_IID is not set)")
+    token_variable = next((name for name in NOTE_TOKEN_VARIABLES if env.get(name)), None)
+    if token_variable is None:
+        return (f"merge request note for {suite} skipped: no token to write it with (CI_JOB_TOKEN cannot write "
+                f"merge request notes); {_TOKEN_ADVICE}")
+    target = note_target(env, project=project, mr_iid=mr_iid, server_url=server_url)
+    outcome = upsert_note(body, suite=suite, target=target, token=env[token_variable], create=wanted,
+                          token_variable=token_variable)
+    if outcome.action == "skipped":
+        return (f"merge request note for {suite} not posted on {target.shown}: the verdict is {verdict} and "
+                f"notes are posted when={when}")
+    done = {"created": "created", "updated": "updated", "unchanged": "already up to date:"}[outcome.action]
+    return f"merge request note for {suite} {done} {outcome.web_url}"

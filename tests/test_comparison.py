@@ -1,0 +1,121 @@
+"""A comparison: the records under test against their baselines, one row per benchmark x
+metric x environment, worst first."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from comparefixtures import FINGERPRINT, OTHER_FINGERPRINT, bench_record, history, noisy, sha
+
+from benchtrail.compare.comparison import compare_records, overall_verdict
+from benchtrail.compare.rule import VERDICTS
+
+STEADY = [10.0] * 12
+
+
+def current(values: dict[str, list[float]], **fields):  # type: ignore[no-untyped-def]
+    return bench_record(values, n=100, ref="feature", **fields)
+
+
+def test_repeated_records_of_one_suite_and_commit_pool_their_runs() -> None:
+    past = history(STEADY, seed=1)
+    records = [bench_record({"double": [10.0, 10.1, 9.9]}, n=100, rerun=k, ref="feature") for k in range(3)]
+    comparison = compare_records(records, past, target_ref="main")
+    (only,) = comparison.rows
+    assert only.decision.current_runs == 9 and only.decision.baseline_runs == 36
+    assert only.verdict == "unchanged"
+    assert comparison.source["commit"] == sha(100)
+
+
+def test_pooled_runs_outvote_one_slow_record() -> None:
+    past = history(STEADY, seed=2)
+    slow = current({"double": [15.0, 15.2, 14.9]})
+    assert compare_records([slow], past, target_ref="main").verdict == "regression"
+    again = [bench_record({"double": [10.0, 10.1, 9.95]}, n=100, rerun=k, ref="feature") for k in (1, 2)]
+    assert compare_records([slow, *again], past, target_ref="main").verdict == "unchanged"
+
+
+def test_each_fingerprint_is_its_own_row_with_its_own_baseline() -> None:
+    past = history(STEADY, seed=3) + history([20.0] * 12, seed=4, fingerprint=OTHER_FINGERPRINT)
+    records = [current({"double": [10.0, 10.0, 10.1]}), current({"double": [20.0, 20.1, 19.9]},
+                                                                 fingerprint=OTHER_FINGERPRINT)]
+    comparison = compare_records(records, past, target_ref="main")
+    assert sorted(r.fingerprint for r in comparison.rows) == sorted([FINGERPRINT, OTHER_FINGERPRINT])
+    assert {r.verdict for r in comparison.rows} == {"unchanged"}
+    assert set(comparison.baselines) == {("demo", FINGERPRINT), ("demo", OTHER_FINGERPRINT)}
+
+
+def test_rows_come_worst_first() -> None:
+    rng = np.random.default_rng(5)
+    past = [bench_record({name: noisy(rng, 10.0) for name in "abcde"}, n=n) for n in range(1, 13)]
+    now = current({"a": [10.0] * 3, "b": [12.0] * 3, "c": [15.0] * 3, "d": [8.0] * 3, "e": [10.0] * 3,
+                   "new": [3.0] * 3})
+    comparison = compare_records([now], past, target_ref="main")
+    assert [(r.benchmark, r.verdict) for r in comparison.rows] == [
+        ("c", "regression"), ("b", "regression"), ("new", "no_baseline"), ("d", "improvement"),
+        ("a", "unchanged"), ("e", "unchanged")]
+    assert comparison.verdict == "regression"
+
+
+def test_higher_is_better_metrics_sort_by_their_bad_direction() -> None:
+    past = [bench_record({"x": {"throughput": [100.0] * 3}, "y": {"throughput": [100.0] * 3}}, n=i,
+                         direction="higher", unit="items/s") for i in range(1, 11)]
+    now = current({"x": {"throughput": [80.0] * 3}, "y": {"throughput": [60.0] * 3}},
+                  direction="higher", unit="items/s")
+    rows = compare_records([now], past, target_ref="main").rows
+    assert [(r.benchmark, r.verdict, r.direction, r.unit) for r in rows] == [
+        ("y", "regression", "higher", "items/s"), ("x", "regression", "higher", "items/s")]
+
+
+def test_for_suite_keeps_only_that_suite() -> None:
+    past = history(STEADY, seed=6) + history(STEADY, seed=7, suite="other")
+    records = [current({"double": [12.0] * 3}), current({"double": [10.0] * 3}, suite="other")]
+    comparison = compare_records(records, past, target_ref="main", min_effect=0.1)
+    assert comparison.suites == ["demo", "other"]
+    part = comparison.for_suite("other")
+    assert [r.suite for r in part.rows] == ["other"] and list(part.baselines) == [("other", FINGERPRINT)]
+    assert part.min_effect == 0.1 and part.target_ref == "main" and part.source == comparison.source
+    assert comparison.for_suite("demo").verdict == "regression" and part.verdict == "unchanged"
+
+
+def test_an_image_change_is_noted_but_still_compared() -> None:
+    past = history(STEADY, seed=8)
+    comparison = compare_records([current({"double": [10.0] * 3}, image="sha256:" + "1" * 64)], past,
+                                 target_ref="main")
+    assert comparison.environment_notes == {("demo", FINGERPRINT): ("image changed since the baseline",)}
+    assert comparison.verdict == "unchanged"
+    same = compare_records([current({"double": [10.0] * 3})], past, target_ref="main")
+    assert same.environment_notes == {("demo", FINGERPRINT): ()}
+
+
+def test_runs_only_in_another_environment_give_environment_changed() -> None:
+    past = history(STEADY, seed=9, fingerprint=OTHER_FINGERPRINT)
+    comparison = compare_records([current({"double": [30.0, 31.0, 29.0]})], past, target_ref="main")
+    (only,) = comparison.rows
+    assert only.verdict == "environment_changed" == comparison.verdict
+    assert only.decision.baseline is None and only.decision.current == 30.0 and only.decision.current_runs == 3
+
+
+def test_the_merge_base_limits_the_baseline() -> None:
+    past = history(STEADY[:6] + [13.0] * 6, seed=10)  # commits 1..12; 7..12 landed after the merge base
+    now = current({"double": [10.0, 10.1, 9.9]})
+    assert compare_records([now], past, target_ref="main").verdict == "improvement"
+    comparison = compare_records([now], past, target_ref="main", merge_base=sha(6))
+    assert comparison.verdict == "unchanged" and comparison.merge_base == sha(6)
+    assert comparison.baselines["demo", FINGERPRINT].anchor == sha(6)
+
+
+def test_params_and_labels() -> None:
+    past = [bench_record({"double": [1.0] * 3}, n=i, params={"batch_size": 4}) for i in range(1, 6)]
+    (only,) = compare_records([current({"double": [1.0] * 3}, params={"batch_size": 4})], past,
+                              target_ref="main").rows
+    assert only.params == (("batch_size", 4),) and only.label == "double[batch_size=4]"
+    assert only.verdict == "unchanged"
+
+
+def test_overall_verdict_is_the_worst() -> None:
+    assert overall_verdict([]) == "no_baseline"
+    assert overall_verdict(["unchanged", "improvement"]) == "improvement"
+    assert overall_verdict(reversed(VERDICTS)) == "regression"
+    with pytest.raises(ValueError, match="no records"):
+        compare_records([], [], target_ref="main")
