@@ -32,7 +32,7 @@ target = "workload:sleepy"
 dataset = "data/rows.jsonl"
 warmup = 2
 iterations = 20
-runs = 1
+runs = 3
 [[benchmark]]
 name = "double"
 target = "workload:double"

@@ -5,10 +5,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from comparefixtures import FINGERPRINT, OTHER_FINGERPRINT, bench_record, history, noisy, sha
+from comparefixtures import (
+    FINGERPRINT,
+    OTHER_FINGERPRINT,
+    bench_record,
+    history,
+    noisy,
+    sha,
+)
 
 from benchtrail.compare.comparison import compare_records, overall_verdict
 from benchtrail.compare.rule import VERDICTS
+from benchtrail.errors import RecordError
 
 STEADY = [10.0] * 12
 
@@ -33,6 +41,15 @@ def test_pooled_runs_outvote_one_slow_record() -> None:
     assert compare_records([slow], past, target_ref="main").verdict == "regression"
     again = [bench_record({"double": [10.0, 10.1, 9.95]}, n=100, rerun=k, ref="feature") for k in (1, 2)]
     assert compare_records([slow, *again], past, target_ref="main").verdict == "unchanged"
+
+
+def test_records_of_one_suite_and_environment_must_be_of_one_commit() -> None:
+    records = [bench_record({"double": [1.0]}, n=100, ref="feature"), bench_record({"double": [1.0]}, n=101)]
+    with pytest.raises(RecordError, match=f"the records of suite 'demo' are of 2 commits "
+                                          f"\\({sha(100)[:12]}, {sha(101)[:12]}\\): compare the runs of one commit"):
+        compare_records(records, [], target_ref="main")
+    records[1]["suite"] = "other"  # another suite may come from another job's commit
+    assert len(compare_records(records, [], target_ref="main").rows) == 2
 
 
 def test_each_fingerprint_is_its_own_row_with_its_own_baseline() -> None:

@@ -38,3 +38,20 @@ def test_bench_samplers_quick_reports_cpu_percent() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     for line in ("Machine:", "Command:", "rss (psutil)", "rss + nvml (fake", "% of one core"):
         assert line in done.stdout
+
+
+def test_bench_changepoints_quick_scores_every_detector() -> None:
+    done = run_script("bench_changepoints.py", "--seed", "1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    detectors = ["benchtrail", "binseg-bic"]
+    if importlib.util.find_spec("otava") is not None:
+        detectors.append("otava")
+    for line in ("Machine:", "Command:", "Python:", "F1", "Pure noise", "Goal: benchtrail F1", *detectors):
+        assert line in done.stdout
+
+
+def test_bench_compare_speed_quick_meets_its_goal_line() -> None:
+    done = run_script("bench_compare_speed.py")
+    assert done.returncode == 0, done.stdout + done.stderr
+    for line in ("Machine:", "Command:", "decide", "in-process", "command", "Goal: compare 50 metrics"):
+        assert line in done.stdout

@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 from comparefixtures import noisy
 
-from benchtrail.compare.rule import ALPHA, VERDICTS, Decision, decide, median_variance, run_noise, t_quantile
+from benchtrail.compare.rule import (
+    ALPHA,
+    VERDICTS,
+    Decision,
+    decide,
+    median_variance,
+    run_noise,
+    t_quantile,
+)
 
 
 def noise_history(seed: int, records: int = 20, runs: int = 3, cv: float = 0.03,

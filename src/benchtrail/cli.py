@@ -367,7 +367,11 @@ def compare_command(files: tuple[Path, ...], repo: Path, remote: str, branch: st
               help="Post a new note always, only when something changed, or only on a regression; an "
                    "earlier note is updated whatever this says.")
 @click.option("--dry-run", is_flag=True, help="Print the note instead of posting it.")
-def note_command(markdown_path: Path, suite: str | None, when: str, dry_run: bool) -> None:
+@click.option("--gitlab-url", default=None, help="The GitLab server (default: from CI_API_V4_URL or CI_SERVER_URL).")
+@click.option("--project", default=None, help="The project's ID or path (default: CI_PROJECT_ID).")
+@click.option("--mr-iid", default=None, help="The merge request's number, the N of !N (default: CI_MERGE_REQUEST_IID).")
+def note_command(markdown_path: Path, suite: str | None, when: str, dry_run: bool, gitlab_url: str | None,
+                 project: str | None, mr_iid: str | None) -> None:
     """Create or update this suite's note on the merge request (one note per suite).
 
     Needs a token with `api` scope in BENCHTRAIL_GITLAB_TOKEN or GITLAB_TOKEN (CI_JOB_TOKEN
@@ -391,7 +395,8 @@ def note_command(markdown_path: Path, suite: str | None, when: str, dry_run: boo
     if suite not in sections:
         raise click.BadParameter(f"no note of suite {suite!r} in {markdown_path}", param_hint="--suite")
     verdict, body = sections[suite]
-    click.echo(publish_note(body, suite=suite, verdict=verdict, when=when, dry_run=dry_run))
+    click.echo(publish_note(body, suite=suite, verdict=verdict, when=when, dry_run=dry_run, project=project,
+                            mr_iid=mr_iid, server_url=gitlab_url))
 
 
 @cli.command("import")

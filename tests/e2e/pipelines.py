@@ -88,7 +88,10 @@ def gcl(project: Path, *args: str, timeout_s: float = 120) -> subprocess.Complet
 
 def run_pipeline(project: Path, *, volumes: tuple[Path, ...] = (), variables: dict[str, str] | None = None,
                  jobs: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
-    """One gitlab-ci-local pipeline (or ``jobs`` of it) in Docker, on the host network."""
+    """One gitlab-ci-local pipeline (or ``jobs`` of it) in Docker, on the host network.
+    gitlab-ci-local keeps a job's artifacts from one run to the next, GitLab does not:
+    they are cleared first, so a job sees only its own pipeline's."""
+    shutil.rmtree(project / ".gitlab-ci-local" / "artifacts", ignore_errors=True)
     args = ["--no-artifacts-to-source", "--pull-policy", "if-not-present", "--network", "host", *jobs]
     for volume in volumes:
         args += ["--volume", f"{volume}:{volume}"]

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Score change-point detectors on CI-like histories with known steps: F1, precision, recall, time.
 
 Series come from ``histories.py`` (same folder): one value per record, run-to-run CV of 1, 2, 3
@@ -26,6 +25,7 @@ Goal: benchtrail's F1 over all series is above both otava's and binseg-bic's.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 import os
 import platform
@@ -34,17 +34,17 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from histories import ci_history, random_steps  # noqa: E402
+from histories import ci_history, random_steps
 
-from benchtrail.bench.fingerprint import cpu_model  # noqa: E402
-from benchtrail.compare.changepoints import detect_change_points  # noqa: E402
+from benchtrail.bench.fingerprint import cpu_model
+from benchtrail.compare.changepoints import detect_change_points
 
 CVS = (0.01, 0.02, 0.03, 0.05)
 SIZES = (0.05, 0.10, 0.20, 0.30, -0.05, -0.10, -0.20, -0.30)
@@ -59,18 +59,18 @@ LARGE_SPREAD = 0.10
 Detector = Callable[[Sequence[float]], list[int]]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Score:
-    """True positives, false positives, false negatives and seconds per series."""
+    """True positives, false positives, false negatives and seconds per series, summed."""
 
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
-    times_s: list[float] = field(default_factory=list)
+    tp: int
+    fp: int
+    fn: int
+    times_s: tuple[float, ...] = ()
 
-    def add(self, other: Score) -> None:
-        self.tp, self.fp, self.fn = self.tp + other.tp, self.fp + other.fp, self.fn + other.fn
-        self.times_s.extend(other.times_s)
+    def __add__(self, other: Score) -> Score:
+        return Score(self.tp + other.tp, self.fp + other.fp, self.fn + other.fn,
+                     self.times_s + other.times_s)
 
     @property
     def precision(self) -> float:
@@ -137,9 +137,10 @@ def binseg_bic(values: Sequence[float], min_size: int = 2) -> list[int]:
     return sorted(found)
 
 
+HAVE_OTAVA = importlib.util.find_spec("otava") is not None
 DETECTORS: dict[str, Detector] = {
     "benchtrail": detect_change_points,
-    "otava": otava_detect,
+    **({"otava": otava_detect} if HAVE_OTAVA else {}),
     "binseg-bic": binseg_bic,
 }
 
@@ -167,9 +168,9 @@ def score_all(seed: int, series: int, records: int, blocks: int) -> dict[str, di
             found = detect(values)
             elapsed = time.perf_counter() - start
             tp, fp, fn = match(found, truth)
-            one = Score(tp, fp, fn, [elapsed])
+            one = Score(tp, fp, fn, (elapsed,))
             for key in (cv, ("block", index * blocks // series), "all"):
-                scores[name].setdefault(key, Score()).add(one)
+                scores[name][key] = scores[name].get(key, Score(0, 0, 0)) + one
         if (index + 1) % max(1, series // 10) == 0:
             print(f"  {index + 1}/{series} series", file=sys.stderr, flush=True)
     return scores
@@ -194,7 +195,8 @@ def describe_machine() -> list[str]:
         f"Machine: {cpu_model()}, {os.cpu_count()} cores ({usable} usable), {platform.platform()}",
         f"Python: {platform.python_implementation()} {platform.python_version()} ({sys.executable})",
         f"Command: {shlex.join([sys.executable, *sys.argv])}",
-        f"Versions: numpy {np.__version__}, apache-otava {metadata.version('apache-otava')}",
+        f"Versions: numpy {np.__version__}, apache-otava "
+        + (metadata.version("apache-otava") if HAVE_OTAVA else "not installed: pip install apache-otava"),
     ]
 
 
@@ -258,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"Goal: benchtrail F1 {ours:.3f} above " + ", ".join(f"{k} {v:.3f}" for k, v in others.items())
           + f" -> {verdict}")
+    if not HAVE_OTAVA:
+        warnings.append("apache-otava is not installed, so otava is left out: pip install apache-otava")
     for warning in warnings:
         print(f"Warning: {warning}")
     return 1 if args.check and not ok else 0

@@ -17,14 +17,14 @@ Peers, with their defaults (see peer_rules.py for the sources): github-action-be
 Test (upper boundary 0.99) and Interquartile Range Test (2.0 x IQR), Apache Otava (change
 point at the current point(s), its defaults). Every rule sees the same histories and runs.
 
-Histories (tools/perf/histories.py): 20 records of 1 process-run each (a variant table uses
-3 process-runs per record), the run-to-run CV of the condition, 2 % outlying runs 4x wider,
-a slow drift drawn in +-0.05 % per record, and in 30 % of histories an older +-10 % step at
-records 1..10 (first half). The current runs are drawn at the last true level x (1 + change).
+Histories (tools/perf/histories.py): 20 records of 1 process-run each (a variant table, on
+half as many comparisons, uses 3 process-runs per record), the run-to-run CV of the
+condition, 2 % outlying runs 4x wider, a slow drift drawn in +-0.05 % per record, and in 30 %
+of histories an older +-10 % step at records 1..10 (first half). The current runs are drawn at the last true level x (1 + change).
 Each rate comes with its 95 % (Wilson) binomial interval half-width.
 
-    python tools/perf/bench_compare.py [--comparisons 10000] [--seed 6] [--workers 2]
-                                       [--no-variant] [--quick] [--check]
+    python tools/perf/bench_compare.py [--comparisons 10000] [--variant-comparisons 5000]
+                                       [--seed 6] [--workers 2] [--alpha A] [--quick] [--check]
 
 Goals for benchtrail: A/A at CV 3 % false alarms <= 1 % with 1 run and with 3 runs; A/B 10 %
 at CV 3 % with 3 runs detected >= 95 %.
@@ -65,7 +65,7 @@ from peer_rules import (  # noqa: E402
 )
 
 from benchtrail.bench.fingerprint import cpu_model  # noqa: E402
-from benchtrail.compare.rule import decide  # noqa: E402
+from benchtrail.compare.rule import ALPHA, decide  # noqa: E402
 
 RECORDS = 20
 OUTLIER_RATE = 0.02
@@ -93,6 +93,9 @@ PEERS = (
     ("bencher-iqr", f"Bencher IQR, {BENCHER_IQR_MULTIPLIER:.1f} x IQR"),
     ("otava", "Apache Otava, defaults"),
 )
+HAVE_OTAVA = importlib.util.find_spec("otava") is not None
+if not HAVE_OTAVA:
+    PEERS = tuple(peer for peer in PEERS if peer[0] != "otava")
 CONFIRM = ("benchtrail-confirm", "benchtrail confirmation 1 -> 3")
 FAMILIES = ("benchtrail", "github-action-benchmark", "Bencher (both)", "Otava")
 
@@ -275,8 +278,13 @@ def oracle_lines(rng: np.random.Generator, draws: int) -> list[str]:
 def describe_machine(workers: int) -> list[str]:
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     load = " ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
-    versions = ", ".join(f"{name} {metadata.version(name)}" for name in ("benchtrail", "numpy", "scipy",
-                                                                           "apache-otava"))
+    def version(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    versions = ", ".join(f"{name} {version(name)}" for name in ("benchtrail", "numpy", "scipy", "apache-otava"))
     return [
         f"Machine: {cpu_model()}, {os.cpu_count()} cores ({usable} usable), {platform.platform()}",
         f"Load average at start: {load}",
@@ -294,8 +302,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="run Otava on only this many comparisons per condition (default: all)")
     parser.add_argument("--seed", type=int, default=6, help="seed of every draw (default 6)")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
-    parser.add_argument("--no-variant", action="store_true",
-                        help="skip the variant with 3 process-runs per history record")
+    parser.add_argument("--variant-comparisons", type=int, default=None,
+                        help="comparisons per condition in the variant with 3 process-runs per history "
+                             "record (default half of --comparisons; 0 skips it; skipped with --quick)")
     parser.add_argument("--alpha", type=float, default=None,
                         help="call benchtrail's decide() with this alpha instead of its default (for tuning)")
     parser.add_argument("--quick", action="store_true",
@@ -304,35 +313,36 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     count = args.comparisons if args.comparisons is not None else (300 if args.quick else 10_000)
     otava_count = count if args.otava_comparisons is None else min(count, args.otava_comparisons)
-    if count < 1 or args.workers < 1 or otava_count < 0:
-        parser.error("--comparisons and --workers must be >= 1, --otava-comparisons >= 0")
+    if count < 1 or args.workers < 1 or otava_count < 0 or (args.variant_comparisons or 0) < 0:
+        parser.error("--comparisons and --workers must be >= 1, --otava-comparisons and "
+                     "--variant-comparisons >= 0")
     chunk = min(CHUNK, max(1, math.ceil(count / 2)))
-    for module, package in (("scipy", "scipy"), ("otava", "apache-otava")):
-        if importlib.util.find_spec(module) is None:
-            print(f"error: {module} is not installed (pip install {package})", file=sys.stderr)
-            return 2
+    variant_count = 0 if args.quick else (count // 2 if args.variant_comparisons is None
+                                           else args.variant_comparisons)
 
     for line in describe_machine(args.workers):
         print(line)
-    from benchtrail.compare.rule import ALPHA
-
     print(f"Mode: {'quick' if args.quick else 'full'}, {count:,} comparisons per condition "
-          f"(Otava on {otava_count:,}), seed {args.seed}; benchtrail's decide() with alpha "
+          f"({f'Otava on {otava_count:,}' if HAVE_OTAVA else 'Otava not installed'}; {variant_count:,} in the "
+          f"variant with 3 process-runs per record), "
+          f"seed {args.seed}; benchtrail's decide() with alpha "
           f"{ALPHA if args.alpha is None else args.alpha}{'' if args.alpha is None else ' (not its default)'}")
     print(f"Histories: {RECORDS} records; run-to-run CV per condition; {OUTLIER_RATE:.0%} outlying runs "
           f"{OUTLIER_SCALE:.0f}x wider; drift uniform in ±{DRIFT:.2%}/record; {STEP_SHARE:.0%} with an older "
           f"±{STEP_SIZES[0]:.0%} step at records 1..{STEP_LAST_INDEX}; current runs at the last true level × "
-          f"(1 + change). Lower is better. Other peers see one value per record (its median) and the median "
-          f"of the current runs; Otava gets the current runs as separate points.")
+          f"(1 + change). Lower is better.")
+    print("benchtrail gets every run; the peers one value per record (its median) and the median of the "
+          "current runs, except Otava, which gets the current runs appended as separate points.")
 
-    variants = [1] if args.no_variant or args.quick else [1, 3]
+    counts = {1: count, 3: variant_count}
+    variants = [rpr for rpr, n in counts.items() if n > 0]
     tasks = []
-    for v, rpr in enumerate(variants):
+    for rpr in variants:
         for s_index, scenario in enumerate(scenarios()):
-            for c_index, start in enumerate(range(0, count, chunk)):
-                size = min(chunk, count - start)
-                with_otava = start < otava_count
-                tasks.append(((rpr, scenario), (scenario, rpr, size, args.seed, (v, s_index, c_index),
+            for c_index, start in enumerate(range(0, counts[rpr], chunk)):
+                size = min(chunk, counts[rpr] - start)
+                with_otava = HAVE_OTAVA and start < min(otava_count, counts[rpr])
+                tasks.append(((rpr, scenario), (scenario, rpr, size, args.seed, (rpr, s_index, c_index),
                                                 with_otava, args.alpha)))
     tallies: dict[tuple[int, Scenario], Tally] = {key: Tally() for key, _ in tasks}
     started = time.perf_counter()
@@ -355,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
               f"(95 % interval half-width in points after ±) ===")
         for title, group in groups:
             print()
-            for line in table(f"{title}, {count:,} comparisons each:", group, by_scenario):
+            for line in table(f"{title}, {counts[rpr]:,} comparisons each:", group, by_scenario):
                 print(line)
         print()
         print("benchtrail's verdicts (share of comparisons), the median bar a change had to pass, and how often "
@@ -380,6 +390,8 @@ def main(argv: list[str] | None = None) -> int:
         if values:
             print(f"  {family:<26}{statistics.median(values):8.3f} ms  [{min(values):.3f} .. {max(values):.3f}]")
     print(f"Wall time: {wall:.1f} s for {len(tasks)} tasks on {args.workers} worker(s)")
+    if not HAVE_OTAVA:
+        print("Warning: apache-otava is not installed, so Otava is left out: pip install apache-otava")
 
     main_tallies = {s: tallies[1, s] for s in scenarios()}
     aa3 = main_tallies[Scenario("A/A", 0.03, 0.0)]

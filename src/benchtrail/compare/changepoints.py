@@ -30,8 +30,10 @@ about 0.1 s for 1,000 values, 1 s for 5,000.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,10 +93,17 @@ def detect_change_points(values: Sequence[float], *, min_size: int = MIN_SIZE,
         return []
     z = _clip_outliers((logs - np.median(logs)) / sigma)
     beta = PENALTY_PER_LOG_N * math.log(n) if penalty is None else float(penalty)
+    t = np.arange(n, dtype=float)
+
+    @functools.cache  # the two starts below often meet at the same trend
+    def partition(slope: float) -> tuple[float, tuple[int, ...]]:
+        cost, found = _optimal_partition(z - slope * t, min_size, beta)
+        return cost, tuple(found)
+
     # Two starts for the shared trend: none, and the whole series' slope (which a slow drift
     # needs: started flat, the search cuts the ramp into stairs and stays there).
-    fits = [_fit_with_trend(z, slope, min_size, beta) for slope in (0.0, _pooled_slope(z, []))]
-    return min(fits, key=lambda fit: fit[0])[1]
+    fits = [_fit_with_trend(z, slope, partition) for slope in (0.0, _pooled_slope(z, ()))]
+    return list(min(fits)[1])
 
 
 def describe_change_points(values: Sequence[float], *, min_size: int = MIN_SIZE,
@@ -103,7 +112,7 @@ def describe_change_points(values: Sequence[float], *, min_size: int = MIN_SIZE,
     indices = detect_change_points(values, min_size=min_size, penalty=penalty)
     data = np.asarray(values, dtype=float)
     bounds = [0, *indices, len(data)]
-    medians = [float(np.median(data[a:b])) for a, b in zip(bounds, bounds[1:])]
+    medians = [float(np.median(data[a:b])) for a, b in itertools.pairwise(bounds)]
     return [ChangePoint(index=index, before=medians[k], after=medians[k + 1],
                         change=medians[k + 1] / medians[k] - 1.0)
             for k, index in enumerate(indices)]
@@ -151,26 +160,27 @@ def _clip_outliers(z: np.ndarray) -> np.ndarray:
     return local + np.clip(z - local, -OUTLIER_CLIP, OUTLIER_CLIP)
 
 
-def _fit_with_trend(z: np.ndarray, slope: float, min_size: int, beta: float) -> tuple[float, list[int]]:
+def _fit_with_trend(z: np.ndarray, slope: float,
+                    partition: Callable[[float], tuple[float, tuple[int, ...]]]) -> tuple[float, tuple[int, ...]]:
     """Steps plus one linear trend shared by all segments, fitted by alternating from ``slope``.
 
-    Each half-step (segments for a fixed trend, trend for fixed segments) is exact, so the
-    penalised cost only falls; returns ``(cost, change points)`` at the fixed point.
+    ``partition(slope)`` gives the best steps once that trend is removed. Each half-step
+    (steps for a fixed trend, trend for fixed steps) is exact, so the penalised cost only
+    falls; returns ``(cost, change points)`` where it settles.
     """
-    t = np.arange(len(z), dtype=float)
-    cost, found = _optimal_partition(z - slope * t, min_size, beta)
+    cost, found = partition(slope)
     for _ in range(_TREND_ROUNDS):
         previous, slope = slope, _pooled_slope(z, found)
         if slope == previous:
             break
-        cost, again = _optimal_partition(z - slope * t, min_size, beta)
+        cost, again = partition(slope)
         if again == found:
             break
         found = again
     return cost, found
 
 
-def _pooled_slope(z: np.ndarray, starts: list[int]) -> float:
+def _pooled_slope(z: np.ndarray, starts: Sequence[int]) -> float:
     """Least-squares slope of ``z`` over time shared by all segments, each with its own level.
 
     A slow drift makes the mean-shift search cut a ramp into stairs; the stairs share the
@@ -179,7 +189,7 @@ def _pooled_slope(z: np.ndarray, starts: list[int]) -> float:
     t = np.arange(len(z), dtype=float)
     bounds = [0, *starts, len(z)]
     num = den = 0.0
-    for a, b in zip(bounds, bounds[1:]):
+    for a, b in itertools.pairwise(bounds):
         dt = t[a:b] - t[a:b].mean()
         num += float(dt @ (z[a:b] - z[a:b].mean()))
         den += float(dt @ dt)
@@ -190,26 +200,37 @@ def _optimal_partition(z: np.ndarray, min_size: int, beta: float) -> tuple[float
     """Exact minimiser of sum(segment squared error) + beta * changes, by PELT: (cost, starts).
 
     ``best[t]`` is the optimal cost of ``z[:t]``; ``last[t]`` where its final segment starts.
-    A start ``s`` is pruned once ``best[s] + cost(s, t) > best[t]``: it can never be optimal
-    again (the squared-error cost only grows by adding points; Killick et al., 2012).
+    A segment ``[s, t)`` costs ``S2[t] - S2[s] - (S1[t] - S1[s])^2 / (t - s)`` (cumulative
+    sums), so each candidate start keeps ``best[s] - S2[s]`` and ``S1[s]``. A start is pruned
+    once it is ``beta`` worse than the best: it can never win again, since the squared-error
+    cost only grows with more points (Killick et al., 2012).
     """
     n = len(z)
     s1 = np.concatenate([[0.0], np.cumsum(z)])
     s2 = np.concatenate([[0.0], np.cumsum(z * z)])
-    best = np.full(n + 1, np.inf)
+    best = np.empty(n + 1)
     best[0] = -beta
     last = np.zeros(n + 1, dtype=np.int64)
-    starts = np.array([0], dtype=np.int64)
+    # The live candidate starts, packed at the front of preallocated arrays.
+    pos = np.zeros(n + 1, dtype=np.int64)
+    base = np.full(n + 1, -beta)
+    level = np.zeros(n + 1)
+    live = 1
     for t in range(min_size, n + 1):
-        if t - min_size >= min_size:
-            starts = np.append(starts, t - min_size)
-        length = t - starts
-        cost = (s2[t] - s2[starts]) - (s1[t] - s1[starts]) ** 2 / length
-        total = best[starts] + cost + beta
-        k = int(np.argmin(total))
-        best[t] = total[k]
-        last[t] = starts[k]
-        starts = starts[best[starts] + cost <= best[t]]
+        s = t - min_size
+        if s >= min_size:
+            pos[live], base[live], level[live] = s, best[s] - s2[s], s1[s]
+            live += 1
+        d = s1[t] - level[:live]
+        partial = base[:live] - d * d / (t - pos[:live])
+        k = int(partial.argmin())
+        best[t] = partial[k] + s2[t] + beta
+        last[t] = pos[k]
+        keep = partial <= partial[k] + beta
+        if not keep.all():
+            live = int(keep.sum())
+            for array in (pos, base, level):
+                array[:live] = array[:len(keep)][keep]
     found = []
     t = n
     while t > 0:

@@ -14,6 +14,7 @@ from typing import Any
 
 from benchtrail.compare.baseline import DEFAULT_WINDOW, Baseline, choose_baseline
 from benchtrail.compare.rule import DEFAULT_MIN_EFFECT, VERDICTS, Decision, decide
+from benchtrail.errors import RecordError
 from benchtrail.results.series import benchmark_label, headline
 
 __all__ = ["Comparison", "Row", "compare_records", "overall_verdict"]
@@ -134,6 +135,10 @@ def compare_records(
         groups.setdefault((record["suite"], record["environment"]["fingerprint"]), []).append(record)
     rows, baselines, notes = [], {}, {}
     for (suite, fingerprint), records in sorted(groups.items()):
+        commits = sorted({r["source"].get("commit") or "none" for r in records})
+        if len(commits) > 1:
+            raise RecordError(f"the records of suite {suite!r} are of {len(commits)} commits "
+                              f"({', '.join(c[:12] for c in commits)}): compare the runs of one commit")
         commit = records[0]["source"].get("commit")
         baseline = choose_baseline(history, suite=suite, fingerprint=fingerprint, target_ref=target_ref,
                                    merge_base=merge_base, merge_base_time=merge_base_time,

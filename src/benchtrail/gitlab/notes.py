@@ -115,8 +115,10 @@ def note_target(environ: Mapping[str, str] | None = None, *, project: str | int 
     variable of a value that is missing or malformed."""
     env = os.environ if environ is None else environ
     api_url = (env.get("CI_API_V4_URL") or "").rstrip("/")
-    server, server_from = _pick(server_url, "--gitlab-url", env.get("CI_SERVER_URL") or
-                                api_url.removesuffix("/api/v4"), "CI_SERVER_URL")
+    # CI_API_V4_URL first: it is where GitLab says its API is (behind a proxy or on a
+    # relative URL root it is more than CI_SERVER_URL + /api/v4)
+    server, server_from = _pick(server_url, "--gitlab-url", api_url.removesuffix("/api/v4") or
+                                env.get("CI_SERVER_URL"), "CI_API_V4_URL" if api_url else "CI_SERVER_URL")
     where, where_from = _pick(project, "--project", env.get("CI_PROJECT_ID") or env.get("CI_PROJECT_PATH"),
                               "CI_PROJECT_ID")
     iid, iid_from = _pick(mr_iid, "--mr-iid", env.get("CI_MERGE_REQUEST_IID"), "CI_MERGE_REQUEST_IID")

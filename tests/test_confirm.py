@@ -1,0 +1,85 @@
+"""Confirmation runs: only the suspect benchmarks run again, in the environment of the
+records under test (the end-to-end case is in ``test_cli_compare``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from comparefixtures import TINY_SUITE, bench_record, row
+
+from benchtrail.bench.fingerprint import describe_environment
+from benchtrail.bench.gpu import open_gpus
+from benchtrail.compare.comparison import Comparison
+from benchtrail.compare.confirm import CONFIRM_TIMES, confirm_runs, suspects
+from benchtrail.errors import SuiteError
+from benchtrail.results import load_record
+
+
+def comparison(*rows) -> Comparison:  # type: ignore[no-untyped-def]
+    return Comparison(tuple(rows), "main", None, 0.05)
+
+
+def current(suite: str = "tiny", machine: str = "cpu-large", runs: int = 1) -> list[dict[str, Any]]:
+    record = bench_record({"sleepy": [1.1] * runs, "double": [0.01]}, n=100, suite=suite, ref="feature")
+    record["environment"]["hardware"]["runner_label"] = machine
+    record["run"]["runs"] = runs
+    return [record]
+
+
+SUSPECT = comparison(row("sleepy", "regression", change=0.3, suite="tiny"),
+                     row("sleepy", "inconclusive", change=0.1, suite="tiny", metric_name="cpu_ms_per_item"),
+                     row("double", "unchanged", suite="tiny"), row("double", "regression", change=0.5))
+
+
+def test_suspects_are_the_regressed_or_inconclusive_benchmarks_of_the_suite() -> None:
+    assert suspects(SUSPECT, "tiny") == ["sleepy"]
+    assert suspects(SUSPECT, "demo") == ["double"]
+    both = comparison(row("b", "inconclusive", suite="tiny"), row("a", "regression", suite="tiny"),
+                      row("c", "improvement", suite="tiny"), row("d", "no_baseline", suite="tiny"))
+    assert suspects(both, "tiny") == ["a", "b"]
+
+
+def test_only_the_suspects_run_again_on_the_same_machine_label(write_suite, tmp_path: Path) -> None:
+    suite = write_suite(TINY_SUITE.replace("runs = 3", "runs = 1"))
+    records = confirm_runs(suite, SUSPECT, current(), out_dir=tmp_path / "confirm")
+    assert len(records) == CONFIRM_TIMES == 2
+    files = sorted((tmp_path / "confirm").rglob("*.json"))
+    assert [f.parent.name for f in files] == ["confirm-1", "confirm-2"]
+    assert [load_record(f) for f in files] == records
+    assert {tuple(b["name"] for b in r["benchmarks"]) for r in records} == {("sleepy",)}
+    assert {r["environment"]["hardware"]["runner_label"] for r in records} == {"cpu-large"}
+    gpus = open_gpus()  # as run_suite sees them, so the test holds on a GPU machine too
+    here = describe_environment(gpus.describe() if gpus else None, label="cpu-large")
+    if gpus is not None:
+        gpus.close()
+    assert {r["environment"]["fingerprint"] for r in records} == {here["fingerprint"]}
+
+
+def test_nothing_suspect_runs_nothing(write_suite, tmp_path: Path) -> None:
+    calm = comparison(row("sleepy", suite="tiny"), row("double", "improvement", change=-0.2, suite="tiny"))
+    assert confirm_runs(write_suite(TINY_SUITE), calm, current(), out_dir=tmp_path / "confirm") == []
+    assert not (tmp_path / "confirm").exists()
+
+
+def test_a_suite_that_was_not_compared_is_refused(write_suite, tmp_path: Path) -> None:
+    suite = write_suite(TINY_SUITE)
+    with pytest.raises(SuiteError, match="suite 'tiny' is not among the records compared"):
+        confirm_runs(suite, SUSPECT, current(suite="demo"), out_dir=tmp_path / "confirm")
+
+
+def test_a_suspect_the_suite_lacks_is_refused(write_suite, tmp_path: Path) -> None:
+    gone = comparison(row("sleepy", "regression", change=0.3, suite="tiny"),
+                      row("gone", "regression", change=0.3, suite="tiny"))
+    with pytest.raises(SuiteError, match="no benchmark 'gone' in this suite"):
+        confirm_runs(write_suite(TINY_SUITE), gone, current(), out_dir=tmp_path / "confirm")
+    assert not (tmp_path / "confirm").exists()
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: confirm_runs gives every suspect the record's run.runs (the most "
+                   "of any benchmark), not the runs that benchmark had in the run under test")
+def test_each_suspect_runs_in_as_many_processes_as_in_the_run_under_test(write_suite, tmp_path: Path) -> None:
+    double = comparison(row("double", "regression", change=0.3, suite="tiny"))
+    (record,) = confirm_runs(write_suite(TINY_SUITE), double, current(runs=3), out_dir=tmp_path / "c", times=1)
+    assert [(b["name"], b["runs"]) for b in record["benchmarks"]] == [("double", 1)]
