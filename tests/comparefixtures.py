@@ -21,6 +21,8 @@ from benchtrail.compare.rule import Decision
 FINGERPRINT = "d305c9f7cbc55706"  # the golden record's
 OTHER_FINGERPRINT = "0123456789abcdef"
 _START = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
+#: levels of commits 1..12: 10 ms, then 13 ms from commit 7 on (after a merge base at 6)
+STEP_AFTER_6 = [10.0] * 6 + [13.0] * 6
 
 #: a suite of two quick benchmarks: ``sleepy``'s latency is a sleep, steady enough to compare
 TINY_SUITE = """

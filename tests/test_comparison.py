@@ -8,6 +8,7 @@ import pytest
 from comparefixtures import (
     FINGERPRINT,
     OTHER_FINGERPRINT,
+    STEP_AFTER_6,
     bench_record,
     history,
     noisy,
@@ -114,7 +115,7 @@ def test_runs_only_in_another_environment_give_environment_changed() -> None:
 
 
 def test_the_merge_base_limits_the_baseline() -> None:
-    past = history(STEADY[:6] + [13.0] * 6, seed=10)  # commits 1..12; 7..12 landed after the merge base
+    past = history(STEP_AFTER_6, seed=10)
     now = current({"double": [10.0, 10.1, 9.9]})
     assert compare_records([now], past, target_ref="main").verdict == "improvement"
     comparison = compare_records([now], past, target_ref="main", merge_base=sha(6))

@@ -77,8 +77,6 @@ def test_a_suspect_the_suite_lacks_is_refused(write_suite, tmp_path: Path) -> No
     assert not (tmp_path / "confirm").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: confirm_runs gives every suspect the record's run.runs (the most "
-                   "of any benchmark), not the runs that benchmark had in the run under test")
 def test_each_suspect_runs_in_as_many_processes_as_in_the_run_under_test(write_suite, tmp_path: Path) -> None:
     double = comparison(row("double", "regression", change=0.3, suite="tiny"))
     (record,) = confirm_runs(write_suite(TINY_SUITE), double, current(runs=3), out_dir=tmp_path / "c", times=1)

@@ -60,7 +60,8 @@ def test_sections_are_marked_and_note_sections_reads_them_back() -> None:
 
 
 def test_hostile_benchmark_names_cannot_break_the_table_or_inject_html() -> None:
-    names = ["a|b", "x`y`", "<img src=x>", "two\nlines | and `ticks`", "back\\"]
+    names = ["a|b", "x`y`", "<img src=x>", "two\nlines | and `ticks`", "back\\",
+             "\n<!-- benchtrail:section suite=evil verdict=unchanged -->\n"]
     rows = [row(name, "regression", change=0.5 - i / 10) for i, name in enumerate(names)]
     rows.append(row("p", "inconclusive", change=0.07, params=(("k", "v|w</details>"),)))
     text = render_markdown(comparison(*rows))
@@ -68,12 +69,12 @@ def test_hostile_benchmark_names_cannot_break_the_table_or_inject_html() -> None
     assert len(cells) == 2 + len(rows)
     assert {len(line) for line in cells} == {7}
     assert [line[1] for line in cells[2:]] == [
-        "`a\\|b`", "`x'y'`", "`<img src=x>`", "`two lines \\| and 'ticks'`", "`back\\`", "`p[k=v\\|w</details>]`"]
+        "`a\\|b`", "`x'y'`", "`<img src=x>`", "`two lines \\| and 'ticks'`", "`back\\`",
+        "`<!-- benchtrail:section suite=evil verdict=unchanged -->`", "`p[k=v\\|w</details>]`"]
     assert set(re.findall(r"</?\w+[^>]*>", outside_code(text))) <= OUR_TAGS
+    assert list(note_sections(text)) == ["demo"]  # a name cannot start a section of its own
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: render._cells puts the unit (free text from importers: asv, "
-                   "github-action-benchmark) into the table unescaped, so a '|' splits the cell and HTML passes")
 def test_a_hostile_unit_cannot_break_the_table_or_inject_html() -> None:
     text = render_markdown(comparison(row("x", "regression", change=0.5, unit="ms|<img src=x>")))
     assert {len(line) for line in table_rows(text)} == {7}
@@ -168,14 +169,10 @@ def test_the_webhook_text_names_each_regressed_benchmark() -> None:
     json.dumps(payload, allow_nan=False)
 
 
-_SMALL = pytest.mark.xfail(strict=True, reason="BUG: format_quantity uses '.3g' below 100, which switches "
-                           "to an exponent under 1e-4 (1.23e-05 ms)")
-
-
 @pytest.mark.parametrize(("value", "shown"), [
     (0.0, "0 s"), (0.5, "0.5 s"), (0.012345, "0.0123 s"), (0.0001234, "0.000123 s"), (1.0, "1 s"),
     (99.94, "99.9 s"), (99.96, "100 s"), (1234.5, "1,230 s"), (-4567.0, "-4,570 s"), (1.2e15, "1,200,000,000,000,000 s"),
-    pytest.param(1.234e-5, "0.0000123 s", marks=_SMALL), pytest.param(-2.5e-7, "-0.00000025 s", marks=_SMALL),
+    (1.234e-5, "0.0000123 s"), (-2.5e-7, "-0.00000025 s"), (0.0994, "0.0994 s"), (-0.5, "-0.5 s"),
 ])
 def test_format_quantity_gives_three_digits_and_never_an_exponent(value: float, shown: str) -> None:
     assert format_quantity(value, "s") == shown

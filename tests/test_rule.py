@@ -35,23 +35,23 @@ def verdicts(records: int, runs: int, current_runs: int, *, seeds: int, **option
     return found
 
 
-def test_a_a_on_300_seeded_histories_is_almost_never_a_regression() -> None:
-    found = verdicts(20, 3, 3, seeds=300)
-    assert found["regression"] <= 1 and found["improvement"] <= 1
-    assert found["unchanged"] >= 280
+def test_a_a_on_1000_seeded_histories_is_almost_never_a_regression() -> None:
+    found = verdicts(20, 3, 3, seeds=1000)
+    assert found["regression"] <= 10 and found["improvement"] <= 10  # at most 1 %
+    assert found["unchanged"] >= 950
 
 
 def test_a_a_without_a_minimum_effect_alarms_at_about_alpha() -> None:
     """Only the noise test stands between noise and a verdict: one-sided false alarms
-    stay near ALPHA (0.3 %), far from the 5 % a plain 2-sigma rule would give."""
+    stay near ALPHA (1 % with three runs), far from the 5 % a plain 2-sigma rule would give."""
     found = verdicts(20, 3, 3, seeds=500, min_effect=0.0)
-    assert found["regression"] <= 5 and found["improvement"] <= 5
+    assert found["regression"] <= 10 and found["improvement"] <= 10
     assert found["regression"] + found["improvement"] + found["inconclusive"] == 500
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: run_noise counts each odd-sized group's own median as a zero "
-                   "deviation, so short histories of single runs underestimate the noise (~3 % false alarms)")
 def test_a_a_on_short_single_run_histories_keeps_the_false_alarm_rate() -> None:
+    """An odd group's median is one of its values: counted as a zero deviation, it shrank
+    the noise of short single-run histories (34 false alarms in 1,000, not 3)."""
     found = verdicts(4, 1, 1, seeds=1000, min_effect=0.0)
     assert found["regression"] <= 8 and found["improvement"] <= 8
 
@@ -160,5 +160,5 @@ def test_run_noise_pools_groups_around_their_own_medians() -> None:
     groups = [noisy(rng, level, 200, 0.05) for level in (1.0, 100.0)]
     sigma, dof = run_noise(groups)
     assert sigma == pytest.approx(0.05, rel=0.15)
-    assert dof == pytest.approx(398 * 0.37)
+    assert dof == pytest.approx(400 * 0.37, rel=0.01)
     assert run_noise([[1.0], [2.0]]) == (None, 0.0)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from comparefixtures import (
     OTHER_FINGERPRINT,
+    STEP_AFTER_6,
     bench_record,
     history,
     push_history,
@@ -27,13 +28,10 @@ from benchtrail.errors import BenchtrailError, RecordError
 
 pytest_plugins = ("gitfixtures",)
 
-#: commits 1..6 at 10 ms, then 7..12 at 13 ms: a step that landed after a merge base at 6
-LEVELS = [10.0] * 6 + [13.0] * 6
-
 
 @pytest.fixture
 def recorded(work: Path, tmp_path: Path) -> Path:
-    push_history(work, history(LEVELS, seed=21) + history(LEVELS, seed=22, suite="other"), tmp_path / "hist")
+    push_history(work, history(STEP_AFTER_6, seed=21) + history(STEP_AFTER_6, seed=22, suite="other"), tmp_path / "hist")
     return work
 
 
@@ -105,7 +103,7 @@ def test_the_merge_base_time_comes_from_the_project_repository(recorded: Path, t
 def test_a_merge_base_outside_the_clone_takes_its_time_from_its_records(work: Path, tmp_path: Path) -> None:
     elsewhere = [bench_record({"double": [1.0]}, n=50, commit=sha(50), commit_time=stamp(6, minutes=30),
                               fingerprint=OTHER_FINGERPRINT)]
-    push_history(work, history(LEVELS, seed=23) + elsewhere, tmp_path / "hist")
+    push_history(work, history(STEP_AFTER_6, seed=23) + elsewhere, tmp_path / "hist")
     comparison = compare([under_test(tmp_path, 10.0)], work, baseline_commit=sha(50))
     assert comparison.verdict == "unchanged"
     assert comparison.baselines[next(iter(comparison.baselines))].anchor == sha(6)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -258,11 +259,12 @@ class _PercentType(click.ParamType):
         return percent / 100
 
 
-def _write_report(path: Path | None, text: str) -> None:
+def _write_report(path: Path | None, render: Callable[[], str]) -> None:
+    """Write the report ``render`` makes to ``path``, when one is asked for."""
     if path is not None:
         from benchtrail.gitlab.reports import write_report
 
-        write_report(path, text)
+        write_report(path, render())
         click.echo(f"Wrote {path}", err=True)
 
 
@@ -305,8 +307,8 @@ def _write_report(path: Path | None, text: str) -> None:
 @click.option("--report-url", envvar=["BENCHTRAIL_REPORT_URL", "CI_PAGES_URL"], show_envvar=True,
               help="The report site's address, for links in the note (default: the project's Pages site).")
 @click.option("--webhook", "webhook_url", envvar="BENCHTRAIL_WEBHOOK_URL", show_envvar=True,
-              help="POST an alert to this URL (Slack/Mattermost compatible) when the baseline branch "
-                   "itself regressed.")
+              help="POST an alert to this URL (Slack/Mattermost compatible) when the runs compared are "
+                   "of the baseline branch itself (the default branch) and regressed.")
 @click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
               envvar="BENCHTRAIL_CACHE", show_envvar=True,
               help="Keep fetched records in this bare repository, so the next read fetches only new ones.")
@@ -341,14 +343,13 @@ def compare_command(files: tuple[Path, ...], repo: Path, remote: str, branch: st
         click.echo(json.dumps(render_json(comparison), indent=2, ensure_ascii=False))
     else:
         click.echo(markdown if fmt == "markdown" else render_table(comparison), nl=False)
-    _write_report(markdown_path, markdown)
-    if junit_path is not None or metrics_path is not None:
-        from benchtrail.gitlab.reports import junit_xml, metrics_report
+    from benchtrail.gitlab.reports import junit_xml, metrics_report
 
-        _write_report(junit_path, junit_xml(comparison) if junit_path else "")
-        _write_report(metrics_path, metrics_report(comparison) if metrics_path else "")
+    for path, render in ((markdown_path, lambda: markdown), (junit_path, lambda: junit_xml(comparison)),
+                         (metrics_path, lambda: metrics_report(comparison))):
+        _write_report(path, render)
     regressed = comparison.verdict == "regression"
-    if regressed and webhook_url:
+    if regressed and webhook_url and comparison.source.get("ref") == baseline_ref:
         from benchtrail.compare.render import webhook_payload
         from benchtrail.gitlab.webhook import post_webhook
 

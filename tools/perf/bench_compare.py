@@ -5,8 +5,9 @@ Figures (issue 6), per benchmark x metric comparison, lower is better (a latency
 
   A/A        no change, CV 1 %, 3 %, 5 %: the false-alarm rate, with 1 and 3 current runs
   A/B        a 5 %, 7 %, 10 % slowdown at CV 3 %: the detection rate, 1 and 3 current runs
-  confirm    benchtrail's confirmation path: decide on 1 run; on "regression" or
-             "inconclusive" draw 2 more runs and decide on the 3; alert only if that says
+  confirm    benchtrail's confirmation path: decide on 1 run; when it is suspect (a
+             regression, inconclusive, or within one standard error of a regression of the
+             minimum effect) draw 2 more runs and decide on the 3; alert only if that says
              "regression" (the extra runs are counted as a cost)
   oracle     the ceiling for one run: a rule that knows the true level and the noise model,
              its threshold set for 1 % false alarms; 10 % slower at CV 3 %, with and
@@ -20,8 +21,9 @@ point at the current point(s), its defaults). Every rule sees the same histories
 Histories (tools/perf/histories.py): 20 records of 1 process-run each (a variant table, on
 half as many comparisons, uses 3 process-runs per record), the run-to-run CV of the
 condition, 2 % outlying runs 4x wider, a slow drift drawn in +-0.05 % per record, and in 30 %
-of histories an older +-10 % step at records 1..10 (first half). The current runs are drawn at the last true level x (1 + change).
-Each rate comes with its 95 % (Wilson) binomial interval half-width.
+of histories an older +-10 % step at records 1..10 (first half). The current runs are drawn
+at the last true level x (1 + change). Each rate comes with its 95 % (Wilson) binomial
+interval half-width.
 
     python tools/perf/bench_compare.py [--comparisons 10000] [--variant-comparisons 5000]
                                        [--seed 6] [--workers 2] [--alpha A] [--quick] [--check]
@@ -158,7 +160,7 @@ def run_chunk(scenario: Scenario, runs_per_record: int, count: int, seed: int, s
     for _ in range(count):
         records, current = draw(rng, scenario, runs_per_record)
         values = [statistics.median(r) for r in records]  # one value per record for the peers
-        verdicts = {}
+        verdicts, suspect = {}, False
         for runs in (1, CURRENT_RUNS):
             now = current[:runs]
             value = statistics.median(now)
@@ -166,6 +168,7 @@ def run_chunk(scenario: Scenario, runs_per_record: int, count: int, seed: int, s
             decision = decide(records, now, **options)
             t1 = clock()
             verdicts[runs] = decision.verdict
+            suspect = suspect or (runs == 1 and decision.suspect)
             tally.verdicts[runs, decision.verdict] += 1
             if decision.threshold is not None:
                 tally.bars[runs].append(decision.threshold)
@@ -186,9 +189,10 @@ def run_chunk(scenario: Scenario, runs_per_record: int, count: int, seed: int, s
                 tally.trials[key, runs] += 1
             tally.ns.update({"benchtrail": t1 - t0, "github-action-benchmark": t2 - t1,
                              "Bencher (both)": t3 - t2, "Otava": t4 - t3})
-        # the confirmation path: the 2 extra runs are current[1:3], drawn independently
+        # the confirmation path (benchtrail.compare.confirm): a suspect first run gets 2 more,
+        # current[1:3], drawn independently, and the decision is taken on the 3
         final = verdicts[1]
-        if final in ("regression", "inconclusive"):
+        if suspect:
             tally.reruns += 1
             final = verdicts[CURRENT_RUNS]
         tally.alerts[CONFIRM[0], "1+2"] += final == "regression"

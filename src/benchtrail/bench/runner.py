@@ -111,8 +111,11 @@ def run_suite(
     machine: str | None = None,
     image: dict[str, str | None] | None = None,
     progress: Progress | None = None,
+    source: dict[str, Any] | None = None,
 ) -> tuple[Path, dict[str, Any]]:
-    """Measure every benchmark of ``suite`` and write the record into ``out_dir``.
+    """Measure every benchmark of ``suite`` and write the record into ``out_dir``;
+    ``source`` replaces what the checkout and CI variables say (a confirmation run
+    measures the very code of an earlier record).
 
     Returns the record's path and the record.
     """
@@ -151,7 +154,7 @@ def run_suite(
         "schema": SCHEMA_ID,
         "suite": suite.name,
         "benchmarks": benchmarks,
-        "source": describe_source(suite.path.parent),
+        "source": dict(source) if source is not None else describe_source(suite.path.parent),
         "environment": describe_environment(gpu, label=machine, image=image),
         "run": {
             "started_at": started.isoformat().replace("+00:00", "Z"),

@@ -75,12 +75,14 @@ class ChangePoint:
 
 
 def detect_change_points(values: Sequence[float], *, min_size: int = MIN_SIZE,
-                         penalty: float | None = None) -> list[int]:
+                         penalty: float | None = None, trend: bool = True) -> list[int]:
     """Return the sorted indices where a new segment starts (never 0); see the module doc.
 
     ``min_size`` is the fewest records per segment; ``penalty`` the cost of one change in
-    noise variances (default ``PENALTY_PER_LOG_N * log(n)``). Raises ``ValueError`` for a
-    non-finite or non-positive value, or ``min_size < 1``.
+    noise variances (default ``PENALTY_PER_LOG_N * log(n)``); ``trend`` fits a slow shared
+    trend along with the steps (turn it off for a short window, a few dozen records, where
+    a drift cannot show but a step in the middle would be taken for a slope). Raises
+    ``ValueError`` for a non-finite or non-positive value, or ``min_size < 1``.
     """
     if min_size < 1:
         raise ValueError(f"min_size must be at least 1, got {min_size}")
@@ -100,6 +102,8 @@ def detect_change_points(values: Sequence[float], *, min_size: int = MIN_SIZE,
         cost, found = _optimal_partition(z - slope * t, min_size, beta)
         return cost, tuple(found)
 
+    if not trend:
+        return list(partition(0.0)[1])
     # Two starts for the shared trend: none, and the whole series' slope (which a slow drift
     # needs: started flat, the search cuts the ramp into stairs and stays there).
     fits = [_fit_with_trend(z, slope, partition) for slope in (0.0, _pooled_slope(z, ()))]

@@ -15,16 +15,20 @@ from typing import Any
 
 from benchtrail.compare.comparison import Comparison
 from benchtrail.errors import SuiteError
+from benchtrail.results.series import benchmark_label
 
-__all__ = ["CONFIRM_TIMES", "SUSPECT_VERDICTS", "confirm_runs", "suspects"]
+__all__ = ["CONFIRM_TIMES", "confirm_runs", "suspects"]
 
 CONFIRM_TIMES = 2
-SUSPECT_VERDICTS = ("regression", "inconclusive")
 
 
 def suspects(comparison: Comparison, suite: str) -> list[str]:
-    """The labels of ``suite``'s benchmarks with a suspect verdict on any metric."""
-    return sorted({row.label for row in comparison.rows if row.suite == suite and row.verdict in SUSPECT_VERDICTS})
+    """The labels of ``suite``'s benchmarks with a suspect metric: regressed, inconclusive,
+    or still within one standard error of a regression of the minimum effect (a 10 %
+    slowdown seen in one run at 3 % noise reads below 5 % one time in twenty: those must
+    run again too). A change that means nothing (around zero) is not worth a run."""
+    return sorted({row.label for row in comparison.rows if row.suite == suite
+                   and row.decision.suspect and row.decision.change is not None})
 
 
 def confirm_runs(
@@ -50,8 +54,10 @@ def confirm_runs(
     tested = next((r for r in current if r["suite"] == suite.name), None)
     if tested is None:
         raise SuiteError(f"{suite_path}: suite {suite.name!r} is not among the records compared")
-    suite = load_suite(suite_path, runs=tested["run"]["runs"])  # as many processes as the run under test
-    chosen = tuple(spec for spec in suite.benchmarks if spec.label in labels)
+    # each suspect runs in as many processes as it did in the run under test
+    processes = {benchmark_label(entry): entry.get("runs", 1) for entry in tested["benchmarks"]}
+    chosen = tuple(dataclasses.replace(spec, runs=processes[spec.label])
+                   for spec in suite.benchmarks if spec.label in labels)
     missing = sorted(set(labels) - {spec.label for spec in chosen})
     if missing:
         raise SuiteError(f"{suite_path}: no benchmark {missing[0]!r} in this suite: is it the suite that was run?")
@@ -61,6 +67,7 @@ def confirm_runs(
     total = sum(spec.runs for spec in chosen) * times
     with progress(total, f"Confirming {len(chosen)} benchmark(s) of {suite.name}") as bar:
         for n in range(1, times + 1):
-            _, record = run_suite(subset, Path(out_dir) / f"confirm-{n}", machine=machine or None, progress=bar)
+            _, record = run_suite(subset, Path(out_dir) / f"confirm-{n}", machine=machine or None, progress=bar,
+                                  source=tested["source"])
             records.append(record)
     return records

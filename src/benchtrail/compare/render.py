@@ -7,6 +7,7 @@ characters that could end them or a table cell neutralised, so a name like ``a|b
 
 from __future__ import annotations
 
+import html
 import math
 import re
 from typing import Any
@@ -35,7 +36,11 @@ def format_quantity(value: float | None, unit: str) -> str:
     if value is None or not math.isfinite(value):
         return "-"
     rounded = float(f"{value:.3g}")
-    text = f"{rounded:,.0f}" if abs(rounded) >= 100 else f"{rounded:.3g}"
+    if abs(rounded) >= 100 or rounded == 0:
+        text = f"{rounded:,.0f}"
+    else:  # three significant digits written out: 0.0000123, never 1.23e-05
+        text = f"{rounded:.{2 - math.floor(math.log10(abs(rounded)))}f}"
+        text = text.rstrip("0").rstrip(".") if "." in text else text
     return f"{text} {unit}".strip()
 
 
@@ -62,6 +67,11 @@ def _code(text: str) -> str:
     return f"`{cleaned}`" if cleaned else ""
 
 
+def _cell(text: str) -> str:
+    """Free text (a unit) for a table cell: no HTML, no cell break."""
+    return html.escape(" ".join(text.split()), quote=False).replace("|", "\\|")
+
+
 def _counts(comparison: Comparison) -> str:
     counts: dict[str, int] = {}
     for row in comparison.rows:
@@ -82,7 +92,7 @@ def _cells(row: Row, with_environment: bool) -> list[str]:
     if with_environment:
         cells.append(_code(row.fingerprint[:12]))
     noise = f" (±{d.threshold * 100:.1f} %)" if d.threshold is not None and row.verdict == "inconclusive" else ""
-    cells += [format_quantity(d.baseline, row.unit), format_quantity(d.current, row.unit),
+    cells += [_cell(format_quantity(d.baseline, row.unit)), _cell(format_quantity(d.current, row.unit)),
               format_change(d.change), verdict_words(row.verdict) + noise]
     return cells
 
@@ -207,5 +217,7 @@ def webhook_payload(comparison: Comparison) -> dict[str, Any]:
         lines.append(f"Pipeline: {source['pipeline_url']}")
     body = render_json(comparison)
     body["results"] = [r for r in body["results"] if r["verdict"] == "regression"]
-    return {"text": "\n".join(lines), "commit": source.get("commit"), "ref": source.get("ref"),
+    # Slack and Mattermost read <...> as links and mentions (<!channel>): escape as they ask
+    text = "\n".join(lines).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return {"text": text, "commit": source.get("commit"), "ref": source.get("ref"),
             "pipeline_url": source.get("pipeline_url"), **body}

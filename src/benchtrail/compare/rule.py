@@ -32,6 +32,7 @@ CI-like histories; the README quotes the figures.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -41,8 +42,10 @@ from benchtrail.compare.changepoints import detect_change_points
 
 __all__ = [
     "ALPHA",
+    "ALPHA_FEW_RUNS",
     "DEFAULT_MIN_EFFECT",
     "VERDICTS",
+    "WINSOR",
     "Decision",
     "decide",
     "median_variance",
@@ -53,11 +56,16 @@ __all__ = [
 #: every verdict, the worst first (the order tables are sorted in)
 VERDICTS = ("regression", "inconclusive", "environment_changed", "no_baseline", "improvement", "unchanged")
 DEFAULT_MIN_EFFECT = 0.05
-#: one-sided false-alarm level of the noise test for one benchmark × metric
-ALPHA = 0.003
+#: one-sided false-alarm level of the noise test for one benchmark × metric, once the
+#: current side has three runs or more: its median then outvotes one outlying run
+ALPHA = 0.01
+#: the level with one or two current runs, which an outlying run alone can carry past
+#: any threshold: three times the evidence
+ALPHA_FEW_RUNS = 0.002
+#: deviations are clipped at this many robust sigmas before the noise is estimated
+WINSOR = 2.5
 _MAD_TO_SD = 1.482602218505602
-_MAD_EFFICIENCY = 0.37  # a MAD's variance equals that of a standard deviation from 37 % as many values
-_Z = {0.001: 3.090232, 0.003: 2.747781, 0.01: 2.326348, 0.05: 1.644854}
+_WINSOR_CONSISTENCY = 0.98849  # sqrt(E[min(Z², 2.5²)]) for a standard normal Z
 #: variance of the median of n normal values, in units of one value's variance (exact for small n)
 _MEDIAN_VARIANCE = {1: 1.0, 2: 0.5, 3: 0.4487, 4: 0.3433, 5: 0.2868, 6: 0.2337, 7: 0.2097}
 
@@ -79,6 +87,9 @@ class Decision:
     threshold: float | None = None
     baseline_runs: int = 0
     current_runs: int = 0
+    #: worth confirming with more runs: a regression, an inconclusive change, or one that
+    #: is still within one standard error of a regression of the minimum effect
+    suspect: bool = False
 
 
 def median_variance(n: int) -> float:
@@ -89,8 +100,11 @@ def median_variance(n: int) -> float:
 
 
 def t_quantile(alpha: float, dof: float) -> float:
-    """One-sided Student-t quantile (Cornish-Fisher expansion around the normal one)."""
-    z = _Z[alpha]
+    """One-sided Student-t quantile at level ``alpha`` (Cornish-Fisher expansion around
+    the normal one; good to a few percent from 2 degrees of freedom)."""
+    if not 0 < alpha < 0.5:
+        raise ValueError(f"alpha must be between 0 and 0.5, not {alpha!r}")
+    z = statistics.NormalDist().inv_cdf(1 - alpha)
     dof = max(dof, 1.0)
     return (z + (z**3 + z) / (4 * dof) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * dof**2)
             + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * dof**3))
@@ -98,20 +112,39 @@ def t_quantile(alpha: float, dof: float) -> float:
 
 def run_noise(groups: Sequence[Sequence[float]]) -> tuple[float | None, float]:
     """Pooled robust run-to-run noise of positive run values grouped by level (each group
-    shares one true value): ``(sigma, degrees of freedom)``; ``sigma`` is ``None`` when the
-    groups hold fewer than two values beyond their own medians."""
-    deviations = [math.log(v) - float(np.median(np.log(g))) for g in groups if g for v in g]
-    dof = (len(deviations) - sum(1 for g in groups if g)) * _MAD_EFFICIENCY
-    if dof < 2 * _MAD_EFFICIENCY:
+    shares one true value): ``(sigma, degrees of freedom)`` in log units; ``sigma`` is
+    ``None`` when the groups hold fewer than two values beyond their own medians.
+
+    A winsorized standard deviation: deviations from each group's median are clipped at
+    ``WINSOR`` robust sigmas (1.4826 × MAD) before the root mean square, so an outlying
+    run counts as a large deviation, not as an unbounded one, while the estimate keeps
+    nearly the precision of a plain standard deviation (a MAD alone has only 37 % of it,
+    which would make every threshold needlessly wide)."""
+    deviations: list[float] = []
+    dof = 0
+    for group in groups:
+        if not len(group):
+            continue
+        logs = np.log(np.asarray(group, dtype=float))
+        around = np.sort(np.abs(logs - np.median(logs)))
+        # an odd group's median is one of its values: that zero says nothing about the spread
+        deviations.extend(around[len(around) % 2:])
+        dof += len(group) - 1  # each group's own level is fitted
+    if len(deviations) < 2 or dof < 1:
         return None, 0.0
-    sigma = _MAD_TO_SD * float(np.median(np.abs(deviations)))
-    return sigma, dof
+    found = np.asarray(deviations)
+    robust = _MAD_TO_SD * float(np.median(found))
+    if robust == 0:  # most runs identical (a quantised metric): the plain spread, if any
+        return float(np.sqrt(np.sum(found**2) / dof)), float(dof)
+    clipped = np.minimum(found, WINSOR * robust)
+    return float(np.sqrt(np.sum(clipped**2) / dof)) / _WINSOR_CONSISTENCY, float(dof)
 
 
 def _segments(history: Sequence[Sequence[float]]) -> list[list[float]]:
     """The history's runs, pooled by segment between change points of its medians."""
     groups = [list(runs) for runs in history if runs]
-    starts = [0, *detect_change_points([float(np.median(g)) for g in groups]), len(groups)]
+    # a window of a few dozen commits shows steps, not drifts: no trend in the fit
+    starts = [0, *detect_change_points([float(np.median(g)) for g in groups], trend=False), len(groups)]
     return [[v for g in groups[a:b] for v in g] for a, b in zip(starts, starts[1:])]
 
 
@@ -121,37 +154,42 @@ def decide(
     *,
     direction: str = "lower",
     min_effect: float = DEFAULT_MIN_EFFECT,
-    alpha: float = ALPHA,
+    alpha: float | None = None,
 ) -> Decision:
     """Decide one benchmark × metric. ``history``: the baseline window's records, oldest
     first, each the list of its run values; ``current``: the runs under test (all repeated
     records and process-runs together); ``direction``: ``"lower"`` or ``"higher"`` is
-    better. Values must be finite; zero or negative ones make the change undefined."""
+    better; ``alpha``: the noise test's level (default ``ALPHA``, ``ALPHA_FEW_RUNS`` with
+    fewer than three current runs). Values must be finite; zero or negative ones make the
+    change undefined."""
     if not current:
         raise ValueError("no current runs to decide on")
     if direction not in ("lower", "higher"):
         raise ValueError(f"direction must be 'lower' or 'higher', not {direction!r}")
-    now = float(np.median(current))
     positive = min((v for runs in history for v in runs), default=1.0) > 0 and min(current) > 0
     segments = _segments(history) if positive else [[v for runs in history for v in runs]]
     if not segments[-1]:
-        return Decision("no_baseline", None, now, current_runs=len(current))
+        return Decision("no_baseline", None, float(np.median(current)), current_runs=len(current))
     baseline_runs = segments[-1]
-    base = float(np.median(baseline_runs))
     counts = {"baseline_runs": len(baseline_runs), "current_runs": len(current)}
-    if base == now:
-        return Decision("unchanged", base, now, change=0.0, **counts)
     if not positive:  # a relative change of zero or negative values means nothing
-        return Decision("inconclusive", base, now, **counts)
-    log_change = math.log(now / base)
-    bad = log_change if direction == "lower" else -log_change
+        base, now = float(np.median(baseline_runs)), float(np.median(current))
+        return Decision("unchanged" if base == now else "inconclusive", base, now,
+                        change=0.0 if base == now else None, **counts)
     sigma, dof = run_noise([*segments, list(current)])
+    base_log, base_variance = _center(baseline_runs, sigma)
+    now_log, now_variance = _center(current, sigma)
+    base, now = math.exp(base_log), math.exp(now_log)
+    log_change = now_log - base_log
+    if log_change == 0:
+        return Decision("unchanged", base, now, change=0.0, noise=sigma, **counts)
+    bad = log_change if direction == "lower" else -log_change
     floor = math.log1p(min_effect)
-    if sigma is None:
-        noise_bar = math.inf
+    if not sigma:
+        noise_bar = math.inf if sigma is None else 0.0
     else:
-        noise_bar = t_quantile(alpha, dof) * sigma * math.sqrt(
-            median_variance(len(current)) + median_variance(len(baseline_runs)))
+        level = alpha if alpha is not None else ALPHA if len(current) >= 3 else ALPHA_FEW_RUNS
+        noise_bar = t_quantile(level, dof) * sigma * math.sqrt(now_variance + base_variance)
     bar = max(floor, noise_bar)
     if abs(bad) <= floor:
         verdict = "unchanged"
@@ -159,5 +197,19 @@ def decide(
         verdict = "inconclusive"
     else:
         verdict = "regression" if bad > 0 else "improvement"
+    error = sigma * math.sqrt(now_variance + base_variance) if sigma is not None else math.inf
+    suspect = verdict in ("regression", "inconclusive") or bad + error > floor
     return Decision(verdict, base, now, change=math.expm1(log_change), noise=sigma,
-                    threshold=math.expm1(bar) if math.isfinite(bar) else None, **counts)
+                    threshold=math.expm1(bar) if math.isfinite(bar) else None, suspect=suspect, **counts)
+
+
+def _center(values: Sequence[float], sigma: float | None) -> tuple[float, float]:
+    """The typical log value of runs and its variance in units of one run's: the mean of
+    the runs within ``WINSOR`` sigmas of their median (as robust to an outlying run as the
+    median, as precise as the mean), or the median when the noise is unknown."""
+    logs = np.log(np.asarray(values, dtype=float))
+    middle = float(np.median(logs))
+    if not sigma:
+        return middle, median_variance(len(logs))
+    kept = logs[np.abs(logs - middle) <= WINSOR * sigma]
+    return float(np.mean(kept)), 1.0 / len(kept)
