@@ -110,12 +110,17 @@ def push_history(work: Path, records: list[dict[str, Any]], folder: Path) -> lis
 
 def row(label: str = "double", verdict: str = "unchanged", *, change: float | None = 0.0, suite: str = "demo",
         metric_name: str = "latency_ms", unit: str = "ms", direction: str = "lower",
-        fingerprint: str = FINGERPRINT, params: tuple[tuple[str, Any], ...] = ()) -> Row:
-    """A comparison row with a decision whose figures follow from ``change``."""
+        fingerprint: str = FINGERPRINT, params: tuple[tuple[str, Any], ...] = (),
+        suspect: bool | None = None) -> Row:
+    """A comparison row with a decision whose figures follow from ``change``; ``suspect``
+    by default when regressed or inconclusive."""
     base = 10.0
     current = base if change is None else base * (1 + change)
+    if suspect is None:
+        suspect = verdict in ("regression", "inconclusive")
     decision = Decision(verdict, None if verdict in ("no_baseline", "environment_changed") else base, current,
-                        change=change, noise=0.02, threshold=0.05, baseline_runs=30, current_runs=3)
+                        change=change, noise=0.02, threshold=0.05, baseline_runs=30, current_runs=3,
+                        suspect=suspect)
     return Row(suite, label, params, metric_name, unit, direction, fingerprint, decision)
 
 

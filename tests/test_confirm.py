@@ -3,6 +3,7 @@ records under test (the end-to-end case is in ``test_cli_compare``)."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from comparefixtures import TINY_SUITE, bench_record, row
 
 from benchtrail.bench.fingerprint import describe_environment
 from benchtrail.bench.gpu import open_gpus
-from benchtrail.compare.comparison import Comparison
+from benchtrail.compare.comparison import Comparison, compare_records
 from benchtrail.compare.confirm import CONFIRM_TIMES, confirm_runs, suspects
 from benchtrail.errors import SuiteError
 from benchtrail.results import load_record
@@ -33,21 +34,40 @@ SUSPECT = comparison(row("sleepy", "regression", change=0.3, suite="tiny"),
                      row("double", "unchanged", suite="tiny"), row("double", "regression", change=0.5))
 
 
-def test_suspects_are_the_regressed_or_inconclusive_benchmarks_of_the_suite() -> None:
+def test_suspects_are_the_benchmarks_of_the_suite_with_a_suspect_decision() -> None:
     assert suspects(SUSPECT, "tiny") == ["sleepy"]
     assert suspects(SUSPECT, "demo") == ["double"]
     both = comparison(row("b", "inconclusive", suite="tiny"), row("a", "regression", suite="tiny"),
-                      row("c", "improvement", suite="tiny"), row("d", "no_baseline", suite="tiny"))
-    assert suspects(both, "tiny") == ["a", "b"]
+                      row("c", "improvement", suite="tiny"), row("d", "no_baseline", suite="tiny"),
+                      row("e", change=0.04, suite="tiny", suspect=True),  # just under the minimum effect
+                      row("f", change=0.01, suite="tiny"),
+                      row("g", "inconclusive", change=None, suite="tiny", suspect=True))  # zero values
+    assert suspects(both, "tiny") == ["a", "b", "e"]
+
+
+def test_a_slowdown_just_under_the_minimum_effect_in_one_run_is_a_suspect() -> None:
+    """Single runs alternating 2 % either side of their level: sigma ≈ 2.05 %, and one
+    current run's error ≈ 2.08 %. A 4 % slowdown is within that of the 5 % minimum effect
+    (it may well be a 5 % one): unchanged, yet worth running again; 1 % is not."""
+    levels = {"sleepy": 1.0, "double": 0.01}
+    past = [bench_record({name: [level * math.exp(0.02 if n % 2 else -0.02)] for name, level in levels.items()},
+                         n=n, suite="tiny") for n in range(1, 41)]
+    now = bench_record({"sleepy": [1.04], "double": [0.0101]}, n=100, suite="tiny", ref="feature")
+    compared = compare_records([now], past, target_ref="main")
+    assert {r.label: (r.verdict, r.decision.suspect) for r in compared.rows} == {
+        "sleepy": ("unchanged", True), "double": ("unchanged", False)}
+    assert suspects(compared, "tiny") == ["sleepy"]
 
 
 def test_only_the_suspects_run_again_on_the_same_machine_label(write_suite, tmp_path: Path) -> None:
     suite = write_suite(TINY_SUITE.replace("runs = 3", "runs = 1"))
-    records = confirm_runs(suite, SUSPECT, current(), out_dir=tmp_path / "confirm")
+    under_test = current()
+    records = confirm_runs(suite, SUSPECT, under_test, out_dir=tmp_path / "confirm")
     assert len(records) == CONFIRM_TIMES == 2
     files = sorted((tmp_path / "confirm").rglob("*.json"))
     assert [f.parent.name for f in files] == ["confirm-1", "confirm-2"]
     assert [load_record(f) for f in files] == records
+    assert all(r["source"] == under_test[0]["source"] for r in records)  # the code under test, not the checkout
     assert {tuple(b["name"] for b in r["benchmarks"]) for r in records} == {("sleepy",)}
     assert {r["environment"]["hardware"]["runner_label"] for r in records} == {"cpu-large"}
     gpus = open_gpus()  # as run_suite sees them, so the test holds on a GPU machine too
@@ -81,3 +101,7 @@ def test_each_suspect_runs_in_as_many_processes_as_in_the_run_under_test(write_s
     double = comparison(row("double", "regression", change=0.3, suite="tiny"))
     (record,) = confirm_runs(write_suite(TINY_SUITE), double, current(runs=3), out_dir=tmp_path / "c", times=1)
     assert [(b["name"], b["runs"]) for b in record["benchmarks"]] == [("double", 1)]
+    # the record's own count, not the suite's (sleepy: runs = 3 there) nor the record's most
+    both = comparison(*double.rows, row("sleepy", "inconclusive", change=0.1, suite="tiny"))
+    (record,) = confirm_runs(write_suite(TINY_SUITE), both, current(runs=2), out_dir=tmp_path / "d", times=1)
+    assert sorted((b["name"], b["runs"]) for b in record["benchmarks"]) == [("double", 1), ("sleepy", 2)]

@@ -55,3 +55,24 @@ def test_bench_compare_speed_quick_meets_its_goal_line() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     for line in ("Machine:", "Command:", "decide", "in-process", "command", "Goal: compare 50 metrics"):
         assert line in done.stdout
+
+
+def test_bench_compare_quick_names_every_peer_and_goal() -> None:
+    done = run_script("bench_compare.py", "--comparisons", "100")
+    assert done.returncode == 0, done.stdout + done.stderr
+    peers = ["benchtrail decide()", "benchtrail confirmation 1 -> 3", "github-action-benchmark >105%",
+             "github-action-benchmark >200% (default)", "Bencher t-test, boundary 0.99", "Bencher IQR, 2.0 x IQR"]
+    if importlib.util.find_spec("otava") is not None:
+        peers.append("Apache Otava, defaults")
+    for line in ("Machine:", "Command:", "Python:", "A/A, no change: false-alarm rate", "A/B at CV 3%: detection rate",
+                 "Oracle", "Goals for benchtrail", *peers):
+        assert line in done.stdout, line
+    goals = [line for line in done.stdout.splitlines() if line.endswith(("-> PASS", "-> FAIL"))]
+    assert len(goals) == 3, goals
+
+
+def test_bench_job_noise_quick_reports_the_goal() -> None:
+    done = run_script("bench_job_noise.py")
+    assert done.returncode == 0, done.stdout + done.stderr
+    for line in ("Machine:", "Command:", "benchtrail", "github-action-benchmark >105%", "Goal: benchtrail false alarms"):
+        assert line in done.stdout

@@ -161,12 +161,22 @@ def test_the_webhook_text_names_each_regressed_benchmark() -> None:
     payload = webhook_payload(comparison(*rows, row("fine")))
     text = payload["text"].splitlines()
     assert text[0] == f"benchtrail: 12 regressions on feature/x at {sha(7)[:12]}"
-    assert text[1] == "- demo model-0 latency_ms: +50.0 % (10 ms -> 15 ms)"
+    assert text[1] == "- demo model-0 latency_ms: +50.0 % (10 ms -&gt; 15 ms)"  # escaped for Slack
     assert [line.split()[2] for line in text[1:11]] == [f"model-{i}" for i in range(10)]
     assert text[11] == "- and 2 more" and text[12] == f"Pipeline: {SOURCE['pipeline_url']}"
     assert len(payload["results"]) == 12 and {r["verdict"] for r in payload["results"]} == {"regression"}
     assert payload["commit"] == sha(7) and payload["ref"] == "feature/x"
     json.dumps(payload, allow_nan=False)
+
+
+def test_the_webhook_text_escapes_what_slack_and_mattermost_would_read_as_mentions_or_links() -> None:
+    payload = webhook_payload(comparison(row("<!channel>", "regression", change=0.5),
+                                         row("a&b <http://x|y>", "regression", change=0.4)))
+    lines = payload["text"].splitlines()
+    assert lines[1] == "- demo &lt;!channel&gt; latency_ms: +50.0 % (10 ms -&gt; 15 ms)"
+    assert lines[2] == "- demo a&amp;b &lt;http://x|y&gt; latency_ms: +40.0 % (10 ms -&gt; 14 ms)"
+    assert "<" not in payload["text"] and ">" not in payload["text"]
+    assert [r["benchmark"] for r in payload["results"]] == ["<!channel>", "a&b <http://x|y>"]  # data as is
 
 
 @pytest.mark.parametrize(("value", "shown"), [

@@ -13,6 +13,7 @@ installs and starts all three).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import threading
@@ -49,7 +50,7 @@ def test_default_branch_pipeline_benchmarks_and_records(image: str, tmp_path: Pa
     project = make_project(tmp_path, str(remote), CI_YML.format(image=image_id))
     # GitLab sets CI_JOB_IMAGE to the job's image; gitlab-ci-local does not, so we do.
     out = passed(run_pipeline(project, volumes=(remote,), variables={"CI_JOB_IMAGE": image_id}))
-    assert f"benchmark        starting {image_id} (test)" in out  # in the container, not on this host
+    assert re.search(rf"^benchmark +starting {image_id} \(test\)$", out, re.MULTILINE)  # in the container
     assert "PASS  benchmark" in out and "PASS  benchmark-record" in out
     assert "the remote's own credentials can push to" in out  # check-push ran first
     [record] = records_on(remote)

@@ -12,6 +12,10 @@ value is ``level * exp(e)``:
 - ``e ~ N(0, outlier_scale * cv)`` for an outlying run, which happens with probability
   ``outlier_rate`` independently per run (a noisy neighbour, a cold cache, a throttled CPU).
 
+A job can add its own offset: with ``job_cv`` every run of one record (one job, one machine)
+is also multiplied by ``exp(j)``, ``j ~ N(0, job_cv)`` drawn once per record: the noise that
+repeated runs inside one job cannot average out (another runner, another neighbour).
+
 The multiplicative form keeps every value positive and makes a step the same size in every
 unit. This model gives the issue's figures: with ``cv = 0.03``, a rule that knows the true
 baseline and allows at most 1 % false alarms (one-sided, on one run) sees a slowdown of 0.1 in
@@ -55,11 +59,13 @@ class History:
 
 
 def noisy_runs(rng: np.random.Generator, level: float, n: int, *, cv: float = 0.03,
-               outlier_rate: float = 0.02, outlier_scale: float = 4.0) -> list[float]:
-    """Draw ``n`` run values around ``level`` under the module's noise model."""
+               outlier_rate: float = 0.02, outlier_scale: float = 4.0, job_cv: float = 0.0) -> list[float]:
+    """Draw ``n`` run values of one job around ``level`` under the module's noise model."""
     if level <= 0 or cv < 0 or not 0 <= outlier_rate <= 1 or outlier_scale <= 0:
         raise ValueError("noisy_runs: need level > 0, cv >= 0, 0 <= outlier_rate <= 1, "
                          "outlier_scale > 0")
+    if job_cv > 0:  # drawn only then, so that histories without it keep their streams
+        level *= float(np.exp(rng.normal(0.0, job_cv)))
     # Draw both noises for every run so the stream does not depend on which runs are outliers.
     outlying = rng.random(n) < outlier_rate
     e = rng.normal(0.0, 1.0, n) * np.where(outlying, outlier_scale * cv, cv)
@@ -92,7 +98,7 @@ def random_steps(rng: np.random.Generator, n: int, *, count: int, min_gap: int,
 
 def ci_history(rng: np.random.Generator, n: int, *, level: float = 100.0, cv: float = 0.03,
                runs: int = 1, outlier_rate: float = 0.02, outlier_scale: float = 4.0,
-               drift: float = 0.0, steps: Sequence[tuple[int, float]] = ()) -> History:
+               drift: float = 0.0, steps: Sequence[tuple[int, float]] = (), job_cv: float = 0.0) -> History:
     """Generate ``n`` records of ``runs`` process-runs each; see the module docstring.
 
     Raises ``ValueError`` for a step outside ``1 .. n-1`` or of size ``<= -1`` (a level must
@@ -111,6 +117,6 @@ def ci_history(rng: np.random.Generator, n: int, *, level: float = 100.0, cv: fl
         factor[index:] *= 1.0 + size
     levels = level * (1.0 + drift) ** np.arange(n) * factor
     values = [noisy_runs(rng, float(lv), runs, cv=cv, outlier_rate=outlier_rate,
-                         outlier_scale=outlier_scale) for lv in levels]
+                         outlier_scale=outlier_scale, job_cv=job_cv) for lv in levels]
     change_points = sorted({int(index) for index, size in steps if size != 0})
     return History(runs=values, levels=levels.tolist(), change_points=change_points)

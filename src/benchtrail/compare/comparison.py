@@ -149,6 +149,8 @@ def compare_records(
         for record in baseline.records:
             by_commit.setdefault(record["source"].get("commit") or record["run"]["started_at"], []).append(record)
         past = [_by_metric(group) for group in by_commit.values()]
+        # confirmation runs carry the source, and so the job, of the runs they confirm
+        jobs = len({r["source"].get("job_id") or id(r) for r in records})
         for (label, name), (first, runs) in _by_metric(records).items():
             entry, metric = first["entry"], first["metric"]
             direction = metric["direction"]
@@ -156,7 +158,7 @@ def compare_records(
             if baseline.environment_changed:
                 decision = Decision("environment_changed", None, statistics.median(runs), current_runs=len(runs))
             else:
-                decision = decide(window_runs, runs, direction=direction, min_effect=min_effect)
+                decision = decide(window_runs, runs, direction=direction, min_effect=min_effect, current_jobs=jobs)
             rows.append(Row(suite, entry["name"], tuple(sorted((entry.get("params") or {}).items())), name,
                             metric["unit"], direction, fingerprint, decision))
     rows.sort(key=_sort_key)

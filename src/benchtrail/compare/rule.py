@@ -10,20 +10,29 @@ The rule, in the log domain (so a change is relative and the rule is scale-free)
    Change points over the records' medians split it into segments; the baseline is the
    last segment's runs (a step that already landed on the target branch is not held
    against the merge request).
-2. ``change = median(current) / median(baseline) - 1``: medians, so one outlying run on
-   either side cannot decide.
-3. The run-to-run noise ``sigma`` is the robust spread (1.4826 × MAD) of every run's log
-   value around its segment's median, baseline segments and the current runs pooled. The
-   noise of the difference of two medians is ``se = sigma × sqrt(v(n_current) +
-   v(n_baseline))``, ``v(n)`` being the variance of a median of ``n`` runs in units of
-   one run's variance.
+2. The run-to-run noise ``sigma`` is a winsorized standard deviation of every run's log
+   value around its segment's median, baseline segments and the current runs pooled
+   (deviations clipped at ``WINSOR`` robust sigmas): an outlying run counts, but only as
+   a large deviation, and the estimate keeps nearly the precision of a plain standard
+   deviation, with one degree of freedom per run beyond each group's own level.
+3. Each side's level is the mean of its runs within ``WINSOR`` sigmas of their median:
+   as robust to one outlying run as a median (it is set aside), as precise as a mean.
+   ``change = exp(level_current - level_baseline) - 1``.
 4. A change in the bad direction is a **regression** when it is larger than the minimum
-   effect AND larger than ``t × se``; ``t`` is a one-sided quantile at ``ALPHA`` with the
-   degrees of freedom the noise estimate really has (a MAD is worth ~37 % of its values),
-   so a noise figure from few runs demands a larger change. The same in the good direction
-   is an **improvement**. A change beyond the minimum effect that is inside ``t × se`` is
-   **inconclusive**: the noise cannot tell it from chance, and the confirmation re-runs it.
-   Anything within the minimum effect is **unchanged**.
+   effect AND larger than ``t × se``, ``se`` being the noise of the difference of the two
+   levels and ``t`` the one-sided Student-t quantile for the noise's degrees of freedom
+   (few runs, larger ``t``), at ``ALPHA`` (1 %) once the current side has three runs, at
+   ``ALPHA_FEW_RUNS`` (0.2 %) with one or two, where a single outlying run would carry a
+   change past any threshold. The same in the good direction is an **improvement**. A
+   change beyond the minimum effect that is inside ``t × se`` is **inconclusive**: the
+   noise cannot tell it from chance. Anything within the minimum effect is **unchanged**.
+5. When records hold several runs each, the noise is split in two: between the runs of
+   one job, and between whole jobs (another runner, another neighbour), which repeating
+   runs inside one job cannot average out. The current runs then count as many jobs as
+   they came from (``current_jobs``: a confirmation's runs share their job), and when the
+   job part is the larger, the level is ``ALPHA_FEW_RUNS`` unless there are three jobs.
+6. A decision is **suspect**, worth confirming with more runs, when it is a regression,
+   inconclusive, or within one standard error of a regression of the minimum effect.
 
 ``tools/perf/bench_compare.py`` measures this rule's false-alarm rate and power on seeded
 CI-like histories; the README quotes the figures.
@@ -31,6 +40,7 @@ CI-like histories; the README quotes the figures.
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 from collections.abc import Sequence
@@ -140,12 +150,52 @@ def run_noise(groups: Sequence[Sequence[float]]) -> tuple[float | None, float]:
     return float(np.sqrt(np.sum(clipped**2) / dof)) / _WINSOR_CONSISTENCY, float(dof)
 
 
-def _segments(history: Sequence[Sequence[float]]) -> list[list[float]]:
-    """The history's runs, pooled by segment between change points of its medians."""
+def _segments(history: Sequence[Sequence[float]]) -> list[list[list[float]]]:
+    """The history's records (groups of runs), split into segments between the change
+    points of their medians."""
     groups = [list(runs) for runs in history if runs]
     # a window of a few dozen commits shows steps, not drifts: no trend in the fit
     starts = [0, *detect_change_points([float(np.median(g)) for g in groups], trend=False), len(groups)]
-    return [[v for g in groups[a:b] for v in g] for a, b in zip(starts, starts[1:])]
+    return [groups[a:b] for a, b in itertools.pairwise(starts)]
+
+
+def _job_noise(segments: list[list[list[float]]], current: Sequence[float]) -> tuple[float, float, float, float] | None:
+    """``(sigma_run, dof_run, sigma_job, dof_job)``: the noise between runs of one job and
+    the extra noise of a whole job (another machine, another neighbour), which repeating
+    runs inside one job cannot average out. Told apart only when records hold several
+    runs each; ``None`` otherwise."""
+    groups = [g for segment in segments for g in segment]
+    if sum(len(g) - 1 for g in groups) < 2:
+        return None
+    within, within_dof = run_noise([*groups, list(current)])
+    if not within:
+        return None
+    levels = [[math.exp(_center(g, within)[0]) for g in segment] for segment in segments]
+    between, between_dof = run_noise(levels)
+    if between is None:
+        return None
+    run_share = float(np.mean([1.0 / len(g) for g in groups]))
+    return within, within_dof, math.sqrt(max(0.0, between**2 - within**2 * run_share)), between_dof
+
+
+def _difference_noise(segments: list[list[list[float]]], current: Sequence[float], current_jobs: int,
+                      base_variance: float, now_variance: float, sigma: float,
+                      dof: float) -> tuple[float, float, int]:
+    """The standard error of ``level_current - level_baseline``, its degrees of freedom
+    (Welch-Satterthwaite when the job and run parts are both there) and how many
+    independent measurements the current side is worth: its runs, or its jobs when the
+    job part of the noise is the larger."""
+    split = _job_noise(segments, current)
+    if split is None:  # one run per record: runs are taken as independent
+        return sigma * math.sqrt(now_variance + base_variance), dof, len(current)
+    within, within_dof, job, job_dof = split
+    runs_part = within**2 * (now_variance + base_variance)
+    jobs_part = job**2 * (1.0 / current_jobs + 1.0 / len(segments[-1]))
+    if jobs_part == 0:
+        return math.sqrt(runs_part), within_dof, len(current)
+    total = runs_part + jobs_part
+    units = len(current) if runs_part >= jobs_part else current_jobs
+    return math.sqrt(total), total**2 / (runs_part**2 / within_dof + jobs_part**2 / max(job_dof, 1.0)), units
 
 
 def decide(
@@ -155,28 +205,30 @@ def decide(
     direction: str = "lower",
     min_effect: float = DEFAULT_MIN_EFFECT,
     alpha: float | None = None,
+    current_jobs: int = 1,
 ) -> Decision:
     """Decide one benchmark × metric. ``history``: the baseline window's records, oldest
     first, each the list of its run values; ``current``: the runs under test (all repeated
     records and process-runs together); ``direction``: ``"lower"`` or ``"higher"`` is
     better; ``alpha``: the noise test's level (default ``ALPHA``, ``ALPHA_FEW_RUNS`` with
-    fewer than three current runs). Values must be finite; zero or negative ones make the
-    change undefined."""
+    fewer than three current runs); ``current_jobs``: how many CI jobs the current runs
+    come from (a confirmation's runs share the job of the runs they confirm). Values must
+    be finite; zero or negative ones make the change undefined."""
     if not current:
         raise ValueError("no current runs to decide on")
     if direction not in ("lower", "higher"):
         raise ValueError(f"direction must be 'lower' or 'higher', not {direction!r}")
     positive = min((v for runs in history for v in runs), default=1.0) > 0 and min(current) > 0
-    segments = _segments(history) if positive else [[v for runs in history for v in runs]]
-    if not segments[-1]:
+    segments = _segments(history) if positive else [[[v for runs in history for v in runs]]]
+    baseline_runs = [v for group in segments[-1] for v in group]
+    if not baseline_runs:
         return Decision("no_baseline", None, float(np.median(current)), current_runs=len(current))
-    baseline_runs = segments[-1]
     counts = {"baseline_runs": len(baseline_runs), "current_runs": len(current)}
     if not positive:  # a relative change of zero or negative values means nothing
         base, now = float(np.median(baseline_runs)), float(np.median(current))
         return Decision("unchanged" if base == now else "inconclusive", base, now,
                         change=0.0 if base == now else None, **counts)
-    sigma, dof = run_noise([*segments, list(current)])
+    sigma, dof = run_noise([*([v for g in segment for v in g] for segment in segments), list(current)])
     base_log, base_variance = _center(baseline_runs, sigma)
     now_log, now_variance = _center(current, sigma)
     base, now = math.exp(base_log), math.exp(now_log)
@@ -185,11 +237,14 @@ def decide(
         return Decision("unchanged", base, now, change=0.0, noise=sigma, **counts)
     bad = log_change if direction == "lower" else -log_change
     floor = math.log1p(min_effect)
+    error = math.inf if sigma is None else 0.0
     if not sigma:
         noise_bar = math.inf if sigma is None else 0.0
     else:
-        level = alpha if alpha is not None else ALPHA if len(current) >= 3 else ALPHA_FEW_RUNS
-        noise_bar = t_quantile(level, dof) * sigma * math.sqrt(now_variance + base_variance)
+        error, dof, units = _difference_noise(segments, current, current_jobs, base_variance, now_variance,
+                                              sigma, dof)
+        level = alpha if alpha is not None else ALPHA if units >= 3 else ALPHA_FEW_RUNS
+        noise_bar = t_quantile(level, dof) * error
     bar = max(floor, noise_bar)
     if abs(bad) <= floor:
         verdict = "unchanged"
@@ -197,7 +252,6 @@ def decide(
         verdict = "inconclusive"
     else:
         verdict = "regression" if bad > 0 else "improvement"
-    error = sigma * math.sqrt(now_variance + base_variance) if sigma is not None else math.inf
     suspect = verdict in ("regression", "inconclusive") or bad + error > floor
     return Decision(verdict, base, now, change=math.expm1(log_change), noise=sigma,
                     threshold=math.expm1(bar) if math.isfinite(bar) else None, suspect=suspect, **counts)
