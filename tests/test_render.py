@@ -97,7 +97,7 @@ def test_verdict_cells_and_counts() -> None:
     assert "2 regressions, 1 inconclusive" in text
     by_label = {line[1]: line for line in table_rows(text)[2:]}
     assert by_label["`a`"] == ["🔴", "`a`", "`latency_ms`", "10 ms", "12.5 ms", "+25.0 %", "regression"]
-    assert by_label["`c`"][-1] == "inconclusive (±5.0 %)"
+    assert by_label["`c`"][-1] == "inconclusive (noise ±5.0 %)"
 
 
 def test_several_environments_get_an_environment_column() -> None:

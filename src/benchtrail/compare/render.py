@@ -91,7 +91,7 @@ def _cells(row: Row, with_environment: bool) -> list[str]:
     cells = [_ICONS[row.verdict], _code(row.label), _code(row.metric)]
     if with_environment:
         cells.append(_code(row.fingerprint[:12]))
-    noise = f" (±{d.threshold * 100:.1f} %)" if d.threshold is not None and row.verdict == "inconclusive" else ""
+    noise = f" (noise ±{d.threshold * 100:.1f} %)" if d.threshold is not None and row.verdict == "inconclusive" else ""
     cells += [_cell(format_quantity(d.baseline, row.unit)), _cell(format_quantity(d.current, row.unit)),
               format_change(d.change), verdict_words(row.verdict) + noise]
     return cells

@@ -67,10 +67,10 @@ __all__ = [
 VERDICTS = ("regression", "inconclusive", "environment_changed", "no_baseline", "improvement", "unchanged")
 DEFAULT_MIN_EFFECT = 0.05
 #: one-sided false-alarm level of the noise test for one benchmark × metric, once the
-#: current side has three runs or more: its median then outvotes one outlying run
+#: current side has three runs or more: one outlying run among them is then set aside
 ALPHA = 0.01
-#: the level with one or two current runs, which an outlying run alone can carry past
-#: any threshold: three times the evidence
+#: the level with one or two current runs (or jobs, when whole jobs are the noisier),
+#: which one outlying run alone can carry past any threshold: five times the evidence
 ALPHA_FEW_RUNS = 0.002
 #: deviations are clipped at this many robust sigmas before the noise is estimated
 WINSOR = 2.5
@@ -85,9 +85,10 @@ class Decision:
     """The verdict on one benchmark × metric, with the figures it rests on."""
 
     verdict: str
-    #: median of the baseline runs (``None`` without a baseline)
+    #: the baseline's typical run: geometric mean of its runs within ``WINSOR`` sigmas of
+    #: their median (their median when the noise is unknown); ``None`` without a baseline
     baseline: float | None
-    #: median of the current runs
+    #: the same for the current runs
     current: float
     #: ``current / baseline - 1``; ``None`` when it has no meaning (no baseline, zero values)
     change: float | None = None
