@@ -97,7 +97,7 @@ def test_report_files_are_written(recorded: Path, tmp_path: Path) -> None:
     note, junit, metrics = out / "note.md", out / "junit.xml", out / "metrics.txt"
     result = compare(recorded, under_test(tmp_path, 17.0), "--baseline-ref", "main", "--format", "markdown",
                      "--markdown", note, "--junit", junit, "--metrics-report", metrics,
-                     env={"CI_PAGES_URL": "https://g.example.io/proj"})
+                     env={"BENCHTRAIL_REPORT_URL": "https://g.example.io/proj"})
     assert result.exit_code == 0, result.output
     assert result.stderr.splitlines() == [f"Wrote {note}", f"Wrote {junit}", f"Wrote {metrics}"]
     assert note.read_text(encoding="utf-8") == result.stdout

@@ -100,7 +100,8 @@ def test_an_image_change_is_noted_but_still_compared() -> None:
     past = history(STEADY, seed=8)
     comparison = compare_records([current({"double": [10.0] * 3}, image="sha256:" + "1" * 64)], past,
                                  target_ref="main")
-    assert comparison.environment_notes == {("demo", FINGERPRINT): ("image changed since the baseline",)}
+    [[note]] = comparison.environment_notes.values()
+    assert note.startswith("image changed since the baseline: digest sha256:9d1f0e6c2b7a… → sha256:")
     assert comparison.verdict == "unchanged"
     same = compare_records([current({"double": [10.0] * 3})], past, target_ref="main")
     assert same.environment_notes == {("demo", FINGERPRINT): ()}

@@ -3,6 +3,7 @@ records under test (the end-to-end case is in ``test_cli_compare``)."""
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -12,26 +13,35 @@ from comparefixtures import TINY_SUITE, bench_record, row
 
 from benchtrail.bench.fingerprint import describe_environment
 from benchtrail.bench.gpu import open_gpus
+from benchtrail.bench.runner import local_environment
 from benchtrail.compare.comparison import Comparison, compare_records
 from benchtrail.compare.confirm import CONFIRM_TIMES, confirm_runs, suspects
 from benchtrail.errors import SuiteError
 from benchtrail.results import load_record
+
+#: what a run on this machine, labelled cpu-large, gets as its environment
+HERE = local_environment("cpu-large")
 
 
 def comparison(*rows) -> Comparison:  # type: ignore[no-untyped-def]
     return Comparison(tuple(rows), "main", None, 0.05)
 
 
-def current(suite: str = "tiny", machine: str = "cpu-large", runs: int = 1) -> list[dict[str, Any]]:
+def here(label: str = "double", verdict: str = "unchanged", **options: Any) -> Any:
+    """A row measured on this machine."""
+    return row(label, verdict, fingerprint=HERE["fingerprint"], **options)
+
+
+def current(suite: str = "tiny", runs: int = 1, environment: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     record = bench_record({"sleepy": [1.1] * runs, "double": [0.01]}, n=100, suite=suite, ref="feature")
-    record["environment"]["hardware"]["runner_label"] = machine
+    record["environment"] = environment or HERE
     record["run"]["runs"] = runs
     return [record]
 
 
-SUSPECT = comparison(row("sleepy", "regression", change=0.3, suite="tiny"),
-                     row("sleepy", "inconclusive", change=0.1, suite="tiny", metric_name="cpu_ms_per_item"),
-                     row("double", "unchanged", suite="tiny"), row("double", "regression", change=0.5))
+SUSPECT = comparison(here("sleepy", "regression", change=0.3, suite="tiny"),
+                     here("sleepy", "inconclusive", change=0.1, suite="tiny", metric_name="cpu_ms_per_item"),
+                     here("double", "unchanged", suite="tiny"), here("double", "regression", change=0.5))
 
 
 def test_suspects_are_the_benchmarks_of_the_suite_with_a_suspect_decision() -> None:
@@ -71,14 +81,27 @@ def test_only_the_suspects_run_again_on_the_same_machine_label(write_suite, tmp_
     assert {tuple(b["name"] for b in r["benchmarks"]) for r in records} == {("sleepy",)}
     assert {r["environment"]["hardware"]["runner_label"] for r in records} == {"cpu-large"}
     gpus = open_gpus()  # as run_suite sees them, so the test holds on a GPU machine too
-    here = describe_environment(gpus.describe() if gpus else None, label="cpu-large")
+    measured = describe_environment(gpus.describe() if gpus else None, label="cpu-large")
     if gpus is not None:
         gpus.close()
-    assert {r["environment"]["fingerprint"] for r in records} == {here["fingerprint"]}
+    assert {r["environment"]["fingerprint"] for r in records} == {measured["fingerprint"]}
+
+
+def test_another_kind_of_machine_confirms_nothing(write_suite, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(logging.getLogger("benchtrail"), "propagate", True)  # an in-process CLI run turns it off
+    elsewhere = {**HERE, "fingerprint": "0123456789abcdef",
+                 "hardware": {**HERE["hardware"], "cpu_model": "Another CPU"}}
+    suspect = comparison(row("sleepy", "regression", change=0.3, suite="tiny", fingerprint="0123456789abcdef"))
+    with caplog.at_level("WARNING", logger="benchtrail.compare.confirm"):
+        assert confirm_runs(write_suite(TINY_SUITE), suspect, current(environment=elsewhere),
+                            out_dir=tmp_path / "confirm") == []
+    assert "is not the one that measured tiny" in caplog.text
+    assert not (tmp_path / "confirm").exists()
 
 
 def test_nothing_suspect_runs_nothing(write_suite, tmp_path: Path) -> None:
-    calm = comparison(row("sleepy", suite="tiny"), row("double", "improvement", change=-0.2, suite="tiny"))
+    calm = comparison(here("sleepy", suite="tiny"), here("double", "improvement", change=-0.2, suite="tiny"))
     assert confirm_runs(write_suite(TINY_SUITE), calm, current(), out_dir=tmp_path / "confirm") == []
     assert not (tmp_path / "confirm").exists()
 
@@ -90,18 +113,18 @@ def test_a_suite_that_was_not_compared_is_refused(write_suite, tmp_path: Path) -
 
 
 def test_a_suspect_the_suite_lacks_is_refused(write_suite, tmp_path: Path) -> None:
-    gone = comparison(row("sleepy", "regression", change=0.3, suite="tiny"),
-                      row("gone", "regression", change=0.3, suite="tiny"))
+    gone = comparison(here("sleepy", "regression", change=0.3, suite="tiny"),
+                      here("gone", "regression", change=0.3, suite="tiny"))
     with pytest.raises(SuiteError, match="no benchmark 'gone' in this suite"):
         confirm_runs(write_suite(TINY_SUITE), gone, current(), out_dir=tmp_path / "confirm")
     assert not (tmp_path / "confirm").exists()
 
 
 def test_each_suspect_runs_in_as_many_processes_as_in_the_run_under_test(write_suite, tmp_path: Path) -> None:
-    double = comparison(row("double", "regression", change=0.3, suite="tiny"))
+    double = comparison(here("double", "regression", change=0.3, suite="tiny"))
     (record,) = confirm_runs(write_suite(TINY_SUITE), double, current(runs=3), out_dir=tmp_path / "c", times=1)
     assert [(b["name"], b["runs"]) for b in record["benchmarks"]] == [("double", 1)]
     # the record's own count, not the suite's (sleepy: runs = 3 there) nor the record's most
-    both = comparison(*double.rows, row("sleepy", "inconclusive", change=0.1, suite="tiny"))
+    both = comparison(*double.rows, here("sleepy", "inconclusive", change=0.1, suite="tiny"))
     (record,) = confirm_runs(write_suite(TINY_SUITE), both, current(runs=2), out_dir=tmp_path / "d", times=1)
     assert sorted((b["name"], b["runs"]) for b in record["benchmarks"]) == [("double", 1), ("sleepy", 2)]

@@ -97,7 +97,7 @@ def test_verdict_cells_and_counts() -> None:
     assert "2 regressions, 1 inconclusive" in text
     by_label = {line[1]: line for line in table_rows(text)[2:]}
     assert by_label["`a`"] == ["🔴", "`a`", "`latency_ms`", "10 ms", "12.5 ms", "+25.0 %", "regression"]
-    assert by_label["`c`"][-1] == "inconclusive (noise ±5.0 %)"
+    assert by_label["`c`"][-1] == "inconclusive (within the noise: 5.0 %)"
 
 
 def test_several_environments_get_an_environment_column() -> None:
@@ -115,8 +115,11 @@ def test_the_baseline_line_says_what_was_compared() -> None:
     text = render_markdown(comparison(row(), merge_base=sha(3), baselines=at_base))
     assert (f"`{sha(7)[:12]}` (!12) compared with `main` at the merge base `{sha(3)[:12]}`: 1 commit of runs, "
             "minimum effect 5 %.") in text
-    before = {("demo", FINGERPRINT): Baseline((record,), sha(3), False, False)}
+    before = {("demo", FINGERPRINT): Baseline((record,), sha(3), False, False, before_merge_base=True)}
     assert "before the merge base" in render_markdown(comparison(row(), merge_base=sha(4), baselines=before))
+    unknown = {("demo", FINGERPRINT): Baseline((record,), sha(3), False, False)}
+    assert (f"the latest runs of `main` (the merge base `{sha(4)[:12]}` has no runs and is not in this clone)"
+            in render_markdown(comparison(row(), merge_base=sha(4), baselines=unknown)))
     assert "the latest runs of `main`: no runs" in render_markdown(comparison(row()))
 
 
@@ -150,8 +153,8 @@ def test_the_table_lists_every_row_and_the_verdict() -> None:
     text = render_table(comparison(row("a", "regression", change=0.2), row("b", "no_baseline", change=None)))
     lines = text.splitlines()
     assert lines[0].split() == ["suite", "benchmark", "metric", "environment", "baseline", "current", "change",
-                                "noise", "verdict"]
-    assert "+20.0 %" in lines[2] and "±2.0 %" in lines[2] and lines[2].endswith("regression")
+                                "σ/run", "verdict"]
+    assert "+20.0 %" in lines[2] and " 2.0 %" in lines[2] and lines[2].endswith("regression")
     assert lines[3].endswith("no baseline")
     assert lines[-1] == "verdict: regression"
 

@@ -153,7 +153,6 @@ def test_no_history_is_no_baseline(past: list[list[float]]) -> None:
 
 @pytest.mark.parametrize(("past", "current", "verdict"), [
     ([[0.0, 0.0]] * 5, [0.0], "unchanged"),
-    ([[0.0, 1.0]] * 5, [2.0], "inconclusive"),
     ([[-1.0, -1.1]] * 5, [-2.0], "inconclusive"),
     ([[1.0, 1.1]] * 5, [-2.0, 0.0], "inconclusive"),
 ])
@@ -164,6 +163,14 @@ def test_zero_and_negative_values_get_a_defined_verdict(past: list[list[float]],
     assert decision.change == (0.0 if verdict == "unchanged" else None)
     assert decision.noise is None
     assert not decision.suspect  # a change that means nothing is not worth a run
+
+
+def test_a_zero_in_the_history_is_set_aside() -> None:
+    """A run that measured nothing (a goodput of 0) does not switch the rule off for the
+    whole window: the other runs decide."""
+    decision = decide([[0.0, 1.0, 1.02, 0.98]] * 6, [2.0, 2.02, 1.98])
+    assert decision.verdict == "regression"
+    assert decision.baseline_runs == 18 and decision.change == pytest.approx(1.0, rel=0.02)
 
 
 def test_bad_arguments_raise_value_error() -> None:

@@ -31,7 +31,7 @@ from benchtrail.errors import SuiteError
 from benchtrail.results.record import dump_record
 from benchtrail.results.schema import SCHEMA_ID
 
-__all__ = ["run_suite", "record_filename"]
+__all__ = ["local_environment", "record_filename", "run_suite"]
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,15 @@ def record_filename(record: dict[str, Any]) -> str:
     return f"{record['suite']}-{started:%Y%m%dT%H%M%SZ}-{commit}.json"
 
 
+def local_environment(machine: str | None = None, image: dict[str, str | None] | None = None) -> dict[str, Any]:
+    """The ``environment`` block a run on this machine gets (its fingerprint included)."""
+    gpus = open_gpus()
+    gpu = gpus.describe() if gpus is not None else None
+    if gpus is not None:
+        gpus.close()
+    return describe_environment(gpu, label=machine, image=image)
+
+
 def run_suite(
     suite: Suite,
     out_dir: str | Path,
@@ -122,10 +131,7 @@ def run_suite(
     progress = progress or _NoProgress()
     started = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     clock = time.monotonic()
-    gpus = open_gpus()
-    gpu = gpus.describe() if gpus is not None else None
-    if gpus is not None:
-        gpus.close()
+    environment = local_environment(machine, image)
 
     runs: dict[str, list[WorkerRun]] = {spec.label: [] for spec in suite.benchmarks}
     most_runs = max(spec.runs for spec in suite.benchmarks)
@@ -155,7 +161,7 @@ def run_suite(
         "suite": suite.name,
         "benchmarks": benchmarks,
         "source": dict(source) if source is not None else describe_source(suite.path.parent),
-        "environment": describe_environment(gpu, label=machine, image=image),
+        "environment": environment,
         "run": {
             "started_at": started.isoformat().replace("+00:00", "Z"),
             "duration_s": round(time.monotonic() - clock, 3),

@@ -32,6 +32,8 @@ class Baseline:
     at_merge_base: bool
     #: the target branch has runs of this suite, but none in this environment
     environment_changed: bool
+    #: the runs stop at the merge base's commit time (it has no runs of its own)
+    before_merge_base: bool = False
 
     @property
     def commits(self) -> int:
@@ -84,4 +86,5 @@ def choose_baseline(
             commits.append(_commit(record))
     kept = set(commits[:window])
     chosen = tuple(r for r in same if _commit(r) in kept)
-    return Baseline(chosen, _commit(chosen[-1]) if chosen else None, at_base, changed)
+    return Baseline(chosen, _commit(chosen[-1]) if chosen else None, at_base, changed,
+                    before_merge_base=not at_base and merge_base_time is not None)

@@ -104,8 +104,22 @@ def _environment_notes(baseline: Baseline, current: dict[str, Any]) -> tuple[str
     for key, name in (("image", "image"), ("gpu", "GPU driver/CUDA"), ("python", "Python"),
                       ("packages", "packages")):
         if key in before and key in now and before[key] != now[key]:
-            notes.append(f"{name} changed since the baseline")
+            notes.append(f"{name} changed since the baseline: {_difference(before[key], now[key])}")
     return tuple(notes)
+
+
+def _difference(before: Any, now: Any) -> str:
+    """What changed between two environment values, briefly: ``a → b`` per key."""
+    if isinstance(before, dict) and isinstance(now, dict):
+        keys = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+        return ", ".join(f"{k} {_short(before.get(k))} → {_short(now.get(k))}" for k in keys[:4]) + (
+            f" and {len(keys) - 4} more" if len(keys) > 4 else "")
+    return f"{_short(before)} → {_short(now)}"
+
+
+def _short(value: Any) -> str:
+    text = "none" if value is None else str(value)
+    return text[:19] + "…" if len(text) > 20 else text
 
 
 def _sort_key(row: Row) -> tuple[Any, ...]:
@@ -150,11 +164,14 @@ def compare_records(
             by_commit.setdefault(record["source"].get("commit") or record["run"]["started_at"], []).append(record)
         past = [_by_metric(group) for group in by_commit.values()]
         # confirmation runs carry the source, and so the job, of the runs they confirm
-        jobs = len({r["source"].get("job_id") or id(r) for r in records})
+        jobs = len({r["source"].get("job_id") or repr(sorted(r["source"].items())) for r in records})
         for (label, name), (first, runs) in _by_metric(records).items():
             entry, metric = first["entry"], first["metric"]
             direction = metric["direction"]
-            window_runs = [p[label, name][1] for p in past if (label, name) in p]
+            # a baseline measured in another unit, or the other way round, is no baseline
+            window_runs = [p[label, name][1] for p in past if (label, name) in p
+                           and (p[label, name][0]["metric"]["unit"], p[label, name][0]["metric"]["direction"])
+                           == (metric["unit"], direction)]
             if baseline.environment_changed:
                 decision = Decision("environment_changed", None, statistics.median(runs), current_runs=len(runs))
             else:

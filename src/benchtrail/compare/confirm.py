@@ -3,13 +3,15 @@
 A regression seen in one CI run is often an unlucky run; teams then re-run failed jobs by
 hand until they pass, and learn to ignore the check. So the benchmarks that look
 regressed (or inconclusive) run ``times`` more, in fresh processes, in the same job and
-image, and the decision is taken again on all the runs together (a median of three runs
-shrugs off one outlying run; a mean of two does not).
+image, and the decision is taken again on all the runs together (three runs let the rule
+set one outlying run aside; two do not). Only runs on the same kind of machine can
+confirm anything: a job that landed on other hardware says so and confirms nothing.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +23,33 @@ __all__ = ["CONFIRM_TIMES", "confirm_runs", "suspects"]
 
 CONFIRM_TIMES = 2
 
+log = logging.getLogger(__name__)
 
-def suspects(comparison: Comparison, suite: str) -> list[str]:
+
+def suspects(comparison: Comparison, suite: str, fingerprint: str | None = None) -> list[str]:
     """The labels of ``suite``'s benchmarks with a suspect metric: regressed, inconclusive,
     or still within one standard error of a regression of the minimum effect (a 10 %
     slowdown seen in one run at 3 % noise reads below 5 % one time in twenty: those must
     run again too). A change that means nothing (around zero) is not worth a run."""
     return sorted({row.label for row in comparison.rows if row.suite == suite
+                   and (fingerprint is None or row.fingerprint == fingerprint)
                    and row.decision.suspect and row.decision.change is not None})
+
+
+def _tested_here(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The record under test that this machine can add runs to: same environment
+    fingerprint (hardware class and runner label) and, when both name one, same image."""
+    from benchtrail.bench.runner import local_environment
+
+    for label in sorted({r["environment"]["hardware"]["runner_label"] for r in records}):
+        here = local_environment(label or None)
+        for record in records:
+            image = record["environment"].get("image", {}).get("reference")
+            here_image = here.get("image", {}).get("reference")
+            if record["environment"]["fingerprint"] == here["fingerprint"] and (
+                    image is None or here_image is None or image == here_image):
+                return record
+    return None
 
 
 def confirm_runs(
@@ -48,12 +69,18 @@ def confirm_runs(
     from benchtrail.console import progress
 
     suite = load_suite(suite_path)
-    labels = suspects(comparison, suite.name)
+    tested_here = [r for r in current if r["suite"] == suite.name]
+    if not tested_here:
+        raise SuiteError(f"{suite_path}: suite {suite.name!r} is not among the records compared")
+    tested = _tested_here(tested_here)
+    if tested is None:
+        if suspects(comparison, suite.name):
+            log.warning("no confirmation runs: this job's machine or image is not the one that measured %s, "
+                        "so its runs could confirm nothing", suite.name)
+        return []
+    labels = suspects(comparison, suite.name, tested["environment"]["fingerprint"])
     if not labels:
         return []
-    tested = next((r for r in current if r["suite"] == suite.name), None)
-    if tested is None:
-        raise SuiteError(f"{suite_path}: suite {suite.name!r} is not among the records compared")
     # each suspect runs in as many processes as it did in the run under test
     processes = {benchmark_label(entry): entry.get("runs", 1) for entry in tested["benchmarks"]}
     chosen = tuple(dataclasses.replace(spec, runs=processes[spec.label])

@@ -91,7 +91,8 @@ def _cells(row: Row, with_environment: bool) -> list[str]:
     cells = [_ICONS[row.verdict], _code(row.label), _code(row.metric)]
     if with_environment:
         cells.append(_code(row.fingerprint[:12]))
-    noise = f" (noise ±{d.threshold * 100:.1f} %)" if d.threshold is not None and row.verdict == "inconclusive" else ""
+    noise = (f" (within the noise: {d.threshold * 100:.1f} %)"
+             if d.threshold is not None and row.verdict == "inconclusive" else "")
     cells += [_cell(format_quantity(d.baseline, row.unit)), _cell(format_quantity(d.current, row.unit)),
               format_change(d.change), verdict_words(row.verdict) + noise]
     return cells
@@ -113,11 +114,15 @@ def _baseline_line(comparison: Comparison, suite: str) -> str:
     baselines = [b for (s, _), b in comparison.baselines.items() if s == suite]
     commits = max((b.commits for b in baselines), default=0)
     at_base = any(b.at_merge_base for b in baselines)
+    before_base = any(b.before_merge_base for b in baselines)
     target = _code(comparison.target_ref)
     if comparison.merge_base and at_base:
         where = f"{target} at the merge base {_code(comparison.merge_base[:12])}"
-    elif comparison.merge_base:
+    elif comparison.merge_base and before_base:
         where = f"{target} before the merge base {_code(comparison.merge_base[:12])} (it has no runs)"
+    elif comparison.merge_base:
+        where = (f"the latest runs of {target} (the merge base {_code(comparison.merge_base[:12])} has no "
+                 f"runs and is not in this clone)")
     else:
         where = f"the latest runs of {target}"
     span = f"{commits} commit{'s' if commits != 1 else ''} of runs" if commits else "no runs"
@@ -144,7 +149,9 @@ def render_markdown(comparison: Comparison, *, report_url: str | None = None) ->
             lines += [f"<details><summary>{len(quiet)} unchanged</summary>", "",
                       _markdown_table(quiet, multi), "", "</details>", ""]
         for (_, fingerprint), notes in sorted(part.environment_notes.items()):
-            lines += [f"Environment {_code(fingerprint[:12])}: {note}." for note in notes]
+            lines += [f"- Environment {_code(fingerprint[:12])}: {_cell(note)}." for note in notes]
+        if any(part.environment_notes.values()):
+            lines.append("")
         links = []
         if report_url:
             links.append(f"[History charts]({suite_page_url(report_url, suite)})")
@@ -172,9 +179,9 @@ def render_table(comparison: Comparison) -> str:
 
     rows = [[r.suite, r.label, r.metric, r.fingerprint[:12], format_quantity(r.decision.baseline, r.unit),
              format_quantity(r.decision.current, r.unit), format_change(r.decision.change),
-             "-" if r.decision.noise is None else f"±{r.decision.noise * 100:.1f} %", verdict_words(r.verdict)]
+             "-" if r.decision.noise is None else f"{r.decision.noise * 100:.1f} %", verdict_words(r.verdict)]
             for r in comparison.rows]
-    headers = ["suite", "benchmark", "metric", "environment", "baseline", "current", "change", "noise", "verdict"]
+    headers = ["suite", "benchmark", "metric", "environment", "baseline", "current", "change", "σ/run", "verdict"]
     table = tabulate(rows, headers=headers, disable_numparse=True)
     return f"{table}\n\nverdict: {verdict_words(comparison.verdict)}\n"
 

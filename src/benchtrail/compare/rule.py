@@ -6,7 +6,7 @@ evidence of a change between runs, so it is never used here.
 
 The rule, in the log domain (so a change is relative and the rule is scale-free):
 
-1. The baseline history is the window of records before the merge base, oldest first.
+1. The baseline history is the window of records up to the merge base, oldest first.
    Change points over the records' medians split it into segments; the baseline is the
    last segment's runs (a step that already landed on the target branch is not held
    against the merge request).
@@ -48,7 +48,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchtrail.compare.changepoints import detect_change_points
+from benchtrail.compare.changepoints import MIN_SIZE, detect_change_points
 
 __all__ = [
     "ALPHA",
@@ -94,7 +94,8 @@ class Decision:
     change: float | None = None
     #: relative run-to-run noise (robust standard deviation of log values); ``None`` when unknown
     noise: float | None = None
-    #: the smallest change, in the bad or the good direction, that would have counted
+    #: the smallest change in the bad direction that would have counted (relative; in the
+    #: good direction the bar is the same in log terms)
     threshold: float | None = None
     baseline_runs: int = 0
     current_runs: int = 0
@@ -111,12 +112,18 @@ def median_variance(n: int) -> float:
 
 
 def t_quantile(alpha: float, dof: float) -> float:
-    """One-sided Student-t quantile at level ``alpha`` (Cornish-Fisher expansion around
-    the normal one; good to a few percent from 2 degrees of freedom)."""
+    """One-sided Student-t quantile at level ``alpha`` for whole degrees of freedom
+    (exact for one and two, else the Cornish-Fisher expansion around the normal one, good
+    to a few percent from three)."""
     if not 0 < alpha < 0.5:
         raise ValueError(f"alpha must be between 0 and 0.5, not {alpha!r}")
+    dof = max(math.floor(dof), 1)
+    if dof == 1:  # exact: Cauchy
+        return math.tan(math.pi * (0.5 - alpha))
+    if dof == 2:  # exact
+        p = 1 - alpha
+        return (2 * p - 1) / math.sqrt(2 * p * (1 - p))
     z = statistics.NormalDist().inv_cdf(1 - alpha)
-    dof = max(dof, 1.0)
     return (z + (z**3 + z) / (4 * dof) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * dof**2)
             + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * dof**3))
 
@@ -169,9 +176,9 @@ def _job_noise(segments: list[list[list[float]]], current: Sequence[float]) -> t
     if sum(len(g) - 1 for g in groups) < 2:
         return None
     within, within_dof = run_noise([*groups, list(current)])
-    if not within:
+    if within is None:
         return None
-    levels = [[math.exp(_center(g, within)[0]) for g in segment] for segment in segments]
+    levels = [[math.exp(_center(g, within or None)[0]) for g in segment] for segment in segments]
     between, between_dof = run_noise(levels)
     if between is None:
         return None
@@ -219,7 +226,9 @@ def decide(
         raise ValueError("no current runs to decide on")
     if direction not in ("lower", "higher"):
         raise ValueError(f"direction must be 'lower' or 'higher', not {direction!r}")
-    positive = min((v for runs in history for v in runs), default=1.0) > 0 and min(current) > 0
+    positive = min(current) > 0
+    if positive:  # a zero in the history (nothing measured that time) is set aside
+        history = [[v for v in runs if v > 0] for runs in history]
     segments = _segments(history) if positive else [[[v for runs in history for v in runs]]]
     baseline_runs = [v for group in segments[-1] for v in group]
     if not baseline_runs:
@@ -253,9 +262,38 @@ def decide(
         verdict = "inconclusive"
     else:
         verdict = "regression" if bad > 0 else "improvement"
+    if verdict in ("regression", "improvement") and sigma:
+        recent = _recent_level(segments[-1], sigma, dof, floor)
+        if recent is not None:
+            # The target branch itself moved in its last few commits, too few for a segment
+            # of their own: the change must hold against that new level too, and is shown
+            # against it.
+            base, log_change = math.exp(recent), now_log - recent
+            recent_bad = log_change if direction == "lower" else -log_change
+            if abs(recent_bad) <= floor:
+                verdict = "unchanged"
+            elif (recent_bad > 0) != (bad > 0):
+                verdict = "inconclusive"
+            bad = recent_bad
     suspect = verdict in ("regression", "inconclusive") or bad + error > floor
     return Decision(verdict, base, now, change=math.expm1(log_change), noise=sigma,
                     threshold=math.expm1(bar) if math.isfinite(bar) else None, suspect=suspect, **counts)
+
+
+def _recent_level(groups: list[list[float]], sigma: float, dof: float, floor: float) -> float | None:
+    """The log level of the last few records of the baseline segment (fewer than a
+    segment's minimum size) when they stand apart from the rest of it beyond the minimum
+    effect and the noise (at ``ALPHA_FEW_RUNS``): a step that landed just before the
+    merge base. ``None`` when there is no such tail."""
+    best: tuple[float, float] | None = None
+    for k in range(1, min(MIN_SIZE, len(groups) - 1)):
+        tail_log, tail_variance = _center([v for g in groups[-k:] for v in g], sigma)
+        head_log, head_variance = _center([v for g in groups[:-k] for v in g], sigma)
+        error = sigma * math.sqrt(tail_variance + head_variance)
+        gap = abs(tail_log - head_log)
+        if gap > max(floor, t_quantile(ALPHA_FEW_RUNS, dof) * error) and (best is None or gap / error > best[0]):
+            best = (gap / error, tail_log)
+    return None if best is None else best[1]
 
 
 def _center(values: Sequence[float], sigma: float | None) -> tuple[float, float]:
@@ -267,4 +305,6 @@ def _center(values: Sequence[float], sigma: float | None) -> tuple[float, float]
     if not sigma:
         return middle, median_variance(len(logs))
     kept = logs[np.abs(logs - middle) <= WINSOR * sigma]
+    if not len(kept):  # two runs far apart: no middle to keep, the median it is
+        return middle, median_variance(len(logs))
     return float(np.mean(kept)), 1.0 / len(kept)

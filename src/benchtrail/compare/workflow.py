@@ -4,6 +4,7 @@ from the results branch, decide, and confirm suspected regressions by running ag
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,10 @@ log = logging.getLogger(__name__)
 def commit_time(repo: str | Path, commit: str) -> str | None:
     """The committer date of ``commit`` in ``repo``, or ``None`` when the clone lacks it
     (CI clones are shallow; the merge base may be outside them)."""
+    if not re.fullmatch(r"[0-9a-f]{7,64}", commit):
+        return None  # not a commit name: never handed to git as an option
     try:
-        return open_repo(repo).run("show", "-s", "--format=%cI", commit, "--").strip() or None
+        return open_repo(repo).run("show", "-s", "--format=%cI", "--end-of-options", commit, "--").strip() or None
     except StoreError:
         return None
 
@@ -72,6 +75,10 @@ def compare_files(
     if baseline_commit and when is None:
         when = next((r["source"].get("commit_time") for r in history
                      if r["source"].get("commit") == baseline_commit), None)
+        if when is None:
+            log.warning("the merge base %s has no runs and is not in this clone: comparing with the latest "
+                        "runs of %s (fetch it, e.g. GIT_DEPTH: 0, to compare with the runs before it)",
+                        baseline_commit[:12], baseline_ref)
     options = {"target_ref": baseline_ref, "merge_base": baseline_commit, "merge_base_time": when,
                "min_effect": min_effect, "window": window}
     comparison = compare_records(current, history, **options)

@@ -60,7 +60,7 @@ def post_webhook(url: str, payload: dict[str, Any], *, timeout_s: float = 10.0, 
     ``backoff_s``, then twice that, ... between them. Raises ``WebhookError`` with one
     line that shows only ``scheme://host[:port]`` of ``url``."""
     origin = webhook_origin(url)
-    if urlsplit(url).scheme not in ("http", "https") or origin == "the webhook URL":
+    if origin == "the webhook URL" or urlsplit(url).scheme not in ("http", "https"):
         raise WebhookError(f"webhook URL: expected an http:// or https:// URL, found {origin!r}")
     data = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
     opener = urllib.request.build_opener(_NoRedirect)

@@ -41,7 +41,7 @@ def format_rows(rows: Sequence[Any], fmt: str, columns: Sequence[str], headers: 
     # fingerprint as an integer.
     text_columns = [i for i, c in enumerate(columns) if c not in numbers]
     return tabulate(cells, headers=list(headers), floatfmt=".6g", missingval="-",
-                    disable_numparse=text_columns) + "\n"
+                    disable_numparse=text_columns if cells else True) + "\n"
 
 
 def format_points(points: list[Point], fmt: str) -> str:
