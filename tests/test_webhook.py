@@ -10,8 +10,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from comparefixtures import row
 from gitlabapi import GitLabApi, serve_gitlab, watch_logs
 
+from benchtrail.compare.comparison import Comparison, Row
 from benchtrail.errors import WebhookError
 from benchtrail.gitlab.webhook import post_webhook, webhook_origin
 
@@ -121,3 +123,33 @@ def test_not_an_http_url() -> None:
 ])
 def test_webhook_origin(url: str, origin: str) -> None:
     assert webhook_origin(url) == origin
+
+
+def comparison(*rows: Row) -> Comparison:
+    """Runs of main compared with main: what the record job compares."""
+    return Comparison(tuple(rows), "main", None, 0.05, source={"ref": "main", "commit": "ab" * 20})
+
+
+def test_alert_regression_posts_only_a_regression_of_the_baseline_branch(receiver: GitLabApi) -> None:
+    from benchtrail.gitlab.webhook import alert_regression
+
+    url = f"{receiver.url}/hooks/secret"
+    regressed = comparison(row("double", "regression", change=0.3))
+    assert alert_regression(regressed, url, baseline_ref="feature") is None  # a merge request's: the note's job
+    assert alert_regression(comparison(row("double", "improvement", change=-0.3)), url, baseline_ref="main") is None
+    assert not [r for r in receiver.requests if r["path"].startswith("/hooks/")]
+    assert alert_regression(regressed, url, baseline_ref="main") == "Posted the regression alert to the webhook"
+    [posted] = [r for r in receiver.requests if r["path"].startswith("/hooks/")]
+    assert json.loads(posted["body"])["verdict"] == "regression"
+
+
+def test_a_failing_webhook_is_a_warning_not_an_error() -> None:
+    from benchtrail.gitlab.webhook import alert_regression
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens there once closed
+    said = alert_regression(comparison(row("double", "regression", change=0.3)),
+                            f"http://127.0.0.1:{port}/hooks/secret-path", baseline_ref="main")
+    assert said is not None and said.startswith("Warning: the regression alert was not posted: ")
+    assert "secret-path" not in said

@@ -332,8 +332,6 @@ def compare_command(files: tuple[Path, ...], repo: Path, remote: str, branch: st
 
     if not baseline_ref:
         raise click.UsageError("--baseline-ref is needed outside a GitLab merge request pipeline")
-    if baseline_commit and set(baseline_commit) == {"0"}:
-        baseline_commit = None  # GitLab's "no commit" (e.g. CI_COMMIT_BEFORE_SHA of a new branch)
     comparison = compare_files(files, repo=repo, remote=remote, branch=branch, baseline_ref=baseline_ref,
                                baseline_commit=baseline_commit, min_effect=min_effect, window=baseline_window,
                                cache=cache, fetch=fetch, confirm_suite=confirm_suite if confirm_times else None,
@@ -348,18 +346,13 @@ def compare_command(files: tuple[Path, ...], repo: Path, remote: str, branch: st
     for path, render in ((markdown_path, lambda: markdown), (junit_path, lambda: junit_xml(comparison)),
                          (metrics_path, lambda: metrics_report(comparison))):
         _write_report(path, render)
-    regressed = comparison.verdict == "regression"
-    if regressed and webhook_url and comparison.source.get("ref") == baseline_ref:
-        from benchtrail.compare.render import webhook_payload
-        from benchtrail.gitlab.webhook import post_webhook
+    if webhook_url:
+        from benchtrail.gitlab.webhook import alert_regression
 
-        try:
-            post_webhook(webhook_url, webhook_payload(comparison))
-        except BenchtrailError as exc:  # the verdict stands whatever the chat server says
-            click.echo(f"Warning: the regression alert was not posted: {exc}", err=True)
-        else:
-            click.echo("Posted the regression alert to the webhook", err=True)
-    return 1 if regressed and fail_on_regression else 0
+        said = alert_regression(comparison, webhook_url, baseline_ref=baseline_ref)
+        if said:
+            click.echo(said, err=True)
+    return 1 if comparison.verdict == "regression" and fail_on_regression else 0
 
 
 @cli.command("note")
@@ -382,24 +375,9 @@ def note_command(markdown_path: Path, suite: str | None, when: str, dry_run: boo
     Needs a token with `api` scope in BENCHTRAIL_GITLAB_TOKEN or GITLAB_TOKEN (CI_JOB_TOKEN
     cannot write notes); without one, says so and exits 0.
     """
-    from benchtrail.compare.render import note_sections
-    from benchtrail.gitlab.notes import publish_note
+    from benchtrail.gitlab.notes import publish_note, read_note
 
-    try:
-        text = markdown_path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BenchtrailError(f"{markdown_path}: cannot read the note: {getattr(exc, 'strerror', None) or exc}") from None
-    sections = note_sections(text)
-    if not sections:
-        raise BenchtrailError(f"{markdown_path}: not a note written by `benchtrail compare --markdown`")
-    if suite is None:
-        if len(sections) > 1:
-            raise click.UsageError(f"{markdown_path} has notes of several suites: say which with --suite "
-                                   f"({', '.join(sorted(sections))})")
-        suite = next(iter(sections))
-    if suite not in sections:
-        raise click.BadParameter(f"no note of suite {suite!r} in {markdown_path}", param_hint="--suite")
-    verdict, body = sections[suite]
+    suite, verdict, body = read_note(markdown_path, suite)
     click.echo(publish_note(body, suite=suite, verdict=verdict, when=when, dry_run=dry_run, project=project,
                             mr_iid=mr_iid, server_url=gitlab_url))
 

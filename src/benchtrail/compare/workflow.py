@@ -68,6 +68,8 @@ def compare_files(
     (records into ``confirm_out``) and decide on all the runs together."""
     if not files:
         raise BenchtrailError("compare: no record files given")
+    if baseline_commit and set(baseline_commit) == {"0"}:
+        baseline_commit = None  # GitLab's "no commit" (e.g. CI_COMMIT_BEFORE_SHA of a new branch)
     current = [load_record(path) for path in files]
     history = read_baseline_history(sorted({r["suite"] for r in current}), repo=repo, remote=remote,
                                     branch=branch, cache=cache, fetch=fetch)

@@ -33,7 +33,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
-from benchtrail.errors import GitLabError
+from benchtrail.errors import GitLabError, ReportError
 from benchtrail.results.gitrepo import redact
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "note_target",
     "note_text",
     "publish_note",
+    "read_note",
     "should_post",
     "upsert_note",
 ]
@@ -63,6 +64,27 @@ _TOKEN_ADVICE = ("set BENCHTRAIL_GITLAB_TOKEN to a project access token with the
 _WRITE_GRANT = "it needs the api scope and at least the Reporter role on the project to write merge request notes"
 
 Action = Literal["created", "updated", "unchanged", "skipped"]
+
+
+def read_note(path: str | os.PathLike[str], suite: str | None = None) -> tuple[str, str, str]:
+    """``(suite, verdict, note)`` of one suite from a note file that ``benchtrail compare
+    --markdown`` wrote; ``suite`` may be left out when the file holds only one."""
+    from benchtrail.compare.render import note_sections
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            sections = note_sections(handle.read())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ReportError(f"{path}: cannot read the note: {getattr(exc, 'strerror', None) or exc}") from None
+    if not sections:
+        raise ReportError(f"{path}: not a note written by `benchtrail compare --markdown`")
+    if suite is None and len(sections) > 1:
+        raise ReportError(f"{path} has notes of several suites: say which with --suite ({', '.join(sorted(sections))})")
+    suite = suite if suite is not None else next(iter(sections))
+    if suite not in sections:
+        raise ReportError(f"--suite: no note of suite {suite!r} in {path} (it has {', '.join(sorted(sections))})")
+    verdict, body = sections[suite]
+    return suite, verdict, body
 
 
 def note_marker(suite: str) -> str:

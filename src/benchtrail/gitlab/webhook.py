@@ -23,9 +23,11 @@ import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
 
+from benchtrail.compare.comparison import Comparison
+from benchtrail.compare.render import webhook_payload
 from benchtrail.errors import WebhookError
 
-__all__ = ["post_webhook", "webhook_origin"]
+__all__ = ["alert_regression", "post_webhook", "webhook_origin"]
 
 log = logging.getLogger(__name__)
 
@@ -132,3 +134,17 @@ def _reason(exc: BaseException, timeout_s: float) -> str:
     if isinstance(reason, OSError) and reason.strerror:
         return reason.strerror.lower()
     return type(reason).__name__
+
+
+def alert_regression(comparison: Comparison, url: str, *, baseline_ref: str) -> str | None:
+    """POST the regression alert when the runs compared are of the baseline branch itself
+    (the default branch: a merge request's regression is the note's business) and
+    regressed. Returns the line to show, or ``None`` when there was nothing to post. A
+    webhook that fails is a warning: the verdict stands whatever the chat server says."""
+    if comparison.verdict != "regression" or comparison.source.get("ref") != baseline_ref:
+        return None
+    try:
+        post_webhook(url, webhook_payload(comparison))
+    except WebhookError as exc:
+        return f"Warning: the regression alert was not posted: {exc}"
+    return "Posted the regression alert to the webhook"
