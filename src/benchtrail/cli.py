@@ -296,8 +296,10 @@ def _write_report(path: Path | None, render: Callable[[], str]) -> None:
 @click.option("--confirm-times", type=click.IntRange(min=0), default=2, show_default=True,
               envvar="BENCHTRAIL_CONFIRM_TIMES", show_envvar=True,
               help="How many more runs --confirm-suite makes (0: none).")
-@click.option("--confirm-out", type=click.Path(file_okay=False, path_type=Path), default="benchtrail-out",
-              show_default=True, help="Where the confirmation runs write their records.")
+@click.option("--confirm-out", type=click.Path(file_okay=False, path_type=Path),
+              default="benchtrail-report/confirm", show_default=True,
+              help="Where the confirmation runs write their records (not under benchtrail-out/, which the "
+                   "record job records).")
 @click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the merge request note (Markdown) to this file, for `benchtrail note`.")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path), default=None,

@@ -74,6 +74,8 @@ ALPHA = 0.01
 ALPHA_FEW_RUNS = 0.002
 #: deviations are clipped at this many robust sigmas before the noise is estimated
 WINSOR = 2.5
+#: the job noise is estimated from five jobs or more (fewer: runs count as independent)
+_MIN_JOB_DOF = 4
 _MAD_TO_SD = 1.482602218505602
 _WINSOR_CONSISTENCY = 0.98849  # sqrt(E[min(Z², 2.5²)]) for a standard normal Z
 #: variance of the median of n normal values, in units of one value's variance (exact for small n)
@@ -171,7 +173,7 @@ def _job_noise(segments: list[list[list[float]]], current: Sequence[float]) -> t
     """``(sigma_run, dof_run, sigma_job, dof_job)``: the noise between runs of one job and
     the extra noise of a whole job (another machine, another neighbour), which repeating
     runs inside one job cannot average out. Told apart only when records hold several
-    runs each; ``None`` otherwise."""
+    runs each and there are five jobs or more; ``None`` otherwise."""
     groups = [g for segment in segments for g in segment]
     if sum(len(g) - 1 for g in groups) < 2:
         return None
@@ -180,7 +182,7 @@ def _job_noise(segments: list[list[list[float]]], current: Sequence[float]) -> t
         return None
     levels = [[math.exp(_center(g, within or None)[0]) for g in segment] for segment in segments]
     between, between_dof = run_noise(levels)
-    if between is None:
+    if between is None or between_dof < _MIN_JOB_DOF:  # too few jobs to say how much they vary
         return None
     run_share = float(np.mean([1.0 / len(g) for g in groups]))
     return within, within_dof, math.sqrt(max(0.0, between**2 - within**2 * run_share)), between_dof

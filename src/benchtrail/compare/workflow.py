@@ -61,7 +61,7 @@ def compare_files(
     fetch: bool = True,
     confirm_suite: str | Path | None = None,
     confirm_times: int = CONFIRM_TIMES,
-    confirm_out: str | Path = "benchtrail-out",
+    confirm_out: str | Path = "benchtrail-report/confirm",
 ) -> Comparison:
     """Compare the records in ``files`` with their baseline on the results ``branch``;
     with ``confirm_suite``, run that suite's suspect benchmarks ``confirm_times`` more
