@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,16 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(_PREFIXES) or name == "CUDA_VISIBLE_DEVICES":
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
+def benchtrail_logger() -> Iterator[None]:
+    """A CLI run in-process gives the ``benchtrail`` logger its own handler and stops it
+    propagating (so caplog would see nothing): each test starts from the logger as it was."""
+    logger = logging.getLogger("benchtrail")
+    saved = logger.handlers[:], logger.level, logger.propagate
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved
 
 
 WORKLOAD = '''

@@ -3,7 +3,6 @@ records under test (the end-to-end case is in ``test_cli_compare``)."""
 
 from __future__ import annotations
 
-import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -87,9 +86,8 @@ def test_only_the_suspects_run_again_on_the_same_machine_label(write_suite, tmp_
     assert {r["environment"]["fingerprint"] for r in records} == {measured["fingerprint"]}
 
 
-def test_another_kind_of_machine_confirms_nothing(write_suite, tmp_path: Path, caplog: pytest.LogCaptureFixture,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(logging.getLogger("benchtrail"), "propagate", True)  # an in-process CLI run turns it off
+def test_another_kind_of_machine_confirms_nothing(write_suite, tmp_path: Path,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
     elsewhere = {**HERE, "fingerprint": "0123456789abcdef",
                  "hardware": {**HERE["hardware"], "cpu_model": "Another CPU"}}
     suspect = comparison(row("sleepy", "regression", change=0.3, suite="tiny", fingerprint="0123456789abcdef"))

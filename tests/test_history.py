@@ -49,7 +49,6 @@ def filled(work: Path, remote: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def warnings_seen(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
-    logging.getLogger("benchtrail").propagate = True  # the CLI turns it off in-process
     caplog.set_level(logging.INFO, logger="benchtrail")
     return caplog
 

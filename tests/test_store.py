@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -140,9 +141,6 @@ def test_recording_the_same_record_twice_leaves_one_file(work: Path, remote: Pat
 
 def test_same_path_other_content_keeps_the_recorded_one(work: Path, remote: Path, tmp_path: Path,
                                                         caplog: pytest.LogCaptureFixture) -> None:
-    import logging
-
-    logging.getLogger("benchtrail").propagate = True  # the CLI tests turn it off
     original = make_record(0)
     record(write_records(tmp_path / "a", [original]), repo=work)
     changed = make_record(0)
@@ -384,9 +382,6 @@ def test_no_push_commits_locally_only(work: Path, remote: Path, tmp_path: Path) 
 
 def test_push_after_no_push_keeps_the_local_only_records(work: Path, remote: Path, tmp_path: Path,
                                                          caplog: pytest.LogCaptureFixture) -> None:
-    import logging
-
-    logging.getLogger("benchtrail").propagate = True
     local = record(write_records(tmp_path / "a", [make_record(0)]), repo=work, push=False)
     with caplog.at_level(logging.WARNING, logger="benchtrail"):
         pushed = record(write_records(tmp_path / "b", [make_record(1)]), repo=work)

@@ -60,9 +60,8 @@ def test_read_baseline_history_reads_only_the_suites_asked_for(recorded: Path) -
     assert len(read_baseline_history(["demo", "other"], repo=recorded, branch=BRANCH)) == 24
 
 
-def test_read_baseline_history_without_a_branch_warns_and_is_empty(work: Path, caplog: pytest.LogCaptureFixture,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(logging.getLogger("benchtrail"), "propagate", True)  # a CLI test may have turned it off
+def test_read_baseline_history_without_a_branch_warns_and_is_empty(work: Path,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="benchtrail"):
         assert read_baseline_history(["demo"], repo=work, branch=BRANCH) == []
     (line,) = caplog.messages

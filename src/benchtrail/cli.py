@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -224,7 +223,7 @@ def history_command(repo: Path, remote: str, branch: str, suite: str | None, ben
     """Print the history of every benchmark x metric on the results branch, oldest first."""
     from benchtrail.results.history import iter_records
     from benchtrail.results.series import series
-    from benchtrail.results.tabular import format_points, format_rows
+    from benchtrail.results.tabular import format_points
 
     stored = iter_records(repo, remote=remote, branch=branch, suite=suite, cache=cache, fetch=fetch)
     points = series((s.record for s in stored), suite=suite, benchmark=benchmark, metric=metric,
@@ -232,13 +231,9 @@ def history_command(repo: Path, remote: str, branch: str, suite: str | None, ben
     if not change_points:
         click.echo(format_points(points, fmt), nl=False)
         return
-    from benchtrail.compare.steps import find_steps
+    from benchtrail.compare.steps import find_steps, format_steps
 
-    columns = ("started_at", "commit", "suite", "benchmark", "metric", "fingerprint", "before", "after",
-               "change", "unit")
-    headers = ("date", "commit", "suite", "benchmark", "metric", "environment", "before", "after",
-               "change", "unit")
-    click.echo(format_rows(find_steps(points), fmt, columns, headers, ("before", "after", "change")), nl=False)
+    click.echo(format_steps(find_steps(points), fmt), nl=False)
 
 
 class _PercentType(click.ParamType):
@@ -257,15 +252,6 @@ class _PercentType(click.ParamType):
         if not 0 <= percent < 100:
             self.fail(f"expected a percentage from 0% to below 100%, found {value!r}", param, ctx)
         return percent / 100
-
-
-def _write_report(path: Path | None, render: Callable[[], str]) -> None:
-    """Write the report ``render`` makes to ``path``, when one is asked for."""
-    if path is not None:
-        from benchtrail.gitlab.reports import write_report
-
-        write_report(path, render())
-        click.echo(f"Wrote {path}", err=True)
 
 
 @cli.command("compare")
@@ -343,11 +329,10 @@ def compare_command(files: tuple[Path, ...], repo: Path, remote: str, branch: st
         click.echo(json.dumps(render_json(comparison), indent=2, ensure_ascii=False))
     else:
         click.echo(markdown if fmt == "markdown" else render_table(comparison), nl=False)
-    from benchtrail.gitlab.reports import junit_xml, metrics_report
+    from benchtrail.gitlab.reports import write_reports
 
-    for path, render in ((markdown_path, lambda: markdown), (junit_path, lambda: junit_xml(comparison)),
-                         (metrics_path, lambda: metrics_report(comparison))):
-        _write_report(path, render)
+    for path in write_reports(comparison, markdown, markdown=markdown_path, junit=junit_path, metrics=metrics_path):
+        click.echo(f"Wrote {path}", err=True)
     if webhook_url:
         from benchtrail.gitlab.webhook import alert_regression
 

@@ -40,6 +40,13 @@ class Baseline:
         """How many distinct commits the baseline spans."""
         return len({_commit(r) for r in self.records})
 
+    def by_commit(self) -> list[list[dict[str, Any]]]:
+        """The records grouped by commit (repeated jobs of one commit together), oldest first."""
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for record in self.records:
+            groups.setdefault(_commit(record), []).append(record)
+        return list(groups.values())
+
 
 def _commit(record: dict[str, Any]) -> str:
     return record["source"].get("commit") or record["run"]["started_at"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from benchtrail.compare.baseline import DEFAULT_WINDOW, Baseline, choose_baseline
 from benchtrail.compare.rule import DEFAULT_MIN_EFFECT, VERDICTS, Decision, decide
@@ -84,14 +84,23 @@ def _runs(metric: dict[str, Any]) -> list[float]:
     return [float(v) for v in metric.get("runs") or [headline(metric)]]
 
 
-def _by_metric(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str], tuple[dict[str, Any], list[float]]]:
-    """(label, metric) -> (the benchmark entry and metric of the first record, all runs)."""
-    found: dict[tuple[str, str], tuple[dict[str, Any], list[float]]] = {}
+class _Measured(NamedTuple):
+    """One benchmark × metric across records: the first record's entry and metric, and
+    the runs of them all."""
+
+    entry: dict[str, Any]
+    metric: dict[str, Any]
+    runs: list[float]
+
+
+def _by_metric(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str], _Measured]:
+    """(label, metric name) -> what the records measured of it."""
+    found: dict[tuple[str, str], _Measured] = {}
     for record in records:
         for entry in record["benchmarks"]:
             label = benchmark_label(entry)
             for name, metric in entry["metrics"].items():
-                found.setdefault((label, name), ({"entry": entry, "metric": metric}, []))[1].extend(_runs(metric))
+                found.setdefault((label, name), _Measured(entry, metric, [])).runs.extend(_runs(metric))
     return found
 
 
@@ -159,24 +168,19 @@ def compare_records(
                                    window=window, exclude_commit=commit)
         baselines[suite, fingerprint] = baseline
         notes[suite, fingerprint] = _environment_notes(baseline, records[0])
-        by_commit: dict[str, list[dict[str, Any]]] = {}
-        for record in baseline.records:
-            by_commit.setdefault(record["source"].get("commit") or record["run"]["started_at"], []).append(record)
-        past = [_by_metric(group) for group in by_commit.values()]
+        past = [_by_metric(group) for group in baseline.by_commit()]
         # confirmation runs carry the source, and so the job, of the runs they confirm
         jobs = len({r["source"].get("job_id") or repr(sorted(r["source"].items())) for r in records})
-        for (label, name), (first, runs) in _by_metric(records).items():
-            entry, metric = first["entry"], first["metric"]
+        for key, (entry, metric, runs) in _by_metric(records).items():
             direction = metric["direction"]
             # a baseline measured in another unit, or the other way round, is no baseline
-            window_runs = [p[label, name][1] for p in past if (label, name) in p
-                           and (p[label, name][0]["metric"]["unit"], p[label, name][0]["metric"]["direction"])
-                           == (metric["unit"], direction)]
+            window_runs = [group[key].runs for group in past if key in group
+                           and (group[key].metric["unit"], group[key].metric["direction"]) == (metric["unit"], direction)]
             if baseline.environment_changed:
                 decision = Decision("environment_changed", None, statistics.median(runs), current_runs=len(runs))
             else:
                 decision = decide(window_runs, runs, direction=direction, min_effect=min_effect, current_jobs=jobs)
-            rows.append(Row(suite, entry["name"], tuple(sorted((entry.get("params") or {}).items())), name,
+            rows.append(Row(suite, entry["name"], tuple(sorted((entry.get("params") or {}).items())), key[1],
                             metric["unit"], direction, fingerprint, decision))
     rows.sort(key=_sort_key)
     return Comparison(tuple(rows), target_ref, merge_base, min_effect, baselines, notes, dict(current[0]["source"]))

@@ -8,8 +8,12 @@ from itertools import groupby
 
 from benchtrail.compare.changepoints import describe_change_points
 from benchtrail.results.series import Point
+from benchtrail.results.tabular import format_rows
 
-__all__ = ["Step", "find_steps"]
+__all__ = ["Step", "find_steps", "format_steps"]
+
+_COLUMNS = ("started_at", "commit", "suite", "benchmark", "metric", "fingerprint", "before", "after", "change", "unit")
+_HEADERS = ("date", "commit", "suite", "benchmark", "metric", "environment", "before", "after", "change", "unit")
 
 
 @dataclass(frozen=True)
@@ -56,3 +60,8 @@ def find_steps(points: Sequence[Point]) -> list[Step]:
                               before=found.before, after=found.after, change=found.change,
                               unit=at.unit, direction=at.direction))
     return steps
+
+
+def format_steps(steps: Sequence[Step], fmt: str) -> str:
+    """``steps`` as ``table``, ``json`` or ``csv``, like ``benchtrail history``'s points."""
+    return format_rows(steps, fmt, _COLUMNS, _HEADERS, ("before", "after", "change"))

@@ -38,7 +38,7 @@ from benchtrail.compare.render import format_change, format_quantity, verdict_wo
 from benchtrail.errors import ReportError
 from benchtrail.results.record import write_atomic
 
-__all__ = ["junit_xml", "metrics_report", "write_report"]
+__all__ = ["junit_xml", "metrics_report", "write_report", "write_reports"]
 
 #: characters XML 1.0 does not allow anywhere, escaped or not
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -207,3 +207,17 @@ def write_report(path: str | os.PathLike[str], text: str) -> None:
         write_atomic(target, text.encode("utf-8"))
     except OSError as exc:
         raise ReportError(f"{target}: cannot write the report: {exc.strerror or exc}") from None
+
+
+def write_reports(comparison: Comparison, note: str, *, markdown: str | os.PathLike[str] | None = None,
+                  junit: str | os.PathLike[str] | None = None,
+                  metrics: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Write the reports asked for: the ``note`` (Markdown, already rendered), the JUnit
+    report and the metrics report of ``comparison``; returns their paths, in that order."""
+    written = []
+    for path, render in ((markdown, lambda: note), (junit, lambda: junit_xml(comparison)),
+                         (metrics, lambda: metrics_report(comparison))):
+        if path is not None:
+            write_report(path, render())
+            written.append(Path(path))
+    return written
