@@ -17,6 +17,7 @@ from gitremotes import make_record, write_records
 
 from benchtrail.compare.comparison import Row
 from benchtrail.compare.rule import Decision
+from benchtrail.results.model import Record
 
 FINGERPRINT = "d305c9f7cbc55706"  # the golden record's
 OTHER_FINGERPRINT = "0123456789abcdef"
@@ -44,6 +45,11 @@ warmup = 2
 iterations = 20
 runs = 1
 """
+
+
+def typed(records: list[dict[str, Any]]) -> list[Record]:
+    """Records built as JSON (easy to bend in a test) as the typed records the code takes."""
+    return [Record.from_json(record) for record in records]
 
 
 def sha(n: int) -> str:
@@ -125,11 +131,11 @@ def row(label: str = "double", verdict: str = "unchanged", *, change: float | No
 
 
 def real_runs(suite_path: Path, count: int, out: Path) -> list[dict[str, Any]]:
-    """``count`` records of the suite at ``suite_path`` from real runs, each in its own folder."""
+    """``count`` records (as JSON) of the suite at ``suite_path`` from real runs, each in its own folder."""
     from benchtrail.bench import load_suite, run_suite
 
     suite = load_suite(suite_path)
-    return [run_suite(suite, out / f"run-{i}")[1] for i in range(count)]
+    return [run_suite(suite, out / f"run-{i}")[1].to_json() for i in range(count)]
 
 
 def as_commit(record: dict[str, Any], n: int, *, ref: str = "main") -> dict[str, Any]:

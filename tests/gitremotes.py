@@ -19,7 +19,11 @@ from typing import Any
 
 import pytest
 
+from benchtrail.gitlab.ci import read_ci
 from benchtrail.results import dump_record
+from benchtrail.results import record_bytes as typed_bytes
+from benchtrail.results.gitrepo import RemoteAccess, remote_access
+from benchtrail.results.model import Record
 
 GOLDEN = Path(__file__).parent / "data" / "records" / "result-1.json"
 BRANCH = "benchtrail-results"
@@ -45,7 +49,23 @@ def make_record(n: int = 0, *, suite: str = "mlp-cpu", month: int = 3, day: int 
 
 def write_records(folder: Path, records: list[dict[str, Any]], prefix: str = "r") -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    return [dump_record(record, folder / f"{prefix}{i}.json") for i, record in enumerate(records)]
+    return [dump_record(Record.from_json(record), folder / f"{prefix}{i}.json") for i, record in enumerate(records)]
+
+
+def ci_access(remote: str = "origin") -> RemoteAccess:
+    """How the commands reach ``remote`` with the CI variables a test has set."""
+    ci = read_ci()
+    return remote_access(remote, ci.push_url(), ci.secrets)
+
+
+def record_path(record: dict[str, Any]) -> str:
+    """Where a record built as JSON lands on the results branch."""
+    return Record.from_json(record).branch_path()
+
+
+def record_bytes(record: dict[str, Any]) -> bytes:
+    """The canonical bytes of a record built as JSON."""
+    return typed_bytes(Record.from_json(record))
 
 
 def git(cwd: Path, *args: str, input: str | None = None, check: bool = True) -> str:

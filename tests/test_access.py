@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import loopback
 import pytest
 from click.testing import CliRunner
 from gitremotes import (
@@ -25,8 +28,10 @@ from gitremotes import (
 
 from benchtrail.cli import cli
 from benchtrail.errors import GitLabError
-from benchtrail.gitlab.access import check_push
-from benchtrail.gitlab.ci import read_ci_environment
+from benchtrail.gitlab.access import PushCheck
+from benchtrail.gitlab.access import check_push as check_with
+from benchtrail.gitlab.ci import read_ci
+from benchtrail.results import gitrepo
 
 pytest_plugins = ("gitfixtures",)  # fixtures: git_env, remote, work, gitlab
 
@@ -36,6 +41,11 @@ JOB_TOKEN_LINE = ("Error: CI_JOB_TOKEN cannot push to group/proj (GitLab said: Y
                   "code.): a maintainer must allow Git push requests from job tokens (Settings > CI/CD > Job "
                   "token permissions, GitLab 18.4+), or set BENCHTRAIL_PUSH_TOKEN to a project access token "
                   "with write_repository\n")
+
+
+def check_push(repo: Path, **options: Any) -> PushCheck:
+    """The check as ``benchtrail check-push`` runs it: with this process's CI variables."""
+    return check_with(read_ci(), repo, **options)
 
 
 def invoke(*args: str):  # type: ignore[no-untyped-def]
@@ -249,6 +259,19 @@ def test_no_such_remote_or_repository(work: Path, tmp_path: Path) -> None:
     assert result.exit_code == 2 and "not inside a git repository" in result.stderr
 
 
+def test_a_remote_that_never_answers_ends_the_check_at_the_deadline(work: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gitrepo, "NETWORK_TIMEOUT_S", 1.0)
+    with loopback.serve(stall_at_s=0.0, stall_s=3600.0) as silent:
+        git(work, "remote", "set-url", "origin", f"{silent}/group/proj.git")
+        started = time.monotonic()
+        result = invoke("check-push", "--repo", str(work))
+        took = time.monotonic() - started
+    assert result.exit_code == 2
+    assert result.stderr == "Error: reading the remote 'origin' failed: git ls-remote gave no answer within 1 s\n"
+    assert took < 1 + 5
+
+
 def test_no_git_in_the_image(work: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     result = invoke("check-push", "--repo", str(work))
@@ -258,12 +281,12 @@ def test_no_git_in_the_image(work: Path, tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_ci_environment_reading() -> None:
-    ci = read_ci_environment({"CI_SERVER_URL": "https://gitlab.example.com/", "CI_PROJECT_PATH": "g/p",
+    ci = read_ci({"CI_SERVER_URL": "https://gitlab.example.com/", "CI_PROJECT_PATH": "g/p",
                               "CI_JOB_TOKEN": "x", "BENCHTRAIL_PUSH_TOKEN": "", "CI_DEFAULT_BRANCH": "main"})
     assert ci.in_ci and ci.server_url == "https://gitlab.example.com"
     assert (ci.token_variable, ci.both_tokens, ci.default_branch) == ("CI_JOB_TOKEN", False, "main")
-    assert not read_ci_environment({"CI_PROJECT_PATH": "g/p"}).in_ci
-    assert read_ci_environment({"CI_JOB_TOKEN": "a", "BENCHTRAIL_PUSH_TOKEN": "b"}).token_variable \
+    assert not read_ci({"CI_PROJECT_PATH": "g/p"}).in_ci
+    assert read_ci({"CI_JOB_TOKEN": "a", "BENCHTRAIL_PUSH_TOKEN": "b"}).token_variable \
         == "BENCHTRAIL_PUSH_TOKEN"
 
 

@@ -12,33 +12,34 @@ import pytest
 from benchtrail.errors import ImportFormatError
 from benchtrail.importers import read_records
 from benchtrail.importers.asv import param_value
+from benchtrail.results.model import Benchmark, Metric, Record
 
 RESULTS = Path(__file__).parent / "data" / "imports" / "asv-results"
 MACHINE = RESULTS / "ci-runner-1"
 LATER = MACHINE / "428465a3-existing-py_tmp_asvenv_bin_python.json"
 
 
-def _records(path: Path = RESULTS, machine: str | None = None) -> list[dict[str, Any]]:
+def _records(path: Path = RESULTS, machine: str | None = None) -> list[Record]:
     return read_records("asv", [path], suite="asv", machine=machine)
 
 
-def _by_key(record: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    return {(b["name"].rsplit(".", 1)[-1], json.dumps(b["params"], sort_keys=True)): b
-            for b in record["benchmarks"]}
+def _by_key(record: Record) -> dict[tuple[str, str], Benchmark]:
+    return {(b.name.rsplit(".", 1)[-1], json.dumps(b.params, sort_keys=True)): b
+            for b in record.benchmarks}
 
 
 def test_one_record_per_result_file_with_its_commit_and_date() -> None:
     records = _records()
-    assert [(r["source"]["commit"], r["source"]["commit_time"]) for r in records] == [
+    assert [(r.source.commit, r.source.commit_time) for r in records] == [
         ("428465a30e422134da1313ecd802c3fbe0358292", "2026-01-13T15:20:00Z"),
         ("a689727c1df7100099a19aebe4138fbc995bc3ed", "2026-01-12T09:00:00Z"),
     ]
-    hardware = records[0]["environment"]["hardware"]
-    assert (hardware["cpu_model"], hardware["cpu_count"], hardware["runner_label"]) == (
+    hardware = records[0].environment.hardware
+    assert (hardware.cpu_model, hardware.cpu_count, hardware.runner_label) == (
         "AMD EPYC 7B13", 4, "ci-runner-1")
-    assert records[0]["environment"]["platform"] == "Linux 6.8.0-1015-gcp"
-    assert records[0]["run"]["started_at"] == "2026-11-25T01:32:44Z"  # the first benchmark's start
-    assert _records(machine="bench-box")[0]["environment"]["hardware"]["runner_label"] == "bench-box"
+    assert records[0].environment.platform == "Linux 6.8.0-1015-gcp"
+    assert records[0].run.started_at == "2026-11-25T01:32:44Z"  # the first benchmark's start
+    assert _records(machine="bench-box")[0].environment.hardware.runner_label == "bench-box"
 
 
 def test_parameterized_benchmarks_get_named_params() -> None:
@@ -52,29 +53,28 @@ def test_samples_give_a_distribution_and_types_give_the_metric() -> None:
     later, earlier = _records()
     result = json.loads(LATER.read_text(encoding="utf-8"))["results"]
     tokenize = _by_key(later)[("time_tokenize", "{}")]
-    latency = tokenize["metrics"]["latency_ms"]
+    latency = tokenize.metrics["latency_ms"].distribution
     samples = result["bench_infer.time_tokenize"][11][0]
-    assert latency["n"] == len(samples) == 5
-    assert latency["p50"] == pytest.approx(result["bench_infer.time_tokenize"][0][0] * 1000)
-    assert tokenize["calls"] == 676 * 5  # stats_number x stats_repeat
+    assert latency is not None and latency.n == len(samples) == 5
+    assert latency.p50 == pytest.approx(result["bench_infer.time_tokenize"][0][0] * 1000)
+    assert tokenize.calls == 676 * 5  # stats_number x stats_repeat
     # the earlier run recorded no samples: asv's result (a median) as a single value
-    single = _by_key(earlier)[("time_tokenize", "{}")]["metrics"]["latency_ms"]
-    assert set(single) == {"unit", "direction", "value", "runs"}
-    peak = _by_key(later)[("peakmem_load_weights", "{}")]["metrics"]
+    single = _by_key(earlier)[("time_tokenize", "{}")].metrics["latency_ms"]
+    assert set(single.to_json()) == {"unit", "direction", "value", "runs"}
+    peak = _by_key(later)[("peakmem_load_weights", "{}")].metrics
     rss_mb = result["bench_infer.peakmem_load_weights"][0][0] / 2**20
-    assert peak == {"peak_rss_mb": {"unit": "MB", "direction": "lower", "value": rss_mb,
-                                    "runs": [rss_mb]}}
-    track = _by_key(later)[("track_accuracy", "{}")]["metrics"]["value"]
-    assert (track["unit"], track["value"]) == ("fraction", 0.913)
+    assert peak == {"peak_rss_mb": Metric("MB", "lower", value=rss_mb, runs=(rss_mb,))}
+    track = _by_key(later)[("track_accuracy", "{}")].metrics["value"]
+    assert (track.unit, track.value) == ("fraction", 0.913)
 
 
 def test_failed_and_skipped_benchmarks_are_kept() -> None:
     entries = _by_key(_records()[0])
     broken = entries[("time_broken", "{}")]
-    assert (broken["metrics"], broken["errors"], broken["calls"]) == ({}, 1, 1)
+    assert (broken.metrics, broken.errors, broken.calls) == ({}, 1, 1)
     skipped = entries[("time_predict", '{"batch_size": 8, "dtype": "int8"}')]
-    assert (skipped["metrics"], skipped["errors"]) == ({}, 0)
-    assert skipped["warnings"] == ["asv: the benchmark was skipped: NaN result"]
+    assert (skipped.metrics, skipped.errors) == ({}, 0)
+    assert skipped.warnings == ("asv: the benchmark was skipped: NaN result",)
 
 
 def test_a_machine_folder_and_no_benchmarks_json(tmp_path: Path) -> None:
@@ -85,7 +85,7 @@ def test_a_machine_folder_and_no_benchmarks_json(tmp_path: Path) -> None:
     later = _records(copy)[0]
     # without benchmarks.json: types from the name prefix, param names param1, param2
     assert ("time_predict", '{"param1": 1, "param2": "float32"}') in _by_key(later)
-    assert _by_key(later)[("track_accuracy", "{}")]["metrics"]["value"]["unit"] == "unitless"
+    assert _by_key(later)[("track_accuracy", "{}")].metrics["value"].unit == "unitless"
 
 
 @pytest.mark.parametrize(("text", "value"), [

@@ -4,18 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from benchtrail.bench.fingerprint import fingerprint_of
-from benchtrail.importers.base import (
-    Context,
-    environment,
-    from_epoch_ms,
-    interpolated,
-    rfc3339,
-    run,
-    source,
-)
+from benchtrail.importers.base import Context, environment, from_epoch_ms, interpolated, rfc3339, run, source
 from benchtrail.importers.reader import Bad, Node
-from benchtrail.results.schema import SKETCH_QUANTILES
+from benchtrail.results.model import SKETCH_QUANTILES, Hardware
 
 
 @pytest.mark.parametrize(("commit", "ref", "title", "expected"), [
@@ -30,7 +21,7 @@ def test_source_keeps_only_full_shas_as_commits(
         commit: str | None, ref: str | None, title: str | None,
         expected: tuple[str | None, str | None, str | None]) -> None:
     block = source(commit, ref=ref, title=title)
-    assert (block["commit"], block["ref"], block["commit_title"]) == expected
+    assert (block.commit, block.ref, block.commit_title) == expected
 
 
 @pytest.mark.parametrize(("text", "kept", "utc"), [
@@ -57,23 +48,23 @@ def test_epoch_milliseconds() -> None:
 
 
 def test_unknown_hardware_and_the_fingerprint() -> None:
-    block = environment(Context("s", "gpu-box"), cpu_model=" ", cpu_count=0, label="asv-name")
+    block = environment(Context("s", "gpu-box"), cpu_model=" ", cpu_count=0, label="asv-name").to_json()
     assert block["hardware"] == {"cpu_model": "unknown", "cpu_count": 1, "gpu_model": None,
                                  "gpu_count": 0, "runner_label": "gpu-box"}
-    assert block["fingerprint"] == fingerprint_of(block["hardware"])
-    assert environment(Context("s"), label="asv-name")["hardware"]["runner_label"] == "asv-name"
+    assert block["fingerprint"] == Hardware(**block["hardware"]).fingerprint  # as `benchtrail run` has it
+    assert environment(Context("s"), label="asv-name").hardware.runner_label == "asv-name"
     assert (block["gpu"], block["python"], block["platform"]) == ("none", "unknown", "unknown")
 
 
 def test_run_without_a_known_start() -> None:
     block = run(None)
-    assert block["started_at"] == "1970-01-01T00:00:00Z"
-    assert block["runs"] == 1 and block["tool_version"]
+    assert block.started_at == "1970-01-01T00:00:00Z"
+    assert block.runs == 1 and block.tool_version
 
 
 def test_interpolated_quantiles_are_monotone_and_stop_at_the_last_knot() -> None:
     metric = interpolated([(0.0, 1.0), (0.5, 2.0), (0.75, 4.0)], n=9, mean=2.5, stdev=1.0,
-                          maximum=30.0, unit="ms", direction="lower")
+                          maximum=30.0, unit="ms", direction="lower").to_json()
     values = metric["sketch"]["values"]
     assert values == sorted(values) and len(values) == len(SKETCH_QUANTILES)
     assert (metric["min"], metric["p50"], metric["p90"], metric["max"]) == (1.0, 2.0, 4.0, 30.0)

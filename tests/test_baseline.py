@@ -5,23 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from comparefixtures import OTHER_FINGERPRINT, bench_record, sha, stamp
+from comparefixtures import OTHER_FINGERPRINT, bench_record, sha, stamp, typed
 
 from benchtrail.compare.baseline import choose_baseline
+from benchtrail.results.model import Record
 
 
 def on_main(*numbers: int, **fields: Any) -> list[dict[str, Any]]:
     return [bench_record({"double": [1.0, 1.0, 1.0]}, n=n, **fields) for n in numbers]
 
 
-def commits(records: tuple[dict[str, Any], ...]) -> list[str]:
-    return [r["source"]["commit"] for r in records]
+def commits(records: tuple[Record, ...]) -> list[str]:
+    return [r.source.commit for r in records]
 
 
 def choose(history: list[dict[str, Any]], **options: Any):  # type: ignore[no-untyped-def]
     options = {"suite": "demo", "fingerprint": on_main(0)[0]["environment"]["fingerprint"],
                "target_ref": "main", **options}
-    return choose_baseline(history, **options)
+    return choose_baseline(typed(history), **options)
 
 
 def test_only_the_target_ref_the_suite_and_the_fingerprint_count() -> None:

@@ -18,13 +18,13 @@ from gitremotes import (
     files_on,
     git,
     make_record,
+    record_path,
     rev,
     write_records,
 )
 
 from benchtrail.cli import cli
 from benchtrail.results import load_record
-from benchtrail.results.store import record_path
 
 pytest_plugins = ("gitfixtures",)  # fixtures for record and history: remote, work (and git_env through them)
 
@@ -62,7 +62,7 @@ def test_run_writes_one_valid_record_and_prints_a_table(write_suite, tmp_path: P
     assert result.exit_code == 0, result.output
     files = list(out.glob("*.json"))
     assert len(files) == 1
-    record = load_record(files[0])
+    record = load_record(files[0]).to_json()
     assert [b["params"] for b in record["benchmarks"]] == [{"batch_size": 1}, {"batch_size": 4}]
     assert all(b["runs"] == 2 and b["calls"] == 100 for b in record["benchmarks"])
     assert "double[batch_size=4]" in result.stdout
@@ -77,7 +77,7 @@ def test_run_reads_suite_out_and_runs_from_the_environment(write_suite, tmp_path
     result = invoke("run", env=env)
     assert result.exit_code == 0, result.output
     (record_file,) = out.glob("*.json")
-    assert load_record(record_file)["run"]["runs"] == 1
+    assert load_record(record_file).run.runs == 1
 
 
 def test_run_fills_source_from_gitlab_ci_variables(write_suite, tmp_path: Path) -> None:
@@ -92,7 +92,7 @@ def test_run_fills_source_from_gitlab_ci_variables(write_suite, tmp_path: Path) 
     result = invoke("run", str(suite), "--out", str(tmp_path / "o"), "--runs", "1", env=env)
     assert result.exit_code == 0, result.output
     (record_file,) = (tmp_path / "o").glob("*.json")
-    record = load_record(record_file)
+    record = load_record(record_file).to_json()
     assert record["source"]["commit"] == "a" * 40
     assert record["source"]["ref"] == "feature/x"
     assert record["source"]["mr_iid"] == "5"
@@ -373,3 +373,22 @@ def test_history_no_fetch_and_bad_format(recorded: Path, remote: Path, tmp_path:
     assert _history(job, "--no-fetch").exit_code == 2
     bad = _history(recorded, "--format", "xml")
     assert bad.exit_code == 2 and "--format" in bad.stderr
+
+
+def test_a_reader_that_stops_reading_is_neither_a_bug_nor_a_regression(tmp_path: Path) -> None:
+    """``benchtrail validate FILE... | head -1``: the pipe breaks; exit 141, as a shell says
+    for SIGPIPE, with nothing on stderr (not 3 with "internal error", not 1)."""
+    golden = Path(__file__).parent / "data" / "records" / "result-1.json"
+    files = []
+    for n in range(2000):  # more than a pipe buffer of "...: valid" lines
+        files.append(tmp_path / f"r{n:04d}.json")
+        files[-1].write_bytes(golden.read_bytes())
+    process = subprocess.Popen([sys.executable, "-m", "benchtrail", "validate", *map(str, files)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    first = process.stdout.readline()
+    process.stdout.close()
+    stderr = process.stderr.read()
+    process.stderr.close()
+    assert process.wait(timeout=60) == 141
+    assert first.endswith(b"r0000.json: valid\n") and stderr == b""

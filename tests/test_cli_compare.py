@@ -27,9 +27,11 @@ from gitremotes import BRANCH, write_records
 from loopback import serve
 
 from benchtrail.cli import cli
-from benchtrail.compare.render import note_sections
+from benchtrail.compare.document import load_comparison
+from benchtrail.gitlab.markdown import render_note
 from benchtrail.gitlab.notes import note_marker
 from benchtrail.results import dump_record, load_record
+from benchtrail.results.model import Record
 
 pytest_plugins = ("gitfixtures",)
 
@@ -94,14 +96,15 @@ def test_json_output(recorded: Path, tmp_path: Path) -> None:
 
 def test_report_files_are_written(recorded: Path, tmp_path: Path) -> None:
     out = tmp_path / "reports"
-    note, junit, metrics = out / "note.md", out / "junit.xml", out / "metrics.txt"
+    document, note, junit, metrics = out / "comparison.json", out / "note.md", out / "junit.xml", out / "metrics.txt"
     result = compare(recorded, under_test(tmp_path, 17.0), "--baseline-ref", "main", "--format", "markdown",
-                     "--markdown", note, "--junit", junit, "--metrics-report", metrics,
+                     "--json", document, "--markdown", note, "--junit", junit, "--metrics-report", metrics,
                      env={"BENCHTRAIL_REPORT_URL": "https://g.example.io/proj"})
     assert result.exit_code == 0, result.output
-    assert result.stderr.splitlines() == [f"Wrote {note}", f"Wrote {junit}", f"Wrote {metrics}"]
+    assert result.stderr.splitlines() == [f"Wrote {document}", f"Wrote {note}", f"Wrote {junit}", f"Wrote {metrics}"]
     assert note.read_text(encoding="utf-8") == result.stdout
-    assert list(note_sections(result.stdout)) == ["demo"]
+    assert load_comparison(document).suites == ["demo"]
+    assert result.stdout.startswith("### ❌ benchtrail · `demo`: 1 regression")
     assert "(https://g.example.io/proj/suites/demo.html)" in result.stdout
     suites = ET.fromstring(junit.read_text(encoding="utf-8"))
     assert (suites.get("tests"), suites.get("failures")) == ("1", "1")
@@ -230,7 +233,7 @@ def test_confirmation_reruns_only_the_suspects_and_clears_a_one_off_slow_record(
     (sleepy,) = (e for e in now["benchmarks"] if e["name"] == "sleepy")
     before = [v for r in past for e in r["benchmarks"] if e["name"] == "sleepy" for v in e["metrics"]["latency_ms"]["runs"]]
     sleepy["metrics"]["latency_ms"]["runs"] = [float(np.median(before)) * 10.0] * sleepy["runs"]
-    current = dump_record(as_commit(now, 100, ref="feature"), tmp_path / "current.json")
+    current = dump_record(Record.from_json(as_commit(now, 100, ref="feature")), tmp_path / "current.json")
     base = ("--baseline-ref", "main", "--fail-on-regression", "--format", "json")
 
     first = compare(work, current, *base)
@@ -247,7 +250,7 @@ def test_confirmation_reruns_only_the_suspects_and_clears_a_one_off_slow_record(
     assert result.exit_code == 0, result.output
     files = sorted(out.rglob("*.json"))
     assert [f.parent.name for f in files] == ["confirm-1", "confirm-2"]
-    confirmations = [load_record(f) for f in files]
+    confirmations = [load_record(f).to_json() for f in files]
     assert {tuple(b["name"] for b in r["benchmarks"]) for r in confirmations} == {("sleepy",)}
     assert {r["environment"]["fingerprint"] for r in confirmations} == {now["environment"]["fingerprint"]}
     assert {r["source"]["commit"] for r in confirmations} == {sha(100)}
@@ -263,49 +266,52 @@ def test_confirmation_reruns_only_the_suspects_and_clears_a_one_off_slow_record(
 
 @pytest.fixture
 def note_file(recorded: Path, tmp_path: Path) -> Path:
-    note = tmp_path / "note.md"
+    document = tmp_path / "comparison.json"
     result = compare(recorded, under_test(tmp_path, 17.0), under_test(tmp_path, 5.0, suite="other"),
-                     "--baseline-ref", "main", "--markdown", note)
+                     "--baseline-ref", "main", "--json", document)
     assert result.exit_code == 0, result.output
-    return note
+    return document
 
 
-def test_note_dry_run_prints_the_section_of_the_suite(note_file: Path) -> None:
-    result = invoke("note", "--dry-run", "--markdown", note_file, "--suite", "other")
+def test_note_dry_run_prints_the_note_of_the_suite(note_file: Path) -> None:
+    result = invoke("note", "--dry-run", "--comparison", note_file, "--suite", "other")
     assert result.exit_code == 0, result.output
-    section = note_sections(note_file.read_text(encoding="utf-8"))["other"][1]
+    section = render_note(load_comparison(note_file), "other")
     assert result.stdout == section.rstrip() + "\n\n" + note_marker("other") + "\n"
     assert "`demo`" not in result.stdout
 
 
 def test_note_with_several_suites_needs_one_named(note_file: Path) -> None:
-    result = invoke("note", "--dry-run", "--markdown", note_file)
+    result = invoke("note", "--dry-run", "--comparison", note_file)
     assert result.exit_code == 2
     (line,) = error_lines(result)
-    assert line == f"Error: {note_file} has notes of several suites: say which with --suite (demo, other)"
-    unknown = invoke("note", "--dry-run", "--markdown", note_file, "--suite", "nosuch")
+    assert line == f"Error: {note_file} compares several suites: say which with --suite (demo, other)"
+    unknown = invoke("note", "--dry-run", "--comparison", note_file, "--suite", "nosuch")
     assert unknown.exit_code == 2 and "'nosuch'" in unknown.stderr and "--suite" in unknown.stderr
 
 
 def test_note_of_the_only_suite_without_a_token_is_skipped_with_exit_0(recorded: Path, tmp_path: Path) -> None:
-    note = tmp_path / "one.md"
+    note = tmp_path / "one.json"
     assert compare(recorded, under_test(tmp_path, 17.0), "--baseline-ref", "main",
-                   "--markdown", note).exit_code == 0
-    outside = invoke("note", "--markdown", note)
+                   "--json", note).exit_code == 0
+    outside = invoke("note", "--comparison", note)
     assert outside.exit_code == 0
     assert outside.stdout.startswith("merge request note for demo skipped: not a merge request pipeline")
-    result = invoke("note", "--markdown", note, env={"CI_MERGE_REQUEST_IID": "5", "CI_JOB_TOKEN": "job-token"})
+    result = invoke("note", "--comparison", note, env={"CI_MERGE_REQUEST_IID": "5", "CI_JOB_TOKEN": "job-token"})
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("merge request note for demo skipped: no token to write it with")
     assert "BENCHTRAIL_GITLAB_TOKEN" in result.stdout and len(result.stdout.splitlines()) == 1
 
 
-def test_note_refuses_a_file_that_is_not_a_note(tmp_path: Path) -> None:
-    other = tmp_path / "readme.md"
-    other.write_text("# hello\n")
-    result = invoke("note", "--dry-run", "--markdown", other)
+def test_note_refuses_a_file_that_is_not_a_comparison(tmp_path: Path) -> None:
+    other = tmp_path / "readme.json"
+    other.write_text('{"schema": "benchtrail.result/1"}\n')
+    result = invoke("note", "--dry-run", "--comparison", other)
     assert result.exit_code == 2
-    assert error_lines(result) == [f"Error: {other}: not a note written by `benchtrail compare --markdown`"]
+    assert error_lines(result) == [f"Error: {other}: schema: expected 'benchtrail.comparison/1', found "
+                                   "'benchtrail.result/1': not a comparison written by `benchtrail compare --json`"]
+    missing = invoke("note", "--dry-run", "--comparison", tmp_path / "nosuch.json")
+    assert missing.exit_code == 2 and len(error_lines(missing)) == 1 and "cannot read the comparison" in missing.stderr
 
 
 # --- history --change-points ------------------------------------------------------------

@@ -13,13 +13,19 @@ from comparefixtures import (
     history,
     noisy,
     sha,
+    typed,
 )
 
-from benchtrail.compare.comparison import compare_records, overall_verdict
+from benchtrail.compare.comparison import compare_records as compare_typed
+from benchtrail.compare.comparison import overall_verdict
 from benchtrail.compare.rule import VERDICTS
 from benchtrail.errors import RecordError
 
 STEADY = [10.0] * 12
+
+
+def compare_records(current, history, **options):  # type: ignore[no-untyped-def]
+    return compare_typed(typed(current), typed(history), **options)
 
 
 def current(values: dict[str, list[float]], **fields):  # type: ignore[no-untyped-def]

@@ -9,14 +9,23 @@ from typing import Any
 
 import pytest
 
-from benchtrail.bench.fingerprint import (
-    describe_environment,
-    fingerprint_of,
-    runner_label,
-)
+from benchtrail.bench.fingerprint import describe_environment as describe_typed
+from benchtrail.bench.fingerprint import job_image
+from benchtrail.results.model import Gpu, Hardware, Image
 
 GPU = {"model": "NVIDIA H100 80GB HBM3", "count": 2, "driver_version": "550.54.15",
        "cuda_version": "12.4", "memory_total_mb": 163840.0}
+
+
+def fingerprint_of(hardware: dict[str, Any]) -> str:
+    return Hardware(**hardware).fingerprint
+
+
+def describe_environment(gpu: dict[str, Any] | None, *, label: str | None = None,
+                         image: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The environment as the record writes it."""
+    return describe_typed(Gpu(**gpu) if gpu else None, label=label,
+                          image=Image(**image) if image else None).to_json()
 HARDWARE = {"cpu_model": "AMD EPYC 7763 64-Core Processor", "cpu_count": 8,
             "gpu_model": None, "gpu_count": 0, "runner_label": "saas-linux-medium-amd64"}
 
@@ -76,7 +85,8 @@ def test_fingerprint_is_stable_for_the_same_hardware() -> None:
     assert describe_environment(GPU, label="gpu-a100")["fingerprint"] == first["fingerprint"]
     # Another process on the same machine: the same fingerprint.
     code = ("from benchtrail.bench.fingerprint import describe_environment\n"
-            f"print(describe_environment({GPU!r}, label='gpu-a100')['fingerprint'])")
+            "from benchtrail.results.model import Gpu\n"
+            f"print(describe_environment(Gpu(**{GPU!r}), label='gpu-a100').fingerprint)")
     again = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert again.stdout.strip() == first["fingerprint"]
 
@@ -122,69 +132,16 @@ def test_environment_validates_in_the_schema() -> None:
         jsonschema.validate(describe_environment(gpu, label="x"), block_schema)
 
 
-# --- runner_label ----------------------------------------------------------------------------
-
-
-def test_label_explicit_wins(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BENCHTRAIL_MACHINE", "from-env")
-    monkeypatch.setenv("CI_RUNNER_TAGS", '["gpu"]')
-    assert runner_label("explicit") == "explicit"
+def test_label_given_is_recorded() -> None:
     assert describe_environment(None, label="explicit")["hardware"]["runner_label"] == "explicit"
+    assert describe_environment(None)["hardware"]["runner_label"] == ""  # the command reads CI; not this module
 
 
-def test_label_from_benchtrail_machine_over_runner_tags(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BENCHTRAIL_MACHINE", "bench-box-1")
-    monkeypatch.setenv("CI_RUNNER_TAGS", '["gpu"]')
-    assert runner_label() == "bench-box-1"
-    assert runner_label("") == "bench-box-1"  # an empty explicit label is no label
-    assert describe_environment(None)["hardware"]["runner_label"] == "bench-box-1"
-
-
-@pytest.mark.parametrize(
-    ("tags", "label"),
-    [
-        ('["linux", "gpu", "a100"]', "a100,gpu,linux"),  # JSON list, sorted
-        ('["gpu"]', "gpu"),
-        ("[]", ""),
-        ("linux, gpu ,a100", "a100,gpu,linux"),  # comma list
-        ("gpu", "gpu"),
-        ("gpu,", "gpu"),
-        ('" gpu "', "gpu"),  # one JSON string
-        ('[" gpu ", ""]', "gpu"),
-        ("null", ""),
-        ("42", "42"),
-        ("true", "true"),
-        ("  ", ""),
-        ("", ""),
-    ],
-)
-def test_label_from_ci_runner_tags(monkeypatch: pytest.MonkeyPatch, tags: str, label: str) -> None:
-    monkeypatch.setenv("CI_RUNNER_TAGS", tags)
-    assert runner_label() == label
-
-
-def test_label_empty_without_anything(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BENCHTRAIL_MACHINE", "")
-    assert runner_label() == ""
-    assert runner_label(None) == ""
-
-
-def test_runner_tag_order_does_not_change_the_fingerprint(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CI_RUNNER_TAGS", '["linux", "gpu"]')
-    first = describe_environment(None)["fingerprint"]
-    monkeypatch.setenv("CI_RUNNER_TAGS", "gpu, linux")
-    assert describe_environment(None)["fingerprint"] == first
-
-
-def test_the_job_image_is_recorded_with_a_pinned_digest(monkeypatch: pytest.MonkeyPatch) -> None:
-    from benchtrail.bench.fingerprint import describe_environment
-
+def test_the_job_image_is_recorded_with_a_pinned_digest() -> None:
     digest = "sha256:" + "ab" * 32
-    monkeypatch.setenv("CI_JOB_IMAGE", f"registry.example.com/ml/bench@{digest}")
-    assert describe_environment(None)["image"] == {"reference": f"registry.example.com/ml/bench@{digest}",
-                                                    "digest": digest}
-    monkeypatch.setenv("CI_JOB_IMAGE", digest)
-    assert describe_environment(None)["image"] == {"reference": digest, "digest": digest}
-    monkeypatch.setenv("CI_JOB_IMAGE", "benchtrail:latest")
-    assert describe_environment(None)["image"] == {"reference": "benchtrail:latest", "digest": None}
+    assert job_image(f"registry.example.com/ml/bench@{digest}") == Image(f"registry.example.com/ml/bench@{digest}",
+                                                                        digest)
+    assert job_image(digest) == Image(digest, digest)
+    assert job_image("benchtrail:latest") == Image("benchtrail:latest", None)
     assert describe_environment(None, image={"reference": "x", "digest": None})["image"]["reference"] == "x"
+    assert "image" not in describe_environment(None)

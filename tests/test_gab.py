@@ -10,6 +10,7 @@ import pytest
 
 from benchtrail.errors import ImportFormatError
 from benchtrail.importers import read_records
+from benchtrail.results.model import Metric, Record
 
 DATA = Path(__file__).parent / "data" / "imports"
 
@@ -18,17 +19,16 @@ DATA = Path(__file__).parent / "data" / "imports"
 def test_each_item_is_a_single_value(fmt: str, direction: str) -> None:
     source = json.loads((DATA / f"{fmt}.json").read_text(encoding="utf-8"))
     (record,) = read_records(fmt, [DATA / f"{fmt}.json"], suite="gab")
-    for entry, item in zip(record["benchmarks"], source, strict=True):
-        assert entry["name"] == item["name"]
-        assert entry["metrics"] == {"value": {"unit": item["unit"], "direction": direction,
-                                              "value": float(item["value"]),
-                                              "runs": [float(item["value"])]}}
-        assert entry["target"].startswith("github-action-benchmark custom")
-        assert entry["calls"] == 0
-    assert record["source"]["commit"] is None
+    for entry, item in zip(record.benchmarks, source, strict=True):
+        assert entry.name == item["name"]
+        assert entry.metrics == {"value": Metric(item["unit"], direction, value=float(item["value"]),
+                                                 runs=(float(item["value"]),))}
+        assert entry.target is not None and entry.target.startswith("github-action-benchmark custom")
+        assert entry.calls == 0
+    assert record.source.commit is None
 
 
-def _read(tmp_path: Path, items: Any) -> list[dict[str, Any]]:
+def _read(tmp_path: Path, items: Any) -> list[Record]:
     path = tmp_path / "out.json"
     path.write_text(json.dumps(items), encoding="utf-8")
     return read_records("gab-smaller", [path], suite="gab")
@@ -36,14 +36,14 @@ def _read(tmp_path: Path, items: Any) -> list[dict[str, Any]]:
 
 def test_a_missing_unit_is_said(tmp_path: Path) -> None:
     (record,) = _read(tmp_path, [{"name": "queue depth", "value": 3}])
-    (entry,) = record["benchmarks"]
-    assert entry["metrics"]["value"]["unit"] == "unitless"
-    assert entry["warnings"] == ["github-action-benchmark gave no unit: 'unitless' is used"]
+    (entry,) = record.benchmarks
+    assert entry.metrics["value"].unit == "unitless"
+    assert entry.warnings == ("github-action-benchmark gave no unit: 'unitless' is used",)
 
 
 def test_long_names_are_cut_to_the_schema_limit(tmp_path: Path) -> None:
     (record,) = _read(tmp_path, [{"name": "x" * 300, "unit": "ms", "value": 1}])
-    assert record["benchmarks"][0]["name"] == "x" * 197 + "..."
+    assert record.benchmarks[0].name == "x" * 197 + "..."
 
 
 @pytest.mark.parametrize(("items", "lines"), [

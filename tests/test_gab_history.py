@@ -8,12 +8,19 @@ from typing import Any
 
 import pytest
 
+from benchtrail.commands.importing import ImportOptions
+from benchtrail.commands.importing import import_results as import_command
 from benchtrail.errors import ImportFormatError
-from benchtrail.importers import import_results, read_records
+from benchtrail.importers import read_records
 from benchtrail.importers.gab_history import parse_data_js
+from benchtrail.results.model import Metric, Record
 
 DATA = Path(__file__).parent / "data" / "imports"
 DATA_JS = DATA / "data.js"
+
+
+def import_results(fmt: str, paths: list[Path], **options: Any) -> list[Path]:
+    return import_command(ImportOptions(fmt, paths, **options))
 
 
 def _document() -> dict[str, Any]:
@@ -22,8 +29,8 @@ def _document() -> dict[str, Any]:
 
 def test_one_record_per_entry_keeping_commit_time_and_title() -> None:
     records = read_records("gab-data-js", [DATA_JS], suite="history")
-    assert [(r["source"]["commit"], r["source"]["commit_time"], r["source"]["commit_title"],
-             r["run"]["started_at"]) for r in records] == [
+    assert [(r.source.commit, r.source.commit_time, r.source.commit_title, r.run.started_at)
+            for r in records] == [
         ("9c1e5be4d0b7a3f2e8c6d4b2a0f9e7c5b3a1d8f6", "2025-02-10T14:21:08+01:00",
          "Vectorise the pre-processing step (#41)", "2025-02-10T13:23:11Z"),
         ("e4a7c2f90b13d58e6a2f4c7b9d1e3a5c8f0b2d46", "2025-02-11T09:02:44-05:00",
@@ -31,20 +38,19 @@ def test_one_record_per_entry_keeping_commit_time_and_title() -> None:
         ("e4a7c2f90b13d58e6a2f4c7b9d1e3a5c8f0b2d46", "2025-02-11T09:02:44-05:00",
          'Cache the tokenizer <vocab> & "merges"', "2025-02-11T14:35:11Z"),
     ]
-    assert {r["source"]["project_url"] for r in records} == {
+    assert {r.source.project_url for r in records} == {
         "https://github.com/example-org/tinyinfer"}
 
 
 def test_direction_follows_the_tool() -> None:
     records = read_records("gab-data-js", [DATA_JS], suite="history")
-    pytest_bench = records[0]["benchmarks"][0]
-    assert pytest_bench["metrics"]["value"] == {"unit": "iter/sec", "direction": "higher",
-                                                "value": 2471.0383, "runs": [2471.0383]}
-    assert pytest_bench["target"] == (
+    pytest_bench = records[0].benchmarks[0]
+    assert pytest_bench.metrics["value"] == Metric("iter/sec", "higher", value=2471.0383, runs=(2471.0383,))
+    assert pytest_bench.target == (
         "github-action-benchmark pytest: Python Benchmark with pytest-benchmark")
-    custom = records[2]["benchmarks"]
-    assert [b["metrics"]["value"]["direction"] for b in custom] == ["lower", "lower"]
-    assert custom[0]["metrics"]["value"]["value"] == 7.42  # written as the string "7.42"
+    custom = records[2].benchmarks
+    assert [b.metrics["value"].direction for b in custom] == ["lower", "lower"]
+    assert custom[0].metrics["value"].value == 7.42  # written as the string "7.42"
 
 
 def test_the_whole_history_is_written(tmp_path: Path) -> None:
@@ -57,7 +63,7 @@ def test_the_whole_history_is_written(tmp_path: Path) -> None:
 
 
 def _read(tmp_path: Path, document: Any, prefix: str = "window.BENCHMARK_DATA = ",
-          suffix: str = "") -> list[dict[str, Any]]:
+          suffix: str = "") -> list[Record]:
     path = tmp_path / "data.js"
     path.write_text(prefix + json.dumps(document, indent=2) + suffix, encoding="utf-8")
     return read_records("gab-data-js", [path], suite="history")
@@ -72,7 +78,7 @@ def test_a_short_commit_id_is_kept_in_ref_not_as_commit(tmp_path: Path) -> None:
     document = _document()
     document["entries"]["GPU latency"][0]["commit"]["id"] = "e4a7c2f"
     record = _read(tmp_path, document)[2]
-    assert (record["source"]["commit"], record["source"]["ref"]) == (None, "e4a7c2f")
+    assert (record.source.commit, record.source.ref) == (None, "e4a7c2f")
 
 
 @pytest.mark.parametrize(("change", "line"), [

@@ -1,17 +1,26 @@
 """gitrepo: the push target in GitLab CI, secrets kept out of every message, git failures
-as one-line ``StoreError``s."""
+as one-line ``StoreError``s, and the runner's deadlines against a real server that never
+answers."""
 
 from __future__ import annotations
 
+import os
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gitremotes import git
+from gitremotes import ci_access, git
+from loopback import Loopback, serve
 
 from benchtrail.errors import StoreError
+from benchtrail.gitlab.ci import read_ci
+from benchtrail.results import gitrepo
 from benchtrail.results.gitrepo import (
     GitRepo,
+    GitResult,
     RemoteAccess,
+    identity_env,
     open_repo,
     redact,
     remote_access,
@@ -51,7 +60,8 @@ CI = {"CI_SERVER_URL": "https://gitlab.example.com", "CI_PROJECT_PATH": "group/s
 
 
 def test_outside_ci_the_remote_is_used_as_configured() -> None:
-    access = remote_access("origin")
+    assert remote_access("origin") == remote_access("origin", None, ()) == RemoteAccess("origin", "origin", ())
+    access = ci_access("origin")
     assert access == RemoteAccess("origin", "origin", ())
     assert access.shown == "origin" and access.env is None
 
@@ -59,7 +69,7 @@ def test_outside_ci_the_remote_is_used_as_configured() -> None:
 def test_ci_job_token(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in {**CI, "CI_JOB_TOKEN": TOKEN}.items():
         monkeypatch.setenv(name, value)
-    access = remote_access("origin")
+    access = ci_access("origin")
     assert access.push_url == f"https://gitlab-ci-token:{TOKEN}@gitlab.example.com/group/sub/proj.git"
     assert access.secrets == (TOKEN,)
     assert access.shown == "https://***@gitlab.example.com/group/sub/proj.git"
@@ -69,7 +79,7 @@ def test_ci_job_token(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_push_token_is_preferred(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in {**CI, "CI_JOB_TOKEN": TOKEN, "BENCHTRAIL_PUSH_TOKEN": PUSH}.items():
         monkeypatch.setenv(name, value)
-    access = remote_access("origin")
+    access = ci_access("origin")
     assert access.push_url == f"https://oauth2:{PUSH}@gitlab.example.com/group/sub/proj.git"
     assert set(access.secrets) == {TOKEN, PUSH}
     assert PUSH not in repr(access)
@@ -81,14 +91,14 @@ def test_server_url_forms(monkeypatch: pytest.MonkeyPatch, server: str) -> None:
     monkeypatch.setenv("CI_PROJECT_PATH", "g/p")
     monkeypatch.setenv("CI_JOB_TOKEN", TOKEN)
     scheme, _, host = server.rstrip("/").partition("://")
-    assert remote_access("origin").push_url == f"{scheme}://gitlab-ci-token:{TOKEN}@{host}/g/p.git"
+    assert ci_access("origin").push_url == f"{scheme}://gitlab-ci-token:{TOKEN}@{host}/g/p.git"
 
 
 def test_relative_url_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CI_SERVER_URL", "https://example.com/gitlab")
     monkeypatch.setenv("CI_PROJECT_PATH", "g/p")
     monkeypatch.setenv("CI_JOB_TOKEN", TOKEN)
-    assert remote_access("origin").push_url == f"https://gitlab-ci-token:{TOKEN}@example.com/gitlab/g/p.git"
+    assert ci_access("origin").push_url == f"https://gitlab-ci-token:{TOKEN}@example.com/gitlab/g/p.git"
 
 
 @pytest.mark.parametrize("missing", ["CI_SERVER_URL", "CI_PROJECT_PATH"])
@@ -96,20 +106,20 @@ def test_incomplete_ci_variables_keep_the_remote(monkeypatch: pytest.MonkeyPatch
     for name, value in {**CI, "CI_JOB_TOKEN": TOKEN}.items():
         if name != missing:
             monkeypatch.setenv(name, value)
-    access = remote_access("origin")
+    access = ci_access("origin")
     assert access.push_url == "origin" and access.secrets == (TOKEN,)
 
 
 def test_no_token_keeps_the_remote(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in CI.items():
         monkeypatch.setenv(name, value)
-    assert remote_access("origin").push_url == "origin"
+    assert ci_access("origin").push_url == "origin"
 
 
 def test_other_remotes_are_used_as_configured(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in {**CI, "CI_JOB_TOKEN": TOKEN}.items():
         monkeypatch.setenv(name, value)
-    assert remote_access("upstream").push_url == "upstream"
+    assert ci_access("upstream").push_url == "upstream"
 
 
 def test_open_repo_from_a_subfolder(work: Path) -> None:
@@ -155,3 +165,135 @@ def test_gitrepo_wraps_a_gitpython_repo(work: Path) -> None:
 
     repo = GitRepo(gitpython.Repo(work))
     assert repo.git_dir == work / ".git" and repo.secrets == ()
+
+
+# --- the runner: output without raising, streams, deadlines ------------------------------
+
+def test_result_gives_status_and_output_without_raising(work: Path) -> None:
+    repo = open_repo(work)
+    missing = repo.result("rev-parse", "--verify", "-q", "refs/heads/nosuch")
+    assert missing == GitResult(1, "", "")
+    broken = repo.result("cat-file", "-p", "0" * 40)
+    assert broken.status == 128 and broken.stderr.startswith("fatal: ")
+    assert repo.reason(broken).startswith("Not a valid object name")
+    who = repo.result("var", "GIT_AUTHOR_IDENT", env={"GIT_AUTHOR_NAME": "Someone Else"})
+    assert who.status == 0 and who.stdout.startswith("Someone Else <test@example.com> ")
+
+
+def test_identity_env_is_the_gitlab_user_else_benchtrail(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert identity_env() == {"GIT_AUTHOR_NAME": "benchtrail", "GIT_AUTHOR_EMAIL": "benchtrail@localhost",
+                              "GIT_COMMITTER_NAME": "benchtrail", "GIT_COMMITTER_EMAIL": "benchtrail@localhost"}
+    monkeypatch.setenv("GITLAB_USER_NAME", "Ada")
+    monkeypatch.setenv("GITLAB_USER_EMAIL", "ada@example.com")
+    ci = read_ci()
+    fixed = identity_env(ci.user_name, ci.user_email, date="946684800 +0000")
+    assert (fixed["GIT_AUTHOR_NAME"], fixed["GIT_COMMITTER_EMAIL"]) == ("Ada", "ada@example.com")
+    assert fixed["GIT_AUTHOR_DATE"] == fixed["GIT_COMMITTER_DATE"] == "946684800 +0000"
+
+
+def _git_children() -> list[int]:
+    """This test process's child processes that are git (reaped ones are gone from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_bytes()
+        except (OSError, ValueError):
+            continue
+        name, rest = stat[stat.index(b"(") + 1:stat.rindex(b")")], stat[stat.rindex(b")") + 2:].split()
+        if name.startswith(b"git") and int(rest[1]) == os.getpid():
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_stream_reads_as_git_writes_and_leaving_early_ends_git(work: Path) -> None:
+    repo = open_repo(work)
+    small = repo.run("hash-object", "-w", "--stdin", input_text="hello\n").strip()
+    big = repo.run("hash-object", "-w", "--stdin", input_text="x" * 1_000_000).strip()
+    with repo.stream("cat-file", "--batch", input_text=f"{small}\n{big}\n") as out:
+        assert out.readline().split() == [small.encode(), b"blob", b"6"]
+        assert out.read(6) == b"hello\n"
+        out.read(1)
+        assert out.readline().split()[2] == b"1000000"
+        assert len(out.read(1_000_000)) == 1_000_000
+    assert _git_children() == []
+
+    # git blocks writing what is not read: the reader that leaves must end it
+    with pytest.raises(RuntimeError, match="reader gave up"), \
+            repo.stream("cat-file", "--batch", input_text=f"{big}\n{big}\n") as out:
+        out.readline()
+        raise RuntimeError("reader gave up")
+    assert _git_children() == []
+
+
+@pytest.fixture(scope="module")
+def silent() -> Iterator[Loopback]:
+    """An HTTP server that takes every request and never answers."""
+    with serve(stall_at_s=0.0, stall_s=3600.0) as server:
+        yield server
+
+
+def _holding(port: int) -> list[str]:
+    """The command lines of the processes that still talk to ``port`` (git's helpers carry the URL)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            line = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, ValueError):
+            continue
+        if f"127.0.0.1:{port}/" in line:
+            found.append(line)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads /proc")
+def test_a_git_without_answer_is_killed_at_its_deadline_with_its_helpers(work: Path, silent: Loopback) -> None:
+    repo = open_repo(work, (TOKEN,))
+    url = f"http://gitlab-ci-token:{TOKEN}@127.0.0.1:{silent.port}/g/p.git"
+    started = time.monotonic()
+    with pytest.raises(StoreError) as info:
+        repo.run("ls-remote", url, timeout_s=1.5, what=f"reading {url}")
+    took = time.monotonic() - started
+    assert str(info.value) == (f"reading http://***@127.0.0.1:{silent.port}/g/p.git failed: "
+                               "git ls-remote gave no answer within 1.5 s")
+    assert 1.5 <= took < 1.5 + 5
+    assert any(r["path"] == "/g/p.git/info/refs" for r in silent.received())  # git did ask
+    until = time.monotonic() + 2
+    while _holding(silent.port) and time.monotonic() < until:
+        time.sleep(0.05)
+    assert _holding(silent.port) == []  # git-remote-http, which held the connection, is gone too
+
+
+@pytest.mark.parametrize("args", [
+    ("ls-remote", "{url}"),
+    ("-c", "fetch.negotiationAlgorithm=noop", "fetch", "{url}", "main"),
+    ("push", "{url}", "HEAD:refs/heads/x"),
+])
+def test_network_commands_have_a_deadline_by_default(work: Path, silent: Loopback, args: tuple[str, ...],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gitrepo, "NETWORK_TIMEOUT_S", 1.0)
+    repo = open_repo(work)
+    command = next(arg for arg in args if arg in ("ls-remote", "fetch", "push"))
+    started = time.monotonic()
+    with pytest.raises(StoreError, match=rf"^git {command} gave no answer within 1 s$"):
+        repo.result(*(arg.format(url=f"{silent}/g/p.git") for arg in args))
+    assert time.monotonic() - started < 1 + 5
+    assert repo.result("rev-parse", "HEAD").status == 0  # local plumbing: no deadline to pass
+
+
+@pytest.mark.parametrize("by", ["benchtrail", "user"])
+def test_git_itself_gives_up_on_a_stalled_transfer(work: Path, silent: Loopback, by: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """libcurl's low-speed limit reaches git through the environment; a user's own wins."""
+    if by == "benchtrail":
+        monkeypatch.setattr(gitrepo, "LOW_SPEED_TIME_S", 1)
+    else:
+        monkeypatch.setenv("GIT_HTTP_LOW_SPEED_TIME", "1")
+    repo = open_repo(work)
+    started = time.monotonic()
+    with pytest.raises(StoreError) as info:
+        repo.run("ls-remote", f"{silent}/g/p.git", timeout_s=60)
+    assert time.monotonic() - started < 10
+    message = str(info.value)
+    assert message.startswith(f"git ls-remote failed: unable to access '{silent}/g/p.git/': Operation too slow")
+    assert "\n" not in message

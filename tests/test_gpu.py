@@ -175,7 +175,7 @@ def test_all_devices_without_cuda_visible_devices(monkeypatch: pytest.MonkeyPatc
     install(monkeypatch, *four_devices())
     gpus = open_gpus()
     assert gpus is not None
-    assert gpus.describe()["count"] == 4
+    assert gpus.describe().count == 4
     assert used_gb(gpus) == 1 + 2 + 3 + 4
 
 
@@ -216,7 +216,7 @@ def test_cuda_visible_devices_by_uuid(
     gpus = open_gpus()
     assert gpus is not None
     assert used_gb(gpus) == chosen_gb
-    assert gpus.describe()["count"] == count
+    assert gpus.describe().count == count
 
 
 @pytest.mark.parametrize("visible", ["", "-1", "7", "GPU-ffffffff", "MIG-ffffffff"])
@@ -234,7 +234,7 @@ def test_describe(monkeypatch: pytest.MonkeyPatch) -> None:
     install(monkeypatch, FakeDevice(uuid=uuid(1)), FakeDevice(uuid=uuid(2)), driver="550.54.15", cuda=12040)
     gpus = open_gpus()
     assert gpus is not None
-    assert gpus.describe() == {
+    assert gpus.describe().to_json() == {
         "model": "NVIDIA H100 80GB HBM3",
         "count": 2,
         "driver_version": "550.54.15",
@@ -248,7 +248,7 @@ def test_describe_cuda_version(monkeypatch: pytest.MonkeyPatch, raw: int, shown:
     install(monkeypatch, FakeDevice(), cuda=raw)
     gpus = open_gpus()
     assert gpus is not None
-    assert gpus.describe()["cuda_version"] == shown
+    assert gpus.describe().cuda_version == shown
 
 
 def test_describe_without_cuda_version_and_with_bytes_from_old_pynvml(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -256,7 +256,7 @@ def test_describe_without_cuda_version_and_with_bytes_from_old_pynvml(monkeypatc
     install(monkeypatch, FakeDevice(name=b"Tesla T4", memory_total=15360 * MB), cuda=None, driver=b"535.104.05")
     gpus = open_gpus()
     assert gpus is not None
-    described = gpus.describe()
+    described = gpus.describe().to_json()
     assert described["model"] == "Tesla T4"
     assert described["driver_version"] == "535.104.05"
     assert described["cuda_version"] is None
@@ -268,8 +268,8 @@ def test_describe_mixed_models(monkeypatch: pytest.MonkeyPatch) -> None:
             FakeDevice(name="Tesla T4", uuid=uuid(3)))
     gpus = open_gpus()
     assert gpus is not None
-    assert gpus.describe()["model"] == "NVIDIA A10 + Tesla T4"
-    assert gpus.describe()["count"] == 3
+    assert gpus.describe().model == "NVIDIA A10 + Tesla T4"
+    assert gpus.describe().count == 3
 
 
 def test_sample_sums_memory_and_power_and_averages_utilization(monkeypatch: pytest.MonkeyPatch) -> None:

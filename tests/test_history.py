@@ -4,6 +4,7 @@ partial clone that fetches only the wanted records, and a cache repository."""
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,20 +13,23 @@ from gitremotes import (
     BRANCH,
     PUSH_TOKEN,
     TOKEN,
+    ci_access,
     ci_clone,
     clone,
     git,
     gitlab_job,
     make_record,
     missing_blobs,
+    record_path,
     rev,
     write_records,
 )
+from loopback import serve
 
 from benchtrail.errors import RecordError, StoreError
-from benchtrail.results import history
+from benchtrail.results import gitrepo, history
 from benchtrail.results.history import StoredRecord, read_records
-from benchtrail.results.store import record, record_path
+from benchtrail.results.store import record
 
 pytest_plugins = ("gitfixtures",)  # fixtures: git_env, remote, work, gitlab
 
@@ -60,13 +64,13 @@ def test_reads_the_local_branch_without_a_remote(tmp_path: Path) -> None:
     stored = read_records(repo)
     assert _paths(stored) == sorted(record_path(r) for r in HISTORY[:3])
     by_path = {record_path(r): r for r in HISTORY}
-    assert all(s.record == by_path[s.path] for s in stored)
+    assert all(s.record.to_json() == by_path[s.path] for s in stored)
 
 
 def test_reads_every_record_oldest_path_first(filled: Path, work: Path) -> None:
     stored = read_records(work)
     assert _paths(stored) == sorted(record_path(r) for r in HISTORY)
-    assert stored[0].record["suite"] == "mlp-cpu"
+    assert stored[0].record.suite == "mlp-cpu"
 
 
 def test_reads_from_the_remote_in_a_fresh_clone(filled: Path, tmp_path: Path) -> None:
@@ -162,9 +166,9 @@ def test_cache_in_gitlab_ci_with_a_push_token(gitlab: Any, tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     job = gitlab_job(gitlab, tmp_path / "job", monkeypatch)
     monkeypatch.setenv("BENCHTRAIL_PUSH_TOKEN", PUSH_TOKEN)
-    record(write_records(tmp_path / "a", HISTORY[:2]), repo=job)
+    record(write_records(tmp_path / "a", HISTORY[:2]), repo=job, access=ci_access())
     cache = tmp_path / "cache"
-    assert len(read_records(job, cache=cache)) == 2
+    assert len(read_records(job, cache=cache, access=ci_access())) == 2
     for file in cache.rglob("*"):
         if file.is_file():
             data = file.read_bytes()
@@ -178,9 +182,9 @@ def test_unreachable_gitlab_falls_back_without_showing_the_token(
     monkeypatch.setenv("CI_SERVER_URL", "https://127.0.0.1:1")
     monkeypatch.setenv("CI_PROJECT_PATH", "group/proj")
     git(work, "remote", "set-url", "origin", f"https://gitlab-ci-token:{TOKEN}@127.0.0.1:1/group/proj.git")
-    assert len(read_records(work)) == len(HISTORY)
+    assert len(read_records(work, access=ci_access())) == len(HISTORY)
     with pytest.raises(StoreError) as info:  # the cache has no local copy to fall back to
-        read_records(work, cache=tmp_path / "cache")
+        read_records(work, cache=tmp_path / "cache", access=ci_access())
     assert TOKEN not in str(info.value) and TOKEN not in warnings_seen.text
     assert "cannot fetch" in warnings_seen.text
 
@@ -194,6 +198,23 @@ def test_falls_back_to_the_local_copy_when_the_remote_is_unreachable(
     assert len(warning) == 1
     assert warning[0].getMessage().startswith(f"cannot fetch {BRANCH} from origin: ")
     assert "reading the local copy" in warning[0].getMessage()
+
+
+def test_falls_back_to_the_local_copy_when_the_remote_never_answers(
+        work: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        warnings_seen: pytest.LogCaptureFixture) -> None:
+    record(write_records(tmp_path / "a", HISTORY[:3]), repo=work, push=False)
+    monkeypatch.setattr(gitrepo, "NETWORK_TIMEOUT_S", 1.0)
+    with serve(stall_at_s=0.0, stall_s=3600.0) as silent:
+        git(work, "remote", "set-url", "origin", f"{silent}/group/proj.git")
+        started = time.monotonic()
+        stored = read_records(work)
+        took = time.monotonic() - started
+    assert _paths(stored) == sorted(record_path(r) for r in HISTORY[:3])
+    assert took < 1 + 5
+    warning = [r.getMessage() for r in warnings_seen.records if r.levelno == logging.WARNING]
+    assert warning == [(f"fetching {BRANCH} from origin failed: git fetch gave no answer within 1 s; "
+                        f"reading the local copy of {BRANCH}")]
 
 
 def test_falls_back_to_origin_branch_of_a_clone(filled: Path, tmp_path: Path) -> None:

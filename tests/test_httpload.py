@@ -236,11 +236,11 @@ def test_worker_sends_bodies_and_headers_and_keeps_the_token_out(
     batches = [{"inputs": [2 * k, 2 * k + 1]} for k in range(5)]
     assert [r["json"] for r in received] == batches[:2] + batches + batches
 
-    (entry,) = record["benchmarks"]
+    (entry,) = record.to_json()["benchmarks"]
     assert (entry["calls"], entry["errors"], entry["timeouts"]) == (10, 0, 0)
     assert entry["params"] == {"batch_size": 2}
     assert entry["metrics"]["latency_ms"]["min"] >= SERVICE_MS
     written = [p for p in out.rglob("*") if p.is_file()]
     assert written == [path]
     assert secret not in path.read_text(encoding="utf-8")
-    assert secret not in json.dumps(record)
+    assert secret not in json.dumps(record.to_json())

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from benchtrail.bench.summary import summarize
 from benchtrail.errors import ImportFormatError
 from benchtrail.importers import read_records
+from benchtrail.results.model import Distribution, Record
 
 DATA = Path(__file__).parent / "data" / "imports"
 
 
-def _one(name: str) -> dict[str, Any]:
+def _one(name: str) -> Record:
     (record,) = read_records("hyperfine", [DATA / name], suite="cli")
     return record
 
@@ -23,38 +23,38 @@ def _one(name: str) -> dict[str, Any]:
 def test_times_give_the_distribution_in_ms() -> None:
     source = json.loads((DATA / "hyperfine.json").read_text(encoding="utf-8"))["results"]
     record = _one("hyperfine.json")
-    assert [b["name"] for b in record["benchmarks"]] == ["sleep 0.01", "true"]
-    for entry, original in zip(record["benchmarks"], source):
-        latency = entry["metrics"]["latency_ms"]
-        exact = summarize(original["times"], 1000.0)
+    assert [b.name for b in record.benchmarks] == ["sleep 0.01", "true"]
+    for entry, original in zip(record.benchmarks, source):
+        latency = entry.metrics["latency_ms"].to_json()
+        exact = Distribution.of(original["times"], 1000.0).to_json()
         for key in ("n", "min", "p50", "p90", "p99", "max"):
             assert latency[key] == pytest.approx(exact[key], rel=1e-9), key
         assert latency["mean"] == pytest.approx(original["mean"] * 1000)
         assert latency["unit"] == "ms" and latency["direction"] == "lower"
-        assert entry["metrics"]["user_ms"]["value"] == pytest.approx(original["user"] * 1000)
-        assert entry["metrics"]["system_ms"]["value"] == pytest.approx(original["system"] * 1000)
-        assert entry["target"] == f"hyperfine: {original['command']}"
-        assert (entry["calls"], entry["errors"]) == (len(original["times"]), 0)
-    assert record["run"]["duration_s"] == pytest.approx(sum(sum(r["times"]) for r in source))
+        assert entry.metrics["user_ms"].value == pytest.approx(original["user"] * 1000)
+        assert entry.metrics["system_ms"].value == pytest.approx(original["system"] * 1000)
+        assert entry.target == f"hyperfine: {original['command']}"
+        assert (entry.calls, entry.errors) == (len(original["times"]), 0)
+    assert record.run.duration_s == pytest.approx(sum(sum(r["times"]) for r in source))
 
 
 def test_nothing_about_commit_or_machine_is_invented() -> None:
     record = _one("hyperfine.json")
-    assert set(record["source"].values()) == {None}
-    assert record["environment"]["hardware"]["cpu_model"] == "unknown"
-    assert record["run"]["started_at"] == "1970-01-01T00:00:00Z"
+    assert set(record.source.to_json().values()) == {None}
+    assert record.environment.hardware.cpu_model == "unknown"
+    assert record.run.started_at == "1970-01-01T00:00:00Z"
 
 
 def test_parameters_become_params() -> None:
     record = _one("hyperfine-params.json")
-    assert [(b["name"], b["params"]) for b in record["benchmarks"]] == [
+    assert [(b.name, b.params) for b in record.benchmarks] == [
         ("sleep 0.001", {"delay_ms": "1"}), ("sleep 0.003", {"delay_ms": "3"})]
 
 
 def test_failed_runs_are_counted() -> None:
-    (entry,) = _one("hyperfine-failing.json")["benchmarks"]
-    assert (entry["name"], entry["calls"], entry["errors"]) == ("failing", 5, 5)
-    assert entry["warnings"] == ["5 of 5 runs exited non-zero"]
+    (entry,) = _one("hyperfine-failing.json").benchmarks
+    assert (entry.name, entry.calls, entry.errors) == ("failing", 5, 5)
+    assert entry.warnings == ("5 of 5 runs exited non-zero",)
 
 
 @pytest.mark.parametrize(("change", "line"), [

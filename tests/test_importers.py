@@ -16,8 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from benchtrail.commands.importing import ImportOptions
+from benchtrail.commands.importing import import_results as import_command
 from benchtrail.errors import ImportFormatError
-from benchtrail.importers import IMPORTERS, import_results, read_records
+from benchtrail.importers import IMPORTERS, read_records
 from benchtrail.importers.base import Context
 from benchtrail.results import load_record
 from benchtrail.results.schema import problems
@@ -35,6 +37,10 @@ SAMPLES = {
 }
 
 
+def import_results(fmt: str, paths: list[Path], **options: Any) -> list[Path]:
+    return import_command(ImportOptions(fmt, paths, **options))
+
+
 def test_registry_names_every_format() -> None:
     assert sorted(IMPORTERS) == sorted(SAMPLES)
     for name, importer in IMPORTERS.items():
@@ -50,9 +56,9 @@ def test_every_sample_imports_into_valid_records(fmt: str, tmp_path: Path) -> No
     assert sorted(tmp_path.iterdir()) == sorted(written)
     for path in written:
         record = load_record(path)
-        assert record["suite"] == "imported"
-        assert record["environment"]["hardware"]["runner_label"] == "ci-small"
-        assert record["run"]["tool_version"]
+        assert record.suite == "imported"
+        assert record.environment.hardware.runner_label == "ci-small"
+        assert record.run.tool_version
         assert path.name.startswith("imported-")
 
 
@@ -112,7 +118,7 @@ def test_a_different_record_never_overwrites_one_with_its_name(tmp_path: Path) -
     assert (first.name, second.name) == ("s-19700101T000000Z-nocommit.json",
                                          "s-19700101T000000Z-nocommit-2.json")
     assert first.read_bytes() == kept
-    assert load_record(second)["benchmarks"][0]["metrics"]["value"]["direction"] == "lower"
+    assert load_record(second).benchmarks[0].metrics["value"].direction == "lower"
 
 
 def test_unknown_format_bad_suite_and_no_paths(tmp_path: Path) -> None:
@@ -180,7 +186,7 @@ def _check(fmt: str, path: Path) -> None:
         return
     assert records
     for record in records:
-        assert problems(record) == []
+        assert problems(record.to_json()) == []
 
 
 def _load_sample(fmt: str) -> Any:

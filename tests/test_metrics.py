@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from benchtrail.bench.fingerprint import describe_environment
-from benchtrail.bench.metrics import WorkerRun, benchmark_entry
+from benchtrail.bench.metrics import WorkerFigures, WorkerRun, benchmark_entry
 from benchtrail.bench.suite import BenchmarkSpec
 from benchtrail.errors import RecordError
 from benchtrail.results import SCHEMA_ID, record_bytes, validate
+from benchtrail.results.model import Record
 
 MS = 1_000_000  # ns
 
@@ -37,7 +38,12 @@ def run(latencies_ms: list[float], **figures: Any) -> WorkerRun:
         "items": 8 * len(latencies_ms), "wall_s": 0.5, "cpu_s": 0.4,
         "timer": {"name": "perf_counter_ns", "resolution_ns": 1.0, "overhead_ns": 50.0},
     }
-    return WorkerRun(latencies, {**base, **figures})
+    return WorkerRun(latencies, WorkerFigures.from_json({**base, **figures}))
+
+
+def entry_json(spec: BenchmarkSpec, runs: list[WorkerRun]) -> dict[str, Any]:
+    """The entry as the record writes it."""
+    return benchmark_entry(spec, runs).to_json()
 
 
 def record_around(entry: dict[str, Any]) -> dict[str, Any]:
@@ -48,7 +54,7 @@ def record_around(entry: dict[str, Any]) -> dict[str, Any]:
         "benchmarks": [entry],
         "source": dict.fromkeys(["commit", "ref", "commit_time", "commit_title", "pipeline_id", "job_id",
                                  "pipeline_url", "project_url", "mr_iid"]),
-        "environment": describe_environment(None),
+        "environment": describe_environment(None).to_json(),
         "run": {"started_at": "2024-01-02T03:04:05Z", "duration_s": 2.5, "tool_version": "0.1.0",
                 "runs": 3, "warmup": 5, "iterations": 12,
                 "timer": {"name": "perf_counter_ns", "resolution_ns": 1.0, "overhead_ns": 50.0}},
@@ -58,7 +64,7 @@ def record_around(entry: dict[str, Any]) -> dict[str, Any]:
 def assert_valid(entry: dict[str, Any]) -> None:
     record = record_around(entry)
     assert validate(copy.deepcopy(record)) == record
-    record_bytes(record)  # finite numbers only
+    record_bytes(Record.from_json(record))  # finite numbers only
 
 
 # --- latency and throughput ----------------------------------------------------------------
@@ -73,7 +79,7 @@ def three_runs() -> list[WorkerRun]:
 
 
 def test_entry_fields() -> None:
-    entry = benchmark_entry(spec(), three_runs())
+    entry = entry_json(spec(), three_runs())
     assert {k: v for k, v in entry.items() if k != "metrics"} == {
         "name": "classify", "params": {"batch_size": 8}, "kind": "callable", "target": "workload:classify",
         "warmup": 5, "iterations": 4, "runs": 3, "calls": 12, "errors": 0, "timeouts": 0,
@@ -85,7 +91,7 @@ def test_entry_fields() -> None:
 
 def test_latency_is_pooled_over_the_runs_and_runs_keeps_each_p50() -> None:
     runs = three_runs()
-    latency = benchmark_entry(spec(), runs)["metrics"]["latency_ms"]
+    latency = entry_json(spec(), runs)["metrics"]["latency_ms"]
     pooled_ms = [1.0, 2.0, 3.0, 4.0, 2.0, 2.0, 2.0, 2.0, 1.0, 3.0, 5.0, 7.0]
     assert latency["unit"] == "ms"
     assert latency["direction"] == "lower"
@@ -99,7 +105,7 @@ def test_latency_is_pooled_over_the_runs_and_runs_keeps_each_p50() -> None:
 
 
 def test_throughput_is_total_items_over_total_wall_and_per_run() -> None:
-    throughput = benchmark_entry(spec(), three_runs())["metrics"]["throughput"]
+    throughput = entry_json(spec(), three_runs())["metrics"]["throughput"]
     assert throughput["unit"] == "items/s"
     assert throughput["direction"] == "higher"
     assert throughput["value"] == pytest.approx(96 / 1.75)  # 3 runs x 32 items over 1.75 s
@@ -107,12 +113,12 @@ def test_throughput_is_total_items_over_total_wall_and_per_run() -> None:
 
 
 def test_peak_rss_is_the_largest_run() -> None:
-    peak = benchmark_entry(spec(), three_runs())["metrics"]["peak_rss_mb"]
+    peak = entry_json(spec(), three_runs())["metrics"]["peak_rss_mb"]
     assert peak == {"unit": "MB", "direction": "lower", "value": 150.0, "runs": [100.0, 150.0, 120.0]}
 
 
 def test_cpu_ms_per_item() -> None:
-    cpu = benchmark_entry(spec(), three_runs())["metrics"]["cpu_ms_per_item"]
+    cpu = entry_json(spec(), three_runs())["metrics"]["cpu_ms_per_item"]
     assert cpu["unit"] == "ms"
     assert cpu["direction"] == "lower"
     assert cpu["value"] == pytest.approx(1.2 * 1000 / 96)
@@ -120,7 +126,7 @@ def test_cpu_ms_per_item() -> None:
 
 
 def test_no_cpu_metric_for_http_runs() -> None:
-    entry = benchmark_entry(spec(kind="http", target=None, url="http://127.0.0.1:8000/predict"),
+    entry = entry_json(spec(kind="http", target=None, url="http://127.0.0.1:8000/predict"),
                             [run([1.0, 2.0], cpu_s=None)])
     assert "cpu_ms_per_item" not in entry["metrics"]
     assert entry["target"] == "http://127.0.0.1:8000/predict"
@@ -129,29 +135,29 @@ def test_no_cpu_metric_for_http_runs() -> None:
 
 def test_url_target_keeps_no_query_fragment_or_password() -> None:
     url = "https://user:s3cret@models.example.com:8443/v1/predict?api_key=k3y#top"
-    entry = benchmark_entry(spec(kind="http", target=None, url=url), [run([1.0], cpu_s=None)])
+    entry = entry_json(spec(kind="http", target=None, url=url), [run([1.0], cpu_s=None)])
     assert entry["target"] == "https://models.example.com:8443/v1/predict"
 
 
 def test_float_noise_is_tidied() -> None:
     # 0.1 + 0.2 style noise would make two equal records differ in their bytes
-    entry = benchmark_entry(spec(), [run([0.000831, 0.000831], wall_s=0.3)])
+    entry = entry_json(spec(), [run([0.000831, 0.000831], wall_s=0.3)])
     assert entry["metrics"]["latency_ms"]["p50"] == 0.000831
     assert entry["metrics"]["throughput"]["value"] == pytest.approx(16 / 0.3)
     assert repr(entry["metrics"]["throughput"]["value"]) == "53.33333333"
 
 
 def test_spread_warning_when_the_runs_disagree() -> None:
-    entry = benchmark_entry(spec(), three_runs())
+    entry = entry_json(spec(), three_runs())
     assert any(w.startswith("latency_ms p50: the runs differ by") for w in entry["warnings"])
-    steady = benchmark_entry(spec(), [run([2.0, 2.0]), run([2.0, 2.02])])
+    steady = entry_json(spec(), [run([2.0, 2.0]), run([2.0, 2.02])])
     assert "warnings" not in steady
 
 
 def test_duration_s_kept_when_the_spec_has_one() -> None:
-    entry = benchmark_entry(spec(iterations=None, duration_s=2.5), [run([1.0, 1.0])])
+    entry = entry_json(spec(iterations=None, duration_s=2.5), [run([1.0, 1.0])])
     assert entry["duration_s"] == 2.5
-    assert "duration_s" not in benchmark_entry(spec(), [run([1.0, 1.0])])
+    assert "duration_s" not in entry_json(spec(), [run([1.0, 1.0])])
 
 
 # --- GPU ------------------------------------------------------------------------------------
@@ -165,7 +171,7 @@ GPU_FIGURES = [
 
 def test_gpu_metrics() -> None:
     runs = [run([1.0, 1.0, 1.0, 1.0], **GPU_FIGURES[0]), run([1.0, 1.0, 1.0, 1.0], **GPU_FIGURES[1])]
-    entry = benchmark_entry(spec(), runs)
+    entry = entry_json(spec(), runs)
     metrics = entry["metrics"]
     assert metrics["gpu_peak_memory_mb"] == {"unit": "MB", "direction": "lower", "value": 4500.0,
                                              "runs": [4000.0, 4500.0]}
@@ -180,14 +186,14 @@ def test_gpu_metrics() -> None:
 
 
 def test_no_gpu_metrics_without_a_gpu() -> None:
-    metrics = benchmark_entry(spec(), three_runs())["metrics"]
+    metrics = entry_json(spec(), three_runs())["metrics"]
     assert not [name for name in metrics if name.startswith("gpu_")]
 
 
 def test_gpu_figures_a_board_does_not_report_are_left_out() -> None:
     unreported = {"gpu_peak_memory_mb": 4000.0, "gpu_utilization_pct": None, "gpu_power_w": None,
                   "gpu_energy_j": None}
-    entry = benchmark_entry(spec(), [run([1.0], **unreported), run([1.0], **GPU_FIGURES[1])])
+    entry = entry_json(spec(), [run([1.0], **unreported), run([1.0], **GPU_FIGURES[1])])
     assert sorted(n for n in entry["metrics"] if n.startswith("gpu_")) == ["gpu_peak_memory_mb"]
     assert_valid(entry)
 
@@ -196,7 +202,7 @@ def test_gpu_figures_a_board_does_not_report_are_left_out() -> None:
 def test_gpu_metrics_need_every_run(gpu_run: int) -> None:
     runs = [run([1.0]), run([1.0])]
     runs[gpu_run] = run([1.0], **GPU_FIGURES[1])
-    entry = benchmark_entry(spec(), runs)
+    entry = entry_json(spec(), runs)
     assert not [name for name in entry["metrics"] if name.startswith("gpu_")]
 
 
@@ -208,7 +214,7 @@ def test_errors_and_timeouts_are_counted_with_a_warning() -> None:
         run([1.0, 2.0], calls=4, errors=1, timeouts=1, error_samples=["ValueError: bad row"]),
         run([1.0, 2.0, 3.0], calls=4, errors=1, error_samples=["ValueError: bad row"]),
     ]
-    entry = benchmark_entry(spec(), runs)
+    entry = entry_json(spec(), runs)
     assert (entry["calls"], entry["errors"], entry["timeouts"]) == (8, 2, 1)
     assert entry["iterations"] == 4
     assert "2 errors and 1 timeouts in 8 calls" in entry["warnings"]
@@ -222,7 +228,7 @@ def test_a_run_with_zero_successful_calls() -> None:
         run([], calls=4, errors=4, items=0, wall_s=0.1, cpu_s=0.05, error_samples=["RuntimeError: CUDA OOM"]),
         run([2.0, 2.0, 2.0, 2.0], wall_s=0.5, cpu_s=0.4),
     ]
-    entry = benchmark_entry(spec(), runs)
+    entry = entry_json(spec(), runs)
     latency = entry["metrics"]["latency_ms"]
     assert latency["n"] == 4
     assert latency["runs"] == [2.0]  # the failed run has no p50
@@ -238,7 +244,7 @@ def test_a_run_with_zero_successful_calls() -> None:
 
 def test_every_call_failed() -> None:
     runs = [run([], calls=3, errors=2, timeouts=1, items=0, error_samples=["TimeoutError", "boom"])] * 2
-    entry = benchmark_entry(spec(), runs)
+    entry = entry_json(spec(), runs)
     assert set(entry["metrics"]) == {"peak_rss_mb"}
     assert (entry["calls"], entry["errors"], entry["timeouts"]) == (6, 4, 2)
     assert entry["warnings"] == ["4 errors and 2 timeouts in 6 calls"]
@@ -252,25 +258,25 @@ def test_error_samples_deduplicated_and_at_most_five() -> None:
         run([1.0], errors=4, error_samples=["b", "d", "d", "e"]),
         run([1.0], errors=2, error_samples=["f", "a"]),
     ]
-    entry = benchmark_entry(spec(), runs)
+    entry = entry_json(spec(), runs)
     assert entry["error_samples"] == ["a", "b", "c", "d", "e"]
     assert_valid(entry)
 
 
 def test_no_error_samples_key_without_errors() -> None:
-    entry = benchmark_entry(spec(), [run([1.0, 1.0])])
+    entry = entry_json(spec(), [run([1.0, 1.0])])
     assert "error_samples" not in entry
     assert "warnings" not in entry
 
 
 def test_a_zero_latency_is_warned_about() -> None:
-    entry = benchmark_entry(spec(), [run([0.0, 1.0, 1.0])])
+    entry = entry_json(spec(), [run([0.0, 1.0, 1.0])])
     assert any("measured zero time" in w for w in entry["warnings"])
     assert_valid(entry)
 
 
 def test_the_record_schema_refuses_a_broken_entry() -> None:
-    entry = benchmark_entry(spec(), three_runs())
+    entry = entry_json(spec(), three_runs())
     del entry["metrics"]["latency_ms"]["p99"]
     with pytest.raises(RecordError, match=r"latency_ms"):
         validate(record_around(entry))

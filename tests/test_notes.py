@@ -23,13 +23,13 @@ from gitlabapi import (
 )
 
 from benchtrail.errors import GitLabError
+from benchtrail.gitlab.ci import read_ci
 from benchtrail.gitlab.notes import (
     NoteOutcome,
     NoteTarget,
     note_marker,
     note_target,
     note_text,
-    publish_note,
     should_post,
     upsert_note,
 )
@@ -110,11 +110,11 @@ def test_should_post_refuses_an_unknown_when() -> None:
 def test_target_from_ci_variables_and_overrides() -> None:
     env = {"CI_SERVER_URL": "https://gitlab.example.com/", "CI_PROJECT_ID": "42", "CI_PROJECT_PATH": "g/p",
            "CI_MERGE_REQUEST_IID": "7"}
-    assert note_target(env) == NoteTarget("https://gitlab.example.com", "42", 7)
-    assert note_target(env, project="other/proj", mr_iid=9, server_url="http://localhost:8080") == \
+    assert note_target(read_ci(env)) == NoteTarget("https://gitlab.example.com", "42", 7)
+    assert note_target(read_ci(env), project="other/proj", mr_iid=9, server_url="http://localhost:8080") == \
         NoteTarget("http://localhost:8080", "other/proj", 9)
     fallback = {"CI_API_V4_URL": "https://gl.example.org/api/v4", "CI_PROJECT_PATH": "g/p", "CI_MERGE_REQUEST_IID": "3"}
-    target = note_target(fallback)
+    target = note_target(read_ci(fallback))
     assert target == NoteTarget("https://gl.example.org", "g/p", 3)
     assert (target.host, target.shown) == ("gl.example.org", "g/p!3")
 
@@ -135,7 +135,7 @@ def test_target_from_ci_variables_and_overrides() -> None:
 ])
 def test_target_names_what_is_missing(env: dict[str, str], kwargs: dict[str, str], line: str) -> None:
     with pytest.raises(GitLabError) as caught:
-        note_target(env, **kwargs)  # type: ignore[arg-type]
+        note_target(read_ci(env), **kwargs)  # type: ignore[arg-type]
     assert str(caught.value) == line
 
 
@@ -293,73 +293,6 @@ def test_a_job_token_cannot_write_notes(api: GitLabApi) -> None:
             mr.notes.create({"body": "x"})
         assert caught.value.response_code == 403
         assert all("job-token" not in str(r) for r in server.requests)
-
-
-# ---------------------------------------------------------------------- publish_note
-
-
-def test_publish_creates_and_updates(api: GitLabApi) -> None:
-    line = publish_note("first", suite="mlp", verdict="regression", environ=ci_env(api))
-    [note] = api.notes()
-    url = f"{api.url}/{PROJECT_PATH}/-/merge_requests/{MR_IID}#note_{note['id']}"
-    assert line == f"merge request note for mlp created {url}"
-    assert publish_note("second", suite="mlp", verdict="unchanged", environ=ci_env(api)) == \
-        f"merge request note for mlp updated {url}"
-    assert publish_note("second", suite="mlp", verdict="unchanged", environ=ci_env(api)) == \
-        f"merge request note for mlp already up to date: {url}"
-
-
-def test_publish_when_decides_new_notes_only(api: GitLabApi) -> None:
-    env = ci_env(api)
-    assert publish_note("fine", suite="mlp", verdict="unchanged", when="regressed", environ=env) == (
-        "merge request note for mlp not posted on 42!7: the verdict is unchanged and notes are posted when=regressed")
-    assert publish_note("new", suite="mlp", verdict="no_baseline", when="changed", environ=env).endswith(
-        "when=changed")
-    assert api.notes() == [] and api.writes() == []
-    assert " created " in publish_note("slower", suite="mlp", verdict="regression", when="regressed", environ=env)
-    # fixed: the note is updated even though a new one would not be posted
-    assert " updated " in publish_note("fixed", suite="mlp", verdict="unchanged", when="regressed", environ=env)
-    assert [n["body"].split("\n")[0] for n in api.notes()] == ["fixed"]
-
-
-def test_publish_overrides_win(api: GitLabApi) -> None:
-    env = {"CI_SERVER_URL": "http://127.0.0.1:9", "GITLAB_TOKEN": TOKEN}
-    line = publish_note("x", suite="mlp", verdict="regression", environ=env, server_url=api.url,
-                        project=PROJECT_PATH, mr_iid=MR_IID)
-    assert " created " in line and len(api.notes()) == 1
-
-
-def test_publish_names_the_variable_the_token_came_from(api: GitLabApi) -> None:
-    env = ci_env(api, GITLAB_TOKEN=WRONG)
-    del env["BENCHTRAIL_GITLAB_TOKEN"]
-    with pytest.raises(GitLabError, match="^the token in GITLAB_TOKEN was refused by"):
-        publish_note("x", suite="mlp", verdict="regression", environ=env)
-
-
-def test_publish_without_a_token_skips_with_advice(api: GitLabApi) -> None:
-    env = ci_env(api)
-    del env["BENCHTRAIL_GITLAB_TOKEN"]
-    assert publish_note("x", suite="mlp", verdict="regression", environ=env) == (
-        "merge request note for mlp skipped: no token to write it with (CI_JOB_TOKEN cannot write merge request "
-        "notes); set BENCHTRAIL_GITLAB_TOKEN to a project access token with the api scope and the Reporter role or "
-        "higher (Settings > Access tokens, then Settings > CI/CD > Variables)")
-    assert api.requests == []
-
-
-def test_publish_outside_a_merge_request_pipeline(api: GitLabApi) -> None:
-    env = ci_env(api)
-    del env["CI_MERGE_REQUEST_IID"]
-    assert publish_note("x", suite="mlp", verdict="regression", environ=env) == (
-        "merge request note for mlp skipped: not a merge request pipeline (CI_MERGE_REQUEST_IID is not set)")
-    assert api.requests == []
-
-
-def test_publish_dry_run_sends_nothing(api: GitLabApi) -> None:
-    assert publish_note("table", suite="mlp", verdict="regression", dry_run=True, environ=ci_env(api)) == \
-        note_text("table", "mlp")
-    assert publish_note("table", suite="mlp", verdict="regression", dry_run=True, environ={}) == \
-        note_text("table", "mlp")
-    assert api.requests == []
 
 
 # ---------------------------------------------------------------------- import weight, stand-in CLI

@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 
-from benchtrail.bench.fingerprint import fingerprint_of
 from benchtrail.errors import ImportFormatError
 from benchtrail.importers import read_records
-from benchtrail.results.schema import SKETCH_QUANTILES
+from benchtrail.results.model import SKETCH_QUANTILES, Hardware
 
 DATA = Path(__file__).parent / "data" / "imports"
 WITH_SAMPLES = DATA / "pytest-benchmark.json"
@@ -19,8 +18,9 @@ SAVED = DATA / "pytest-benchmark-saved.json"
 
 
 def _one(path: Path, machine: str | None = None) -> dict[str, Any]:
+    """The one record of ``path``, as the JSON it is written as."""
     (record,) = read_records("pytest-benchmark", [path], suite="pb", machine=machine)
-    return record
+    return record.to_json()
 
 
 def _write(tmp_path: Path, document: Any) -> Path:
@@ -46,7 +46,7 @@ def test_commit_machine_and_time_are_kept() -> None:
     env = record["environment"]
     assert env["hardware"] == {"cpu_model": "AMD EPYC", "cpu_count": 2, "gpu_model": None,
                                "gpu_count": 0, "runner_label": "laptop"}
-    assert env["fingerprint"] == fingerprint_of(env["hardware"])
+    assert env["fingerprint"] == Hardware(**env["hardware"]).fingerprint  # as `benchtrail run` has it
     assert env["gpu"] == "none"
     assert env["python"] == "3.11.7"
     assert env["platform"] == "Linux-6.18.44-fc-v657-x86_64"

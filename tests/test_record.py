@@ -22,8 +22,10 @@ from benchtrail.results import (
     record_bytes,
     validate,
 )
+from benchtrail.results.model import Record
 
 GOLDEN = Path(__file__).parent / "data" / "records" / "result-1.json"
+typed = Record.from_json
 
 
 @pytest.fixture
@@ -51,24 +53,24 @@ def _refusal(exc: pytest.ExceptionInfo[RecordError]) -> tuple[str, ...]:
 
 
 def test_dump_then_load_gives_the_record_back(tmp_path: Path, record: dict[str, Any]) -> None:
-    written = dump_record(record, tmp_path / "run.json")
+    written = dump_record(typed(record), tmp_path / "run.json")
     assert written == tmp_path / "run.json"
-    assert load_record(written) == record
-    assert load_record(str(written)) == record
+    assert load_record(written) == typed(record)
+    assert load_record(str(written)) == typed(record)
 
 
 def test_dump_creates_missing_folders(tmp_path: Path, record: dict[str, Any]) -> None:
     target = tmp_path / "results" / "mlp-cpu" / "2026" / "03" / "run.json"
-    dump_record(record, target)
-    assert load_record(target) == record
+    dump_record(typed(record), target)
+    assert load_record(target) == typed(record)
 
 
 def test_the_same_record_gives_the_same_bytes(tmp_path: Path, record: dict[str, Any]) -> None:
     record["source"]["commit_title"] = "Schnellere Faltung → 2× weniger Speicher: “ok” 🚀"
-    dump_record(record, tmp_path / "a.json")
-    dump_record(_shuffled(record, random.Random(7)), tmp_path / "b.json")
+    dump_record(typed(record), tmp_path / "a.json")
+    dump_record(typed(_shuffled(record, random.Random(7))), tmp_path / "b.json")
     first = (tmp_path / "a.json").read_bytes()
-    assert first == (tmp_path / "b.json").read_bytes() == record_bytes(record)
+    assert first == (tmp_path / "b.json").read_bytes() == record_bytes(typed(record))
     assert first.endswith(b"}\n") and not first.endswith(b"\n\n")
     text = first.decode("utf-8")  # UTF-8, with the characters themselves, not \u escapes
     assert "→ 2× weniger Speicher: “ok” 🚀" in text
@@ -82,17 +84,18 @@ def test_keys_are_sorted_at_every_level(record: dict[str, Any]) -> None:
         seen.append([key for key, _ in pairs])
         return dict(pairs)
 
-    json.loads(record_bytes(_shuffled(record, random.Random(3))), object_pairs_hook=hook)
+    json.loads(record_bytes(typed(_shuffled(record, random.Random(3)))), object_pairs_hook=hook)
     assert len(seen) > 10
     assert all(keys == sorted(keys) for keys in seen)
 
 
 def test_the_golden_file_is_in_canonical_form(record: dict[str, Any]) -> None:
-    assert record_bytes(record) == GOLDEN.read_bytes()
+    assert record_bytes(typed(record)) == GOLDEN.read_bytes()
 
 
 def test_the_golden_record_of_version_1_validates_and_round_trips(tmp_path: Path) -> None:
-    record = load_record(GOLDEN)
+    loaded = load_record(GOLDEN)
+    record = loaded.to_json()
     assert record["schema"] == "benchtrail.result/1"
     assert [b["params"] for b in record["benchmarks"]] == [{"batch_size": 1}, {"batch_size": 8}]
     for benchmark in record["benchmarks"]:
@@ -103,7 +106,7 @@ def test_the_golden_record_of_version_1_validates_and_round_trips(tmp_path: Path
     assert len(record["source"]["commit"]) == 40
     assert record["environment"]["gpu"] == "none"
     assert set(record["run"]) >= {"started_at", "duration_s", "tool_version", "warmup", "iterations"}
-    copy = dump_record(record, tmp_path / "copy.json")
+    copy = dump_record(loaded, tmp_path / "copy.json")
     assert copy.read_bytes() == GOLDEN.read_bytes()
 
 
@@ -117,7 +120,7 @@ def test_every_shipped_schema_version_has_a_golden_record() -> None:
     assert shipped == ["result-1.schema.json"]
     for name in shipped:
         golden = GOLDEN.parent / name.replace(".schema.json", ".json")
-        assert load_record(golden)["schema"] == "benchtrail.result/1"
+        assert load_record(golden).to_json()["schema"] == "benchtrail.result/1"
 
 
 # --- never overwrite, never leave anything behind --------------------------------------
@@ -127,7 +130,7 @@ def test_refuses_to_overwrite_without_replace(tmp_path: Path, record: dict[str, 
     target = tmp_path / "run.json"
     target.write_bytes(b"precious")
     with pytest.raises(RecordError) as caught:
-        dump_record(record, target)
+        dump_record(typed(record), target)
     assert _refusal(caught) == (f"{target}: already exists; refusing to overwrite a record",)
     assert target.read_bytes() == b"precious"
     assert os.listdir(tmp_path) == ["run.json"]
@@ -136,8 +139,8 @@ def test_refuses_to_overwrite_without_replace(tmp_path: Path, record: dict[str, 
 def test_replace_overwrites(tmp_path: Path, record: dict[str, Any]) -> None:
     target = tmp_path / "run.json"
     target.write_bytes(b"old")
-    dump_record(record, target, replace=True)
-    assert load_record(target) == record
+    dump_record(typed(record), target, replace=True)
+    assert load_record(target) == typed(record)
     assert os.listdir(tmp_path) == ["run.json"]
 
 
@@ -145,16 +148,16 @@ def test_refuses_a_dangling_link_in_the_way(tmp_path: Path, record: dict[str, An
     target = tmp_path / "run.json"
     target.symlink_to(tmp_path / "elsewhere.json")
     with pytest.raises(RecordError, match="already exists"):
-        dump_record(record, target)
+        dump_record(typed(record), target)
     assert not (tmp_path / "elsewhere.json").exists()
 
 
 def test_a_folder_in_the_way_is_a_record_error(tmp_path: Path, record: dict[str, Any]) -> None:
     (tmp_path / "run.json").mkdir()
     with pytest.raises(RecordError, match="already exists"):
-        dump_record(record, tmp_path / "run.json")
+        dump_record(typed(record), tmp_path / "run.json")
     with pytest.raises(RecordError) as caught:
-        dump_record(record, tmp_path / "run.json", replace=True)
+        dump_record(typed(record), tmp_path / "run.json", replace=True)
     assert _refusal(caught) == (f"{tmp_path / 'run.json'}: cannot write: Is a directory",)
     assert os.listdir(tmp_path) == ["run.json"]
     assert os.listdir(tmp_path / "run.json") == []
@@ -163,20 +166,20 @@ def test_a_folder_in_the_way_is_a_record_error(tmp_path: Path, record: dict[str,
 def test_a_file_where_the_folder_should_be(tmp_path: Path, record: dict[str, Any]) -> None:
     (tmp_path / "results").write_text("not a folder", encoding="utf-8")
     with pytest.raises(RecordError) as caught:
-        dump_record(record, tmp_path / "results" / "run.json")
+        dump_record(typed(record), tmp_path / "results" / "run.json")
     (line,) = _refusal(caught)
     assert line.startswith(f"{tmp_path / 'results'}: cannot create the folder: ")
 
 
 def test_an_invalid_record_is_refused_and_nothing_is_left(tmp_path: Path, record: dict[str, Any]) -> None:
     record["benchmarks"][0]["metrics"]["latency_ms"]["p99"] = "slow"
-    del record["source"]["commit"]
+    record["source"]["commit"] = "not-a-sha"
     target = tmp_path / "out" / "run.json"
     with pytest.raises(RecordError) as caught:
-        dump_record(record, target)
+        dump_record(typed(record), target)
     assert _refusal(caught) == (
         f"{target}: $.benchmarks[0].metrics.latency_ms.p99: expected number, found \"slow\"",
-        f"{target}: $.source: 'commit' is a required property",
+        f"{target}: $.source.commit: expected a string matching ^[0-9a-f]{{40}}([0-9a-f]{{24}})?$, found \"not-a-sha\"",
     )
     assert os.listdir(tmp_path) == []  # no target, no temporary file, not even the folder
 
@@ -185,19 +188,19 @@ def test_an_invalid_record_is_refused_and_nothing_is_left(tmp_path: Path, record
 def test_non_finite_numbers_are_refused_on_write(tmp_path: Path, record: dict[str, Any], bad: float) -> None:
     record["benchmarks"][1]["metrics"]["throughput"]["value"] = bad
     with pytest.raises(RecordError) as caught:
-        dump_record(record, tmp_path / "run.json")
+        dump_record(typed(record), tmp_path / "run.json")
     assert _refusal(caught) == (
         f"{tmp_path / 'run.json'}: $.benchmarks[1].metrics.throughput.value: expected a finite number, found {bad}",
     )
     assert os.listdir(tmp_path) == []
     with pytest.raises(RecordError, match=r"^\$\.benchmarks\[1\]\.metrics\.throughput\.value: expected a finite"):
-        record_bytes(record)
+        record_bytes(typed(record))
 
 
 def test_a_lone_surrogate_is_refused_on_write(tmp_path: Path, record: dict[str, Any]) -> None:
     record["source"]["commit_title"] = "half an emoji \ud83d"
     with pytest.raises(RecordError, match=r"\$\.source\.commit_title: expected Unicode text"):
-        dump_record(record, tmp_path / "run.json")
+        dump_record(typed(record), tmp_path / "run.json")
     assert os.listdir(tmp_path) == []
 
 
@@ -205,7 +208,7 @@ def test_a_lone_surrogate_is_refused_on_write(tmp_path: Path, record: dict[str, 
 def test_the_file_gets_the_usual_permissions(tmp_path: Path, record: dict[str, Any]) -> None:
     old = os.umask(0o022)
     try:
-        dump_record(record, tmp_path / "run.json")
+        dump_record(typed(record), tmp_path / "run.json")
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "run.json").stat().st_mode) == 0o644
@@ -216,7 +219,7 @@ def test_the_file_gets_the_usual_permissions(tmp_path: Path, record: dict[str, A
 
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
 def test_nan_and_infinity_in_a_file_are_refused(tmp_path: Path, record: dict[str, Any], literal: str) -> None:
-    text = record_bytes(record).decode().replace('"stdev": 0.', f'"stdev": {literal}, "x": 0.', 1)
+    text = record_bytes(typed(record)).decode().replace('"stdev": 0.', f'"stdev": {literal}, "x": 0.', 1)
     path = tmp_path / "run.json"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(RecordError) as caught:
@@ -225,7 +228,7 @@ def test_nan_and_infinity_in_a_file_are_refused(tmp_path: Path, record: dict[str
 
 
 def test_a_number_too_large_for_a_float_is_refused(tmp_path: Path, record: dict[str, Any]) -> None:
-    text = record_bytes(record).decode()
+    text = record_bytes(typed(record)).decode()
     text = text.replace(f'"value": {record["benchmarks"][0]["metrics"]["throughput"]["value"]}', '"value": 1e400')
     path = tmp_path / "run.json"
     path.write_text(text, encoding="utf-8")
@@ -238,7 +241,7 @@ def test_a_number_too_large_for_a_float_is_refused(tmp_path: Path, record: dict[
 
 def test_invalid_json_names_the_file(tmp_path: Path, record: dict[str, Any]) -> None:
     path = tmp_path / "cut.json"
-    path.write_bytes(record_bytes(record)[:100])
+    path.write_bytes(record_bytes(typed(record))[:100])
     with pytest.raises(RecordError) as caught:
         load_record(path)
     (line,) = _refusal(caught)
@@ -265,12 +268,12 @@ def test_utf16_is_not_utf8(tmp_path: Path, record: dict[str, Any]) -> None:
 
 def test_a_byte_order_mark_is_tolerated(tmp_path: Path, record: dict[str, Any]) -> None:
     path = tmp_path / "bom.json"
-    path.write_bytes(b"\xef\xbb\xbf" + record_bytes(record))
-    assert load_record(path) == record
+    path.write_bytes(b"\xef\xbb\xbf" + record_bytes(typed(record)))
+    assert load_record(path) == typed(record)
 
 
 def test_duplicate_keys_are_refused(record: dict[str, Any]) -> None:
-    text = record_bytes(record).decode().replace('"suite": "mlp-cpu"', '"suite": "mlp-cpu", "suite": "other"')
+    text = record_bytes(typed(record)).decode().replace('"suite": "mlp-cpu"', '"suite": "mlp-cpu", "suite": "other"')
     with pytest.raises(RecordError) as caught:
         parse_record(text, "dup.json")
     assert _refusal(caught) == ('dup.json: not valid JSON: duplicate key "suite"',)
@@ -283,7 +286,7 @@ def test_deep_nesting_is_refused_not_a_crash() -> None:
 
 
 def test_a_lone_surrogate_escape_is_refused_on_read(record: dict[str, Any]) -> None:
-    text = record_bytes(record).decode().replace('"Fuse the', '"\\udc80Fuse the')
+    text = record_bytes(typed(record)).decode().replace('"Fuse the', '"\\udc80Fuse the')
     with pytest.raises(RecordError) as caught:
         parse_record(text, "sur.json")
     assert _refusal(caught) == ("sur.json: $.source.commit_title: expected Unicode text, found a lone surrogate",)
@@ -321,5 +324,5 @@ def test_any_bytes_give_a_record_or_a_record_error(data: bytes) -> None:
 
 
 def test_parse_accepts_text_and_bytes(record: dict[str, Any]) -> None:
-    data = record_bytes(record)
-    assert parse_record(data, "x") == parse_record(data.decode(), "x") == validate(record)
+    data = record_bytes(typed(record))
+    assert parse_record(data, "x") == parse_record(data.decode(), "x") == typed(validate(record))

@@ -46,11 +46,11 @@ runs = 3
     assert finished == ["a run 1/2", "b run 1/3", "a run 2/2", "b run 2/3", "b run 3/3"]
     assert steps.names[:2] == ["start a run 1/2", "a run 1/2"]
     assert load_record(path) == record
-    a, b = record["benchmarks"]
+    a, b = record.to_json()["benchmarks"]
     assert len(a["metrics"]["latency_ms"]["runs"]) == 2 and a["metrics"]["latency_ms"]["n"] == 10
     assert len(b["metrics"]["latency_ms"]["runs"]) == 3
     assert a["dataset"]["rows"] == 10 and "dataset" not in b
-    assert record["run"]["runs"] == 3 and record["run"]["iterations"] == 25
+    assert record.to_json()["run"]["runs"] == 3 and record.to_json()["run"]["iterations"] == 25
 
 
 def test_errors_are_counted_not_dropped(write_suite, tmp_path: Path) -> None:
@@ -64,7 +64,7 @@ dataset = "data/rows.jsonl"
 iterations = 7
 """))
     _, record = run_suite(suite, tmp_path / "out")
-    (entry,) = record["benchmarks"]
+    (entry,) = record.to_json()["benchmarks"]
     assert entry["calls"] == 7 and entry["errors"] == 7 and entry["timeouts"] == 0
     assert entry["error_samples"] == ["ValueError: bad input row"]
     assert "latency_ms" not in entry["metrics"]
@@ -85,7 +85,7 @@ iterations = 40
 warmup = 2
 """))
     _, record = run_suite(suite, tmp_path / "out")
-    metrics = record["benchmarks"][0]["metrics"]
+    metrics = record.to_json()["benchmarks"][0]["metrics"]
     assert 1.0 <= metrics["latency_ms"]["p50"] < 3.0
     # two workers, each call 2 items in ~1 ms: roughly 4,000 items/s, well above one worker's
     assert metrics["throughput"]["value"] > 2000
@@ -126,3 +126,31 @@ warmup = 0
     captured = capfd.readouterr()
     assert "hello from target" not in captured.out
     assert captured.err.count("hello from target") == 3
+
+
+def test_a_crash_of_benchtrails_own_worker_code_is_a_bug_not_a_user_error(write_suite, tmp_path: Path,
+                                                                        capfd: pytest.CaptureFixture[str]) -> None:
+    """A spec the suite loader would never make (a suite file path that is no path) fails
+    inside the worker's own code: that is our bug (exit 3 in the CLI), never the user's
+    (SuiteError, exit 2)."""
+    import dataclasses
+
+    from benchtrail.bench.runner import WorkerCrash
+    from benchtrail.errors import BenchtrailError
+
+    suite = load_suite(write_suite("""
+[suite]
+name = "buggy"
+[[benchmark]]
+name = "a"
+target = "workload:noop"
+dataset = "data/rows.jsonl"
+iterations = 5
+"""))
+    broken = dataclasses.replace(suite, benchmarks=(dataclasses.replace(suite.benchmarks[0], suite_file=42),))
+    out = tmp_path / "out"
+    with pytest.raises(WorkerCrash, match="failed in benchtrail's code") as caught:
+        run_suite(broken, out)
+    assert not isinstance(caught.value, BenchtrailError)
+    assert "Traceback" in capfd.readouterr().err  # the worker's own traceback, for the bug report
+    assert not out.exists()

@@ -1,4 +1,4 @@
-"""Series: headline values, benchmark labels, filters and time order."""
+"""Series: points of every benchmark × metric, filters and time order."""
 
 from __future__ import annotations
 
@@ -7,24 +7,13 @@ from typing import Any
 
 from gitremotes import golden, make_record
 
-from benchtrail.results.series import Point, benchmark_label, headline, series
+from benchtrail.results.model import Record
+from benchtrail.results.series import Point
+from benchtrail.results.series import series as typed_series
 
 
-def test_headline_is_p50_of_a_distribution_else_the_value() -> None:
-    metrics = golden()["benchmarks"][0]["metrics"]
-    assert headline(metrics["latency_ms"]) == 0.051297
-    assert headline(metrics["throughput"]) == 13294.3534
-    assert headline({"value": 3, "unit": "x", "direction": "lower"}) == 3.0
-    assert isinstance(headline({"value": 3}), float)
-    assert headline({"p50": 0, "value": 9}) == 0.0  # a zero p50 is still the headline
-
-
-def test_labels_carry_sorted_params() -> None:
-    assert benchmark_label({"name": "mlp"}) == "mlp"
-    assert benchmark_label({"name": "mlp", "params": {}}) == "mlp"
-    assert benchmark_label({"name": "mlp", "params": None}) == "mlp"
-    assert benchmark_label({"name": "mlp", "params": {"batch_size": 8}}) == "mlp[batch_size=8]"
-    assert benchmark_label({"name": "mlp", "params": {"z": "a", "batch_size": 1}}) == "mlp[batch_size=1,z=a]"
+def series(records: list[dict[str, Any]], **filters: Any) -> list[Point]:
+    return typed_series([Record.from_json(r) for r in records], **filters)
 
 
 def test_every_benchmark_metric_is_a_point() -> None:

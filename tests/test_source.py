@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from benchtrail.bench.source import describe_source
+from benchtrail.bench import source
+from benchtrail.bench.source import describe_source as describe_typed
+from benchtrail.gitlab.ci import read_ci
 
 FIELDS = {"commit", "ref", "commit_time", "commit_title", "pipeline_id", "job_id",
           "pipeline_url", "project_url", "mr_iid"}
@@ -23,6 +25,13 @@ CI = {
     "CI_PROJECT_URL": "https://gitlab.example.com/ml/model",
     "CI_MERGE_REQUEST_IID": "42",
 }
+
+
+def describe_source(folder: Path) -> dict[str, str | None]:
+    """The source as ``benchtrail run`` makes it: this process's CI variables, then git."""
+    return describe_typed(folder, read_ci().source).to_json()
+
+
 TRICKY_TITLE = """Fix <script>alert("x")</script> & 'quotes' in the "fast" path ✓"""
 
 
@@ -125,6 +134,13 @@ def test_repository_without_commits_gives_nulls(repo: Git) -> None:
     assert describe_source(repo.path) == dict.fromkeys(FIELDS)
 
 
+def test_git_past_its_deadline_gives_nulls(monkeypatch: pytest.MonkeyPatch, repo: Git) -> None:
+    """A git that does not answer in time is dropped quietly: the run goes on without it."""
+    repo.commit("First")
+    monkeypatch.setattr(source, "LOOKUP_TIMEOUT_S", 1e-6)
+    assert describe_source(repo.path) == dict.fromkeys(FIELDS)
+
+
 def test_gitlab_ci_variables_take_precedence(monkeypatch: pytest.MonkeyPatch, repo: Git) -> None:
     repo.commit("Local commit")
     for name, value in CI.items():
@@ -190,7 +206,7 @@ def test_non_ascii_title_read_whatever_the_locale(repo: Git) -> None:
     env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
     code = ("import json, sys\n"
             "from benchtrail.bench.source import describe_source\n"
-            "print(json.dumps(describe_source(sys.argv[1])))")
+            "print(json.dumps(describe_source(sys.argv[1]).to_json()))")
     done = subprocess.run([sys.executable, "-c", code, str(repo.path)], env=env, capture_output=True,
                           check=False)
     assert done.returncode == 0, done.stderr.decode(errors="replace")

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from comparefixtures import OTHER_FINGERPRINT, bench_record, history, sha, stamp
+from comparefixtures import OTHER_FINGERPRINT, bench_record, history, sha, stamp, typed
 
 from benchtrail.compare.steps import find_steps
-from benchtrail.results.series import series
+from benchtrail.results.series import series as typed_series
+
+
+def series(records):  # type: ignore[no-untyped-def]
+    return typed_series(typed(records))
 
 STEP_AT = 13  # commits 1..12 at 10 ms, 13..24 at 13 ms
 

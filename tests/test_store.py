@@ -19,6 +19,7 @@ from gitremotes import (
     PUSH_TOKEN,
     TOKEN,
     blob_oids,
+    ci_access,
     ci_clone,
     clone,
     files_on,
@@ -28,18 +29,21 @@ from gitremotes import (
     make_record,
     missing_blobs,
     new_remote,
+    record_bytes,
+    record_path,
     rev,
     tree_oid,
     write_records,
 )
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from loopback import serve
 
 from benchtrail.errors import RecordError, StoreError
-from benchtrail.results import parse_record, record_bytes, store
+from benchtrail.results import gitrepo, parse_record, store
 from benchtrail.results.gitrepo import GitRepo
 from benchtrail.results.schema import problems
-from benchtrail.results.store import record, record_path
+from benchtrail.results.store import record
 
 pytest_plugins = ("gitfixtures",)  # fixtures: git_env, remote, work, gitlab
 
@@ -334,8 +338,8 @@ def test_no_push_while_another_process_commits_loses_nothing(work: Path, tmp_pat
     real = store._commit
     others: list[str] = []
 
-    def commit_racing(repo: GitRepo, tip: Any, blobs: Any, message: str) -> Any:
-        result = real(repo, tip, blobs, message)
+    def commit_racing(repo: GitRepo, tip: Any, blobs: Any, message: str, identity: Any) -> Any:
+        result = real(repo, tip, blobs, message, identity)
         if not others:  # another process commits between our read of the tip and our update
             monkeypatch.setattr(store, "_commit", real)
             others.extend(record(write_records(tmp_path / "other", [make_record(7)]), repo=work,
@@ -546,7 +550,7 @@ def test_a_wrong_token_is_refused_without_showing_it(gitlab: Any, tmp_path: Path
     job = gitlab_job(gitlab, tmp_path / "job", monkeypatch)
     monkeypatch.setenv("BENCHTRAIL_PUSH_TOKEN", WRONG_TOKEN)
     with pytest.raises(StoreError) as info:
-        record(write_records(tmp_path / "a", [make_record(0)]), repo=job)
+        record(write_records(tmp_path / "a", [make_record(0)]), repo=job, access=ci_access())
     message = str(info.value)
     host = gitlab.url.removeprefix("http://")
     assert message.startswith(f"cannot push {BRANCH} to http://***@{host}/group/proj.git: ")
@@ -562,11 +566,43 @@ def test_unreachable_gitlab_never_shows_the_token(remote: Path, tmp_path: Path,
                         "CI_SERVER_URL": "https://127.0.0.1:1", "CI_PROJECT_PATH": "group/proj"}.items():
         monkeypatch.setenv(name, value)
     with pytest.raises(StoreError) as info:
-        record(write_records(tmp_path / "a", [make_record(0)]), repo=job)
+        record(write_records(tmp_path / "a", [make_record(0)]), repo=job, access=ci_access())
     message = str(info.value)
     assert message.startswith(f"cannot push {BRANCH} to https://***@127.0.0.1:1/group/proj.git: ")
     assert TOKEN not in message and PUSH_TOKEN not in message and "\n" not in message
     assert rev(job, BRANCH) is None and rev(remote, BRANCH) is None
+
+
+def test_a_remote_that_never_answers_ends_record_at_the_deadline(work: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gitrepo, "NETWORK_TIMEOUT_S", 1.0)
+    with serve(stall_at_s=0.0, stall_s=3600.0) as silent:
+        git(work, "remote", "set-url", "origin", f"{silent}/group/proj.git")
+        started = time.monotonic()
+        with pytest.raises(StoreError) as info:
+            record(write_records(tmp_path / "a", [make_record(0)]), repo=work)
+        took = time.monotonic() - started
+    assert str(info.value) == f"fetching {BRANCH} from origin failed: git fetch gave no answer within 1 s"
+    assert took < 1 + 5 and rev(work, BRANCH) is None
+
+
+def test_a_push_target_that_never_answers_ends_record_at_the_deadline(remote: Path, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fetch works (the checkout's remote); the push to GitLab with the token stalls."""
+    job = ci_clone(remote, tmp_path / "job")
+    git(job, "remote", "set-url", "origin", str(remote))
+    monkeypatch.setattr(gitrepo, "NETWORK_TIMEOUT_S", 1.0)
+    with serve(stall_at_s=0.0, stall_s=3600.0) as silent:
+        for name, value in {"BENCHTRAIL_PUSH_TOKEN": PUSH_TOKEN, "CI_SERVER_URL": silent.url,
+                            "CI_PROJECT_PATH": "group/proj"}.items():
+            monkeypatch.setenv(name, value)
+        started = time.monotonic()
+        with pytest.raises(StoreError) as info:
+            record(write_records(tmp_path / "a", [make_record(0)]), repo=job, access=ci_access())
+        took = time.monotonic() - started
+    assert str(info.value) == (f"pushing {BRANCH} to http://***@127.0.0.1:{silent.port}/group/proj.git failed: "
+                               "git push gave no answer within 1 s")
+    assert took < 2 * 1 + 5 and rev(remote, BRANCH) is None
 
 
 # --- 16 real processes at once -----------------------------------------------------------

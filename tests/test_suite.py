@@ -240,56 +240,57 @@ method = "DELETE"
 rate = -5
 dataset = "data/rows.txt"
 ''', name="my-suite.toml")
+    # In document order, as record problems are: by field path, indexes before keys.
     assert problems_of(path) == (
-        "my-suite.toml: suite.name: expected a slug like 'my-model' ([a-z0-9][a-z0-9._-]*), found 'My Suite'",
-        "my-suite.toml: suite.colour: unknown key",
-        "my-suite.toml: suite.warmup: expected a whole number >= 0, found -1",
-        "my-suite.toml: benchmark[0].name: expected a non-empty string, found ''",
-        "my-suite.toml: benchmark[0].target: expected 'module:function', found 'workload'",
         "my-suite.toml: benchmark[0].dataset: file not found: data/x.npy",
         "my-suite.toml: benchmark[0].iterations: give either iterations or duration_s, not both",
+        'my-suite.toml: benchmark[0].name: expected a name that is not blank, found ""',
+        'my-suite.toml: benchmark[0].target: expected module:function, found "workload"',
         "my-suite.toml: benchmark[1]: give exactly one of 'target' (module:function) or 'url'",
-        "my-suite.toml: benchmark[2].typo: unknown key",
-        "my-suite.toml: benchmark[2].concurrency: expected a whole number >= 1, found 2.5",
-        "my-suite.toml: benchmark[2].timeout_s: expected a finite number > 0, found 'soon'",
+        'my-suite.toml: benchmark[2]: unknown key "typo"',
+        "my-suite.toml: benchmark[2].batch_size[1]: expected a number >= 1, found 0",
+        "my-suite.toml: benchmark[2].concurrency: expected integer, found 2.5",
         "my-suite.toml: benchmark[2].method: applies to a 'url' benchmark, not to a 'target' one",
-        "my-suite.toml: benchmark[2].batch_size: expected a whole number >= 1, found 0",
-        "my-suite.toml: benchmark[3].dataset: expected a .npy, .jsonl, .csv file, found 'data/rows.txt'",
+        'my-suite.toml: benchmark[2].timeout_s: expected number, found "soon"',
+        'my-suite.toml: benchmark[3].dataset: expected a .npy, .jsonl, .csv file, found "data/rows.txt"',
+        'my-suite.toml: benchmark[3].method: expected one of GET, POST, PUT, PATCH, found "DELETE"',
+        "my-suite.toml: benchmark[3].rate: expected a number > 0, found -5",
         "my-suite.toml: benchmark[3].setup: applies to a 'target' benchmark, not to a 'url' one",
-        "my-suite.toml: benchmark[3].method: expected one of GET, POST, PUT, PATCH, found 'DELETE'",
-        "my-suite.toml: benchmark[3].rate: expected a finite number > 0, found -5",
+        'my-suite.toml: suite: unknown key "colour"',
+        "my-suite.toml: suite.name: expected a slug like 'my-model' ([a-z0-9][a-z0-9._-]*), found \"My Suite\"",
+        "my-suite.toml: suite.warmup: expected a number >= 0, found -1",
     )
 
 
 @pytest.mark.parametrize(("text", "expected"), [
     # unknown keys and tables
     ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\nbatchsize = 4\n',
-     "benchmark[0].batchsize: unknown key"),
+     'benchmark[0]: unknown key "batchsize"'),
     ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\n[other]\nx = 1\n',
-     "other: unknown table or key (expected [suite] and [[benchmark]])"),
+     'unknown key "other"'),
     ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\n"warm up" = 1\n',
-     'benchmark[0]."warm up": unknown key'),
+     'benchmark[0]: unknown key "warm up"'),
     ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\n"x\\ny" = 2\n',
-     'benchmark[0]."x\\ny": unknown key'),
+     'benchmark[0]: unknown key "x\\ny"'),
     ('"a.b" = 1\n[[benchmark]]\nname = "a"\ntarget = "workload:noop"\n',
-     'suite."a.b": unknown key'),
+     'suite: unknown key "a.b"'),
     # iterations or duration_s
     ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\niterations = 0\n',
-     "benchmark[0].iterations: expected a whole number >= 1, found 0"),
+     "benchmark[0].iterations: expected a number >= 1, found 0"),
     ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\niterations = false\n',
-     "benchmark[0].iterations: expected a whole number >= 1, found False"),
+     "benchmark[0].iterations: expected integer, found false"),
     ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\niterations = 2.0\n',
-     "benchmark[0].iterations: expected a whole number >= 1, found 2.0"),
+     "benchmark[0].iterations: expected integer, found 2.0"),
     ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\nduration_s = 0\n',
-     "benchmark[0].duration_s: expected a finite number > 0, found 0"),
+     "benchmark[0].duration_s: expected a number > 0, found 0"),
     ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\nduration_s = inf\n',
-     "benchmark[0].duration_s: expected a finite number > 0, found inf"),
+     "benchmark[0].duration_s: expected a finite number, found Infinity"),
     ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\nduration_s = nan\n',
-     "benchmark[0].duration_s: expected a finite number > 0, found nan"),
+     "benchmark[0].duration_s: expected a finite number, found NaN"),
     ('[[benchmark]]\nname = "a"\nurl = "http://h/"\nrate = 1' + "0" * 400 + "\n",
-     "benchmark[0].rate: expected a finite number > 0, found 1" + "0" * 56 + "..."),
+     "benchmark[0].rate: expected a finite number, found 1" + "0" * 56 + "..."),
     ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\nwarmup = 1979-05-27\n',
-     "benchmark[0].warmup: expected a whole number >= 0, found datetime.date(1979, 5, 27)"),
+     "benchmark[0].warmup: expected integer, found 1979-05-27"),
     # target or url
     ('[[benchmark]]\nname = "a"\n', "benchmark[0]: give exactly one of 'target' (module:function) or 'url'"),
     ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\nurl = "http://h/"\n',
@@ -299,52 +300,52 @@ dataset = "data/rows.txt"
     ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\nbody = "x"\n',
      "benchmark[0].body: applies to a 'url' benchmark, not to a 'target' one"),
     ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\nsetup = "load"\n',
-     "benchmark[0].setup: expected 'module:function', found 'load'"),
-    ('[[benchmark]]\nname = "a"\ntarget = 5\n', "benchmark[0].target: expected 'module:function', found 5"),
+     'benchmark[0].setup: expected module:function, found "load"'),
+    ('[[benchmark]]\nname = "a"\ntarget = 5\n', "benchmark[0].target: expected string, found 5"),
     ('[[benchmark]]\nname = "a"\nurl = "localhost:8000/x"\n',
-     "benchmark[0].url: expected an http:// or https:// URL, found 'localhost:8000/x'"),
+     'benchmark[0].url: expected an http:// or https:// URL, found "localhost:8000/x"'),
     ('[[benchmark]]\nname = "a"\nurl = "http://[::1/x"\n',
-     "benchmark[0].url: expected an http:// or https:// URL, found 'http://[::1/x'"),
+     'benchmark[0].url: expected an http:// or https:// URL, found "http://[::1/x"'),
     ('[[benchmark]]\nname = "a"\nurl = "http://h:99999/x"\n',
-     "benchmark[0].url: expected an http:// or https:// URL, found 'http://h:99999/x'"),
+     'benchmark[0].url: expected an http:// or https:// URL, found "http://h:99999/x"'),
     ('[[benchmark]]\nname = "a"\nurl = "http://h/a b"\n',
-     "benchmark[0].url: expected an http:// or https:// URL, found 'http://h/a b'"),
+     'benchmark[0].url: expected an http:// or https:// URL, found "http://h/a b"'),
     # http details
     ('[[benchmark]]\nname = "a"\nurl = "http://h/"\nheaders = "Auth: x"\n',
-     "benchmark[0].headers: expected a table of header = value, found 'Auth: x'"),
+     'benchmark[0].headers: expected object, found "Auth: x"'),
     ('[[benchmark]]\nname = "a"\nurl = "http://h/"\nheaders = {X-N = 5}\n',
-     "benchmark[0].headers.X-N: expected a string, found 5"),
+     "benchmark[0].headers.X-N: expected string, found 5"),
     ('[[benchmark]]\nname = "a"\nurl = "http://h/"\nheaders = {"Bad Name" = "x"}\n',
-     "benchmark[0].headers.\"Bad Name\": expected a header name (letters, digits and !#$%&'*+-.^_`|~)"),
+     "benchmark[0].headers: key \"Bad Name\" does not match ^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$"),
     ('[[benchmark]]\nname = "a"\nurl = "http://h/"\nheaders = {X = "a\\r\\nInjected: yes"}\n',
      "benchmark[0].headers.X: the value (after ${VAR} substitution) contains a line break or NUL"),
     ('[[benchmark]]\nname = "a"\nurl = "http://h/"\nheaders = {X = "${"}\n',
      "benchmark[0].headers.X: bad ${VAR} reference: Invalid placeholder in string: line 1, col 1"),
     ('[[benchmark]]\nname = "a"\nurl = "http://h/"\nbody = {when = 1979-05-27T07:32:00Z}\n',
-     "benchmark[0].body: expected JSON values only, found the TOML date or time 1979-05-27T07:32:00+00:00"),
+     "benchmark[0].body.when: expected object or array or string or number or boolean, found 1979-05-27T07:32:00+00:00"),
     ('[[benchmark]]\nname = "a"\nurl = "http://h/"\nbody = [1.0, nan]\n',
-     "benchmark[0].body: expected JSON values only, found nan"),
+     "benchmark[0].body[1]: expected a finite number, found NaN"),
     # sweeps
     ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\nbatch_size = []\n',
-     "benchmark[0].batch_size: expected a value or a non-empty list, found []"),
+     "benchmark[0].batch_size: expected at least 1 items, found 0"),
     ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\nbatch_size = [[1]]\n',
-     "benchmark[0].batch_size: expected a whole number >= 1, found [1]"),
+     "benchmark[0].batch_size[0]: expected integer, found [1]"),
     # names
-    ('[[benchmark]]\nname = "  "\ntarget = "workload:noop"\n', "benchmark[0].name: expected a non-empty string, found '  '"),
+    ('[[benchmark]]\nname = "  "\ntarget = "workload:noop"\n', 'benchmark[0].name: expected a name that is not blank, found "  "'),
     ('[[benchmark]]\nname = "a\\nb"\ntarget = "workload:noop"\n',
-     "benchmark[0].name: expected a name without control characters, found 'a\\nb'"),
+     'benchmark[0].name: expected a name without control characters, found "a\\nb"'),
     ('[[benchmark]]\nname = "' + "x" * 201 + '"\ntarget = "workload:noop"\n',
      "benchmark[0].name: expected at most 200 characters, found 201"),
     ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\n[[benchmark]]\nname = "a"\ntarget = "workload:double"\n',
-     "benchmark[1].name: duplicate benchmark 'a'"),
+     'benchmark[1].name: duplicate benchmark "a"'),
     ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\nbatch_size = [2, 2]\n',
-     "benchmark[0].name: duplicate benchmark 'a[batch_size=2]'"),
+     'benchmark[0].name: duplicate benchmark "a[batch_size=2]"'),
     ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\ndataset = 3\n',
-     "benchmark[0].dataset: expected a path, found 3"),
+     "benchmark[0].dataset: expected string, found 3"),
     ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\ndataset = "data\\u0000.npy"\n',
-     "benchmark[0].dataset: expected a path, found 'data\\x00.npy'"),
+     'benchmark[0].dataset: expected a path without NUL, found "data\\u0000.npy"'),
     ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\ndataset = "data"\n',
-     "benchmark[0].dataset: expected a .npy, .jsonl, .csv file, found 'data'"),
+     'benchmark[0].dataset: expected a .npy, .jsonl, .csv file, found "data"'),
 ])
 def test_one_problem(write_suite: Any, text: str, expected: str) -> None:
     path = write_suite('[suite]\nname = "s"\n' + text)
@@ -352,17 +353,18 @@ def test_one_problem(write_suite: Any, text: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(("suite_table", "expected"), [
-    ('name = "Bad_Name"', "suite.name: expected a slug like 'my-model' ([a-z0-9][a-z0-9._-]*), found 'Bad_Name'"),
-    ('name = "-x"', "suite.name: expected a slug like 'my-model' ([a-z0-9][a-z0-9._-]*), found '-x'"),
-    ('name = "caf\u00e9"', "suite.name: expected a slug like 'my-model' ([a-z0-9][a-z0-9._-]*), found 'caf\u00e9'"),
-    ('name = 5', "suite.name: expected a slug like 'my-model' ([a-z0-9][a-z0-9._-]*), found 5"),
-    ('description = "no name"', "suite.name: expected a slug like 'my-model' ([a-z0-9][a-z0-9._-]*), found None"),
+    ('name = "Bad_Name"', "suite.name: expected a slug like 'my-model' ([a-z0-9][a-z0-9._-]*), found \"Bad_Name\""),
+    ('name = "-x"', "suite.name: expected a slug like 'my-model' ([a-z0-9][a-z0-9._-]*), found \"-x\""),
+    ('name = "caf\u00e9"', "suite.name: expected a slug like 'my-model' ([a-z0-9][a-z0-9._-]*), found \"caf\\u00e9\""),
+    ('name = "s\\n"', "suite.name: expected a slug like 'my-model' ([a-z0-9][a-z0-9._-]*), found \"s\\n\""),
+    ('name = 5', "suite.name: expected string, found 5"),
+    ('description = "no name"', "suite: 'name' is a required property"),
     (f'name = "{"a" * 101}"', "suite.name: expected at most 100 characters, found 101"),
-    ('name = "s"\ndescription = 5', "suite.description: expected a string, found 5"),
+    ('name = "s"\ndescription = 5', "suite.description: expected string, found 5"),
     ('name = "s"\niterations = 5\nduration_s = 2', "suite.iterations: give either iterations or duration_s, not both"),
-    ('name = "s"\ntimeout_s = -1', "suite.timeout_s: expected a finite number > 0, found -1"),
-    ('name = "s"\nruns = 0', "suite.runs: expected a whole number >= 1, found 0"),
-    ('name = "s"\nbatch_size = 4', "suite.batch_size: unknown key"),
+    ('name = "s"\ntimeout_s = -1', "suite.timeout_s: expected a number > 0, found -1"),
+    ('name = "s"\nruns = 0', "suite.runs: expected a number >= 1, found 0"),
+    ('name = "s"\nbatch_size = 4', 'suite: unknown key "batch_size"'),
 ])
 def test_suite_table_problems(write_suite: Any, suite_table: str, expected: str) -> None:
     path = write_suite(f"[suite]\n{suite_table}\n"
@@ -373,13 +375,14 @@ def test_suite_table_problems(write_suite: Any, suite_table: str, expected: str)
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\n', ("suite: missing [suite] table with a name",)),
-    ('suite = "s"\n[[benchmark]]\nname = "a"\ntarget = "workload:noop"\n', ("suite: expected a [suite] table, found 's'",)),
-    ('[suite]\nname = "s"\n', ("benchmark: no [[benchmark]] entries",)),
+    ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\n', ("'suite' is a required property",)),
+    ('suite = "s"\n[[benchmark]]\nname = "a"\ntarget = "workload:noop"\n', ('suite: expected object, found "s"',)),
+    ('[suite]\nname = "s"\n', ("'benchmark' is a required property",)),
+    ('benchmark = []\n[suite]\nname = "s"\n', ("benchmark: expected at least 1 items, found 0",)),
     ('[suite]\nname = "s"\n[benchmark]\nname = "a"\ntarget = "workload:noop"\n',
-     ("benchmark: expected [[benchmark]] entries (an array of tables), found one [benchmark] table",)),
+     ('benchmark: expected array, found {"name": "a", "target": "workload:noop"}',)),
     ('benchmark = [1, "x"]\n[suite]\nname = "s"\n',
-     ("benchmark[0]: expected a table, found 1", "benchmark[1]: expected a table, found 'x'")),
+     ("benchmark[0]: expected object, found 1", 'benchmark[1]: expected object, found "x"')),
 ])
 def test_shape_problems(write_suite: Any, text: str, expected: tuple[str, ...]) -> None:
     assert problems_of(write_suite(text)) == tuple(f"suite.toml: {line}" for line in expected)
@@ -569,3 +572,16 @@ def near_valid_documents(draw: st.DrawFn) -> dict[str, Any]:
 @given(data=near_valid_documents())
 def test_near_valid_suites_load_consistently_or_fail_cleanly(suite_dir: Path, data: dict[str, Any]) -> None:
     test_any_toml_gives_a_suite_or_a_suite_error.hypothesis.inner_test(suite_dir, data, None)  # type: ignore[attr-defined]
+
+
+def test_the_shipped_suite_schema_is_package_data_and_a_valid_json_schema() -> None:
+    import jsonschema
+
+    from benchtrail.results.validation import load_schema
+
+    document = load_schema("benchtrail.bench", "suite-1.schema.json")
+    cls = jsonschema.validators.validator_for(document)
+    assert cls is jsonschema.Draft202012Validator
+    cls.check_schema(document)
+    # The suite name is the record's slug: one rule, kept in the record schema.
+    assert document["properties"]["suite"]["properties"]["name"]["$ref"] == "result-1.schema.json#/$defs/slug"

@@ -7,24 +7,27 @@ from typing import Any
 import pytest
 
 from benchtrail.bench.table import summary_table
+from benchtrail.results.model import Benchmark, Distribution, Metric
 
 HEADERS = ["benchmark", "p50", "p99", "items/s", "peak RSS MB", "failed"]
 
 
 def benchmark(name: str = "infer", params: dict[str, Any] | None = None, *, p50: float | None = 1.5,
               p99: float | None = 3.0, throughput: float | None = 640.0, peak_rss_mb: float = 123.456,
-              calls: int = 100, errors: int = 0, timeouts: int = 0) -> dict[str, Any]:
-    metrics: dict[str, Any] = {"peak_rss_mb": {"unit": "MB", "direction": "lower", "value": peak_rss_mb}}
-    if p50 is not None:
-        metrics["latency_ms"] = {"unit": "ms", "direction": "lower", "p50": p50, "p99": p99}
+              calls: int = 100, errors: int = 0, timeouts: int = 0) -> Benchmark:
+    metrics: dict[str, Metric] = {"peak_rss_mb": Metric("MB", "lower", peak_rss_mb)}
+    if p50 is not None and p99 is not None:
+        latency = Distribution(n=calls, mean=p50, stdev=0.0, min=p50, p50=p50, p90=p99, p95=p99, p99=p99, max=p99,
+                               sketch=())
+        metrics["latency_ms"] = Metric("ms", "lower", distribution=latency)
     if throughput is not None:
-        metrics["throughput"] = {"unit": "items/s", "direction": "higher", "value": throughput}
-    return {"name": name, "params": params or {}, "metrics": metrics, "calls": calls,
-            "errors": errors, "timeouts": timeouts}
+        metrics["throughput"] = Metric("items/s", "higher", throughput)
+    return Benchmark(name=name, kind="callable", metrics=metrics, calls=calls, errors=errors, timeouts=timeouts,
+                     params=params or {})
 
 
-def rows(*benchmarks: dict[str, Any]) -> list[list[str]]:
-    text = summary_table({"benchmarks": list(benchmarks)}, fmt="tsv")
+def rows(*benchmarks: Benchmark) -> list[list[str]]:
+    text = summary_table(benchmarks, fmt="tsv")
     return [[cell.strip() for cell in line.split("\t")] for line in text.splitlines()]
 
 
@@ -36,7 +39,7 @@ def test_headers_and_one_row_per_benchmark() -> None:
 
 
 def test_default_format_is_a_plain_text_table() -> None:
-    text = summary_table({"benchmarks": [benchmark("resnet50", {"batch_size": 8})]})
+    text = summary_table([benchmark("resnet50", {"batch_size": 8})])
     lines = text.splitlines()
     assert lines[0].split() == ["benchmark", "p50", "p99", "items/s", "peak", "RSS", "MB", "failed"]
     assert set(lines[1]) <= {"-", " "}
@@ -100,12 +103,13 @@ def test_a_real_entry(tmp_path: Any) -> None:
     """The table reads what benchmark_entry writes."""
     import numpy as np
 
-    from benchtrail.bench.metrics import WorkerRun, benchmark_entry
+    from benchtrail.bench.metrics import WorkerFigures, WorkerRun, benchmark_entry
     from benchtrail.bench.suite import BenchmarkSpec
 
     spec = BenchmarkSpec(name="double", params={"batch_size": 2}, kind="callable", index=0,
                          suite_file=str(tmp_path / "suite.toml"), target="workload:double", batch_size=2)
-    figures = {"peak_rss_mb": 55.0, "calls": 4, "errors": 1, "timeouts": 0, "error_samples": ["x"],
-               "items": 6, "wall_s": 0.003, "cpu_s": 0.002}
+    figures = WorkerFigures.from_json({
+        "peak_rss_mb": 55.0, "calls": 4, "errors": 1, "timeouts": 0, "error_samples": ["x"], "items": 6,
+        "wall_s": 0.003, "cpu_s": 0.002, "timer": {"name": "perf_counter_ns", "resolution_ns": 1.0, "overhead_ns": 50.0}})
     entry = benchmark_entry(spec, [WorkerRun(np.array([250_000, 500_000, 750_000], dtype=np.int64), figures)])
     assert rows(entry)[1] == ["double[batch_size=2]", "500 µs", "745 µs", "2,000", "55.0", "1/4"]

@@ -9,10 +9,11 @@ from dataclasses import replace
 
 from gitremotes import golden, make_record
 
+from benchtrail.results.model import Record
 from benchtrail.results.series import Point, series
 from benchtrail.results.tabular import format_points
 
-POINTS = series([golden(), make_record(1)], metric="latency_ms")
+POINTS = series([Record.from_json(golden()), Record.from_json(make_record(1))], metric="latency_ms")
 
 
 def test_table_has_one_row_per_point_with_short_commits() -> None:

@@ -8,13 +8,13 @@ import json
 import socket
 import time
 from collections.abc import Iterator
+from email.utils import formatdate
 
 import pytest
-from comparefixtures import row
 from gitlabapi import GitLabApi, serve_gitlab, watch_logs
 
-from benchtrail.compare.comparison import Comparison, Row
 from benchtrail.errors import WebhookError
+from benchtrail.gitlab import webhook
 from benchtrail.gitlab.webhook import post_webhook, webhook_origin
 
 KEY = "XXXXsecretXXXX"
@@ -72,6 +72,33 @@ def test_429_waits_for_retry_after(receiver: GitLabApi) -> None:
     assert time.monotonic() - start >= 0.3
 
 
+def test_503_waits_for_an_http_date_retry_after(receiver: GitLabApi) -> None:
+    receiver.fail_next(503, retry_after=formatdate(time.time() + 2, usegmt=True))  # whole seconds: 1 to 2 s away
+    start = time.monotonic()
+    assert post_webhook(hook(receiver), PAYLOAD, backoff_s=0.01) == 200
+    assert time.monotonic() - start >= 1.0
+    assert [r["status"] for r in receiver.requests] == [503, 200]
+
+
+def test_a_long_retry_after_is_cut(receiver: GitLabApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(webhook, "_MAX_WAIT_S", 0.5)  # 10 s in earnest
+    receiver.fail_next(429, retry_after=3600)
+    receiver.fail_next(503, retry_after="Wed, 21 Oct 2099 07:28:00 GMT")
+    start = time.monotonic()
+    assert post_webhook(hook(receiver), PAYLOAD, backoff_s=0.01) == 200
+    assert 1.0 <= time.monotonic() - start < 5
+    assert [r["status"] for r in receiver.requests] == [429, 503, 200]
+
+
+def test_a_retry_after_that_means_nothing_is_the_usual_back_off(receiver: GitLabApi) -> None:
+    receiver.fail_next(429, retry_after="soon")
+    receiver.fail_next(503, retry_after="-5")
+    start = time.monotonic()
+    assert post_webhook(hook(receiver), PAYLOAD, backoff_s=0.01) == 200
+    assert time.monotonic() - start < 5
+    assert [r["status"] for r in receiver.requests] == [429, 503, 200]
+
+
 def test_gives_up_after_the_attempts(receiver: GitLabApi) -> None:
     receiver.fail_next(503, times=3)
     assert refused(hook(receiver), attempts=3) == (
@@ -123,33 +150,3 @@ def test_not_an_http_url() -> None:
 ])
 def test_webhook_origin(url: str, origin: str) -> None:
     assert webhook_origin(url) == origin
-
-
-def comparison(*rows: Row) -> Comparison:
-    """Runs of main compared with main: what the record job compares."""
-    return Comparison(tuple(rows), "main", None, 0.05, source={"ref": "main", "commit": "ab" * 20})
-
-
-def test_alert_regression_posts_only_a_regression_of_the_baseline_branch(receiver: GitLabApi) -> None:
-    from benchtrail.gitlab.webhook import alert_regression
-
-    url = f"{receiver.url}/hooks/secret"
-    regressed = comparison(row("double", "regression", change=0.3))
-    assert alert_regression(regressed, url, baseline_ref="feature") is None  # a merge request's: the note's job
-    assert alert_regression(comparison(row("double", "improvement", change=-0.3)), url, baseline_ref="main") is None
-    assert not [r for r in receiver.requests if r["path"].startswith("/hooks/")]
-    assert alert_regression(regressed, url, baseline_ref="main") == "Posted the regression alert to the webhook"
-    [posted] = [r for r in receiver.requests if r["path"].startswith("/hooks/")]
-    assert json.loads(posted["body"])["verdict"] == "regression"
-
-
-def test_a_failing_webhook_is_a_warning_not_an_error() -> None:
-    from benchtrail.gitlab.webhook import alert_regression
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]  # nothing listens there once closed
-    said = alert_regression(comparison(row("double", "regression", change=0.3)),
-                            f"http://127.0.0.1:{port}/hooks/secret-path", baseline_ref="main")
-    assert said is not None and said.startswith("Warning: the regression alert was not posted: ")
-    assert "secret-path" not in said

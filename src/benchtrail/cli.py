@@ -1,13 +1,16 @@
 """The ``benchtrail`` command line: parse, call one function, pick the exit code.
 
 Exit codes: 0 fine, 1 a regression under ``--fail-on-regression``, 2 a user or
-environment error (one line per problem on stderr), 3 a bug (with its traceback).
+environment error (one line per problem on stderr), 3 a bug (with its traceback); 130
+after Ctrl-C and 141 when the reader of stdout went away (``| head``), as a shell says
+for a process ended by SIGINT or SIGPIPE.
 Heavy modules are imported inside the commands so ``benchtrail --help`` stays fast.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -16,11 +19,14 @@ from typing import Any
 import click
 
 from benchtrail import __version__
-from benchtrail.errors import BenchtrailError
+from benchtrail.errors import BenchtrailError, RecordError
+from benchtrail.results.store import DEFAULT_BRANCH
 
 __all__ = ["cli", "main"]
 
 EXIT_BUG = 3
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
 # Kept here, not imported, so that --help does not load the importers.
 _IMPORT_FORMATS = ("asv", "gab-bigger", "gab-data-js", "gab-smaller", "hyperfine", "pytest-benchmark")
 
@@ -44,7 +50,7 @@ class _Benchtrail(click.Group):
             sys.exit(exc.exit_code)
         except click.Abort:
             click.echo("Aborted.", err=True)
-            sys.exit(130)
+            sys.exit(EXIT_INTERRUPTED)
         sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -54,6 +60,12 @@ class _Benchtrail(click.Group):
             for line in exc.problems:
                 click.echo(f"Error: {line}", err=True)
             ctx.exit(exc.exit_code)
+        except BrokenPipeError:
+            # The reader stopped reading (`benchtrail validate ... | head -1`): not a bug, and
+            # not a regression (click's own handling exits 1). Point stdout at nothing so that
+            # the interpreter's last flush cannot fail again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(EXIT_BROKEN_PIPE)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as exc:  # anything else is our bug, never a "regression"
@@ -120,49 +132,31 @@ def run_command(suite: Path | None, out_dir: Path, runs: int | None, machine: st
     With --image, the suite runs in a container of IMAGE; with no SUITE and no
     bench/suite.toml here, that is the suite baked into the image.
     """
-    from benchtrail.bench.table import summary_table
+    from benchtrail.commands.run import RunOptions, run
 
-    if image is not None:
-        from benchtrail.bench.container import run_in_image
-
-        path, record = run_in_image(suite, out_dir, image, gpus=gpus, pull=pull or "missing", runs=runs,
-                                    machine=machine)
-    else:
+    if image is None:
         for name, value in (("--gpus", gpus), ("--pull", pull)):
             if value is not None:
                 raise click.UsageError(f"{name} needs --image")
-        from benchtrail.bench import DEFAULT_SUITE, load_suite, run_suite
-        from benchtrail.console import progress
-
-        loaded = load_suite(suite or Path(DEFAULT_SUITE), runs=runs)
-        total = sum(spec.runs for spec in loaded.benchmarks)
-        with progress(total, f"Running {loaded.name}") as bar:
-            path, record = run_suite(loaded, out_dir, machine=machine, progress=bar)
-    click.echo(summary_table(record))
-    click.echo(f"Wrote {path}", err=True)
+    done = run(RunOptions(suite, out_dir, runs, machine, image, gpus, pull))
+    click.echo(done.summary)
+    click.echo(f"Wrote {done.path}", err=True)
 
 
 @cli.command("validate")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 def validate_command(files: tuple[Path, ...]) -> None:
     """Check result record FILES against the schema; name every problem with its JSON path."""
-    from benchtrail.results import load_record
+    from benchtrail.commands.validate import validate
 
-    problems: list[str] = []
-    for path in files:
-        try:
-            load_record(path)
-        except BenchtrailError as exc:
-            problems.extend(exc.problems)
-        else:
-            click.echo(f"{path}: valid")
-    if problems:
-        from benchtrail.errors import RecordError
-
-        raise RecordError(*problems)
+    checked = validate(files)
+    for path in checked.valid:
+        click.echo(f"{path}: valid")
+    if checked.problems:
+        raise RecordError(*checked.problems)
 
 
-_BRANCH = click.option("--branch", default="benchtrail-results", show_default=True,
+_BRANCH = click.option("--branch", default=DEFAULT_BRANCH, show_default=True,
                        envvar="BENCHTRAIL_BRANCH", show_envvar=True, help="The results branch.")
 _REPO = click.option("--repo", type=click.Path(file_okay=False, path_type=Path), default=".",
                      show_default=True, help="A path inside the git repository.")
@@ -184,10 +178,9 @@ _REMOTE = click.option("--remote", default="origin", show_default=True, envvar="
 def record_command(files: tuple[Path, ...], repo: Path, remote: str, branch: str, push: bool,
                    retries: int, retry_timeout: float) -> None:
     """Commit result FILES to the results branch in one commit and push it."""
-    from benchtrail.results.store import record
+    from benchtrail.commands.record_results import RecordOptions, record
 
-    done = record(files, repo=repo, remote=remote, branch=branch, push=push, retries=retries,
-                  retry_timeout_s=retry_timeout)
+    done = record(RecordOptions(files, repo, remote, branch, push, retries, retry_timeout))
     for path in done.added:
         click.echo(path)
     for path in done.already:
@@ -221,19 +214,10 @@ def history_command(repo: Path, remote: str, branch: str, suite: str | None, ben
                     metric: str | None, ref: str | None, environment: str | None, fmt: str,
                     cache: Path | None, fetch: bool, change_points: bool) -> None:
     """Print the history of every benchmark x metric on the results branch, oldest first."""
-    from benchtrail.results.history import iter_records
-    from benchtrail.results.series import series
-    from benchtrail.results.tabular import format_points
+    from benchtrail.commands.show_history import HistoryOptions, history
 
-    stored = iter_records(repo, remote=remote, branch=branch, suite=suite, cache=cache, fetch=fetch)
-    points = series((s.record for s in stored), suite=suite, benchmark=benchmark, metric=metric,
-                    ref=ref, environment=environment)
-    if not change_points:
-        click.echo(format_points(points, fmt), nl=False)
-        return
-    from benchtrail.compare.steps import find_steps, format_steps
-
-    click.echo(format_steps(find_steps(points), fmt), nl=False)
+    click.echo(history(HistoryOptions(repo, remote, branch, suite, benchmark, metric, ref, environment, fmt, cache,
+                                      fetch, change_points)), nl=False)
 
 
 class _PercentType(click.ParamType):
@@ -286,8 +270,10 @@ class _PercentType(click.ParamType):
               default="benchtrail-report/confirm", show_default=True,
               help="Where the confirmation runs write their records (not under benchtrail-out/, which the "
                    "record job records).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the comparison document (benchtrail.comparison/1) to this file, for `benchtrail note`.")
 @click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the merge request note (Markdown) to this file, for `benchtrail note`.")
+              help="Write the merge request note (Markdown) to this file, for people to read.")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write a JUnit XML report: one test per benchmark x metric, failed on regression.")
 @click.option("--metrics-report", "metrics_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -305,7 +291,7 @@ class _PercentType(click.ParamType):
 def compare_command(files: tuple[Path, ...], repo: Path, remote: str, branch: str, baseline_ref: str | None,
                     baseline_commit: str | None, baseline_window: int, min_effect: float, fmt: str,
                     fail_on_regression: bool, confirm_suite: Path | None, confirm_times: int, confirm_out: Path,
-                    markdown_path: Path | None, junit_path: Path | None, metrics_path: Path | None,
+                    json_path: Path | None, markdown_path: Path | None, junit_path: Path | None, metrics_path: Path | None,
                     report_url: str | None, webhook_url: str | None, cache: Path | None, fetch: bool) -> int:
     """Compare result record FILES with their baseline on the results branch.
 
@@ -313,60 +299,45 @@ def compare_command(files: tuple[Path, ...], repo: Path, remote: str, branch: st
     (beyond --min-effect but within the noise), without a baseline, or in a changed
     environment. Several FILES of one suite are repeated runs of the same code.
     """
-    import json
-
-    from benchtrail.compare.render import render_json, render_markdown, render_table
-    from benchtrail.compare.workflow import compare_files
+    from benchtrail.commands.compare import CompareOptions, compare
 
     if not baseline_ref:
         raise click.UsageError("--baseline-ref is needed outside a GitLab merge request pipeline")
-    comparison = compare_files(files, repo=repo, remote=remote, branch=branch, baseline_ref=baseline_ref,
-                               baseline_commit=baseline_commit, min_effect=min_effect, window=baseline_window,
-                               cache=cache, fetch=fetch, confirm_suite=confirm_suite if confirm_times else None,
-                               confirm_times=confirm_times, confirm_out=confirm_out)
-    markdown = render_markdown(comparison, report_url=report_url)
-    if fmt == "json":
-        click.echo(json.dumps(render_json(comparison), indent=2, ensure_ascii=False))
-    else:
-        click.echo(markdown if fmt == "markdown" else render_table(comparison), nl=False)
-    from benchtrail.gitlab.reports import write_reports
-
-    for path in write_reports(comparison, markdown, markdown=markdown_path, junit=junit_path, metrics=metrics_path):
-        click.echo(f"Wrote {path}", err=True)
-    if webhook_url:
-        from benchtrail.gitlab.webhook import alert_regression
-
-        said = alert_regression(comparison, webhook_url, baseline_ref=baseline_ref)
-        if said:
-            click.echo(said, err=True)
-    return 1 if comparison.verdict == "regression" and fail_on_regression else 0
+    done = compare(CompareOptions(
+        files, baseline_ref, repo, remote, branch, baseline_commit, baseline_window, min_effect, fmt,
+        fail_on_regression, confirm_suite, confirm_times, confirm_out, json_path, markdown_path, junit_path,
+        metrics_path, report_url, webhook_url, cache, fetch))
+    click.echo(done.output, nl=False)
+    for line in done.notices:
+        click.echo(line, err=True)
+    return done.exit_code
 
 
 @cli.command("note")
-@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              default="benchtrail-report/note.md", show_default=True,
-              help="The note that `benchtrail compare --markdown` wrote.")
-@click.option("--suite", default=None, help="The suite whose note to post (default: the only one in the file).")
+@click.option("--comparison", "comparison_path", type=click.Path(dir_okay=False, path_type=Path),
+              default="benchtrail-report/comparison.json", show_default=True,
+              help="The comparison document that `benchtrail compare --json` wrote.")
+@click.option("--suite", default=None, help="The suite whose note to post (default: the only one compared).")
 @click.option("--when", type=click.Choice(["always", "changed", "regressed"]), default="always",
               show_default=True, envvar="BENCHTRAIL_NOTE_WHEN", show_envvar=True,
               help="Post a new note always, only when something changed, or only on a regression; an "
                    "earlier note is updated whatever this says.")
 @click.option("--dry-run", is_flag=True, help="Print the note instead of posting it.")
+@click.option("--report-url", envvar="BENCHTRAIL_REPORT_URL", show_envvar=True,
+              help="The report site's address, for links from the note to its pages (default: no links).")
 @click.option("--gitlab-url", default=None, help="The GitLab server (default: from CI_API_V4_URL or CI_SERVER_URL).")
 @click.option("--project", default=None, help="The project's ID or path (default: CI_PROJECT_ID).")
 @click.option("--mr-iid", default=None, help="The merge request's number, the N of !N (default: CI_MERGE_REQUEST_IID).")
-def note_command(markdown_path: Path, suite: str | None, when: str, dry_run: bool, gitlab_url: str | None,
-                 project: str | None, mr_iid: str | None) -> None:
+def note_command(comparison_path: Path, suite: str | None, when: str, dry_run: bool, report_url: str | None,
+                 gitlab_url: str | None, project: str | None, mr_iid: str | None) -> None:
     """Create or update this suite's note on the merge request (one note per suite).
 
     Needs a token with `api` scope in BENCHTRAIL_GITLAB_TOKEN or GITLAB_TOKEN (CI_JOB_TOKEN
     cannot write notes); without one, says so and exits 0.
     """
-    from benchtrail.gitlab.notes import publish_note, read_note
+    from benchtrail.commands.note import NoteOptions, note
 
-    suite, verdict, body = read_note(markdown_path, suite)
-    click.echo(publish_note(body, suite=suite, verdict=verdict, when=when, dry_run=dry_run, project=project,
-                            mr_iid=mr_iid, server_url=gitlab_url))
+    click.echo(note(NoteOptions(comparison_path, suite, when, dry_run, report_url, gitlab_url, project, mr_iid)))
 
 
 @cli.command("import")
@@ -379,10 +350,20 @@ def note_command(markdown_path: Path, suite: str | None, when: str, dry_run: boo
 @click.option("--machine", default=None, envvar="BENCHTRAIL_MACHINE", show_envvar=True,
               help="Label of the machine class the results were measured on.")
 def import_command(fmt: str, paths: tuple[Path, ...], suite: str, out_dir: Path, machine: str | None) -> None:
-    """Turn another tool's results (FORMAT) at PATHS into result records."""
-    from benchtrail.importers import import_results
+    """Turn another tool's results (FORMAT) at PATHS into result records.
 
-    for written in import_results(fmt, list(paths), suite=suite, out_dir=out_dir, machine=machine):
+    \b
+    FORMAT is one of:
+      asv               an asv results/ folder (one record per result file)
+      gab-bigger        github-action-benchmark customBiggerIsBetter output
+      gab-data-js       github-action-benchmark data.js (its gh-pages history)
+      gab-smaller       github-action-benchmark customSmallerIsBetter output
+      hyperfine         hyperfine --export-json output
+      pytest-benchmark  pytest --benchmark-json output
+    """
+    from benchtrail.commands.importing import ImportOptions, import_results
+
+    for written in import_results(ImportOptions(fmt, paths, suite, out_dir, machine)):
         click.echo(written)
 
 
@@ -392,9 +373,9 @@ def import_command(fmt: str, paths: tuple[Path, ...], suite: str, out_dir: Path,
 @_BRANCH
 def check_push_command(repo: Path, remote: str, branch: str) -> None:
     """Check that this job can push records to the results branch; if not, say what to grant."""
-    from benchtrail.gitlab.access import check_push
+    from benchtrail.commands.check_push import check_push
 
-    click.echo(check_push(repo, remote=remote, branch=branch).message)
+    click.echo(check_push(repo, remote=remote, branch=branch))
 
 
 def _report_bug(exc: BaseException) -> None:

@@ -12,11 +12,14 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Protocol, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
-__all__ = ["Progress", "progress", "use_color"]
+if TYPE_CHECKING:
+    from benchtrail.bench.runner import Progress
+
+__all__ = ["progress", "use_color"]
 
 
 def use_color(stream: TextIO | None = None) -> bool:
@@ -35,17 +38,6 @@ def use_color(stream: TextIO | None = None) -> bool:
 
 #: Off a terminal, a step that runs longer than this prints a "still running" line.
 HEARTBEAT_S = 30.0
-
-
-class Progress(Protocol):
-    def start(self, step: str) -> None:
-        """A step named ``step`` begins."""
-
-    def tick(self) -> None:
-        """Called now and then while a step runs: keeps the display alive."""
-
-    def advance(self, step: str) -> None:
-        """Mark one step as finished; ``step`` names it."""
 
 
 class _Bar:

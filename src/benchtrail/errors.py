@@ -7,6 +7,7 @@ bug (exit 3). ``cli.main`` is the only place that turns them into output::
     ├── SuiteError             the suite file: syntax, fields, targets that do not import
     ├── DatasetError           a dataset file: missing, unreadable, wrong shape
     ├── RecordError            a result record: invalid JSON, wrong schema, refused write
+    ├── ComparisonError        a comparison document: unreadable, invalid, refused write
     ├── StoreError             the results branch: git, fetch and push problems
     ├── GitLabError            the GitLab API or CI environment
     ├── DockerError            the Docker engine or an image
@@ -21,6 +22,7 @@ from typing import ClassVar
 
 __all__ = [
     "BenchtrailError",
+    "ComparisonError",
     "DatasetError",
     "DockerError",
     "GitLabError",
@@ -55,6 +57,10 @@ class DatasetError(BenchtrailError):
 
 class RecordError(BenchtrailError):
     """A result record is not valid, or cannot be written."""
+
+
+class ComparisonError(BenchtrailError):
+    """A comparison document is not valid, or cannot be read or written."""
 
 
 class StoreError(BenchtrailError):

@@ -101,7 +101,7 @@ def run_pipeline(project: Path, *, volumes: tuple[Path, ...] = (), variables: di
 
 
 def records_on(remote: Path) -> list[dict]:  # type: ignore[type-arg]
-    return [parse_record(git(remote, "show", f"{BRANCH}:{path}"), path) for path in files_on(remote)]
+    return [parse_record(git(remote, "show", f"{BRANCH}:{path}"), path).to_json() for path in files_on(remote)]
 
 
 def commit_change(project: Path, message: str) -> None:

@@ -39,7 +39,7 @@ def git_head() -> str:
 
 def only_record(folder: Path) -> dict:  # type: ignore[type-arg]
     (path,) = folder.glob("*.json")
-    return load_record(path)
+    return load_record(path).to_json()
 
 
 def test_the_image_has_its_labels_entrypoint_and_suite(image: str) -> None:

@@ -189,7 +189,7 @@ def run_chunk(scenario: Scenario, runs_per_record: int, count: int, seed: int, s
                 tally.trials[key, runs] += 1
             tally.ns.update({"benchtrail": t1 - t0, "github-action-benchmark": t2 - t1,
                              "Bencher (both)": t3 - t2, "Otava": t4 - t3})
-        # the confirmation path (benchtrail.compare.confirm): a suspect first run gets 2 more,
+        # the confirmation path (benchtrail.commands.confirm): a suspect first run gets 2 more,
         # current[1:3], drawn independently, and the decision is taken on the 3
         final = verdicts[1]
         if suspect:

@@ -5,7 +5,7 @@ RUNS records of one suite on main, each with 10 benchmarks x 5 metrics and 3 pro
 per metric; one new record of the same suite is compared with it at the merge base.
 Figures, as medians over --repeat runs:
   decide     compare_records on records already in memory: the rule itself
-  in-process compare_files: read the branch (one ls-tree, one cat-file batch) and decide
+  in-process commands.compare.compare: read the branch (one ls-tree, one cat-file batch) and decide
   command    `benchtrail compare FILE --no-fetch` as a user runs it, interpreter start included
 
 Usage: python tools/perf/bench_compare_speed.py [--runs 1000] [--repeat 5] [--quick]
@@ -56,8 +56,8 @@ def make_record(template: dict, index: int, rng: random.Random, *, ref: str = "m
 
 def build(where: Path, runs: int) -> tuple[Path, Path, str]:
     """(a clone whose origin holds the results branch, the record under test, merge base)."""
+    from benchtrail.results.model import Record
     from benchtrail.results.record import dump_record
-    from benchtrail.results.store import record_path
 
     template = json.loads(GOLDEN.read_text())
     rng = random.Random(1)
@@ -68,13 +68,15 @@ def build(where: Path, runs: int) -> tuple[Path, Path, str]:
     for index in range(runs):
         record = make_record(template, index, rng)
         data = (json.dumps(record, sort_keys=True, indent=2) + "\n").encode()
-        stream.append(f"M 100644 inline {record_path(record)}\ndata {len(data)}\n".encode() + data + b"\n")
+        path = Record.from_json(record).branch_path()
+        stream.append(f"M 100644 inline {path}\ndata {len(data)}\n".encode() + data + b"\n")
     git("fast-import", "--quiet", cwd=remote, input_bytes=b"".join(stream))
     clone = where / "clone"
     git("init", "-q", str(clone), cwd=where)
     git("remote", "add", "origin", str(remote), cwd=clone)
     git("fetch", "-q", "origin", "benchtrail-results", cwd=clone)
-    current = dump_record(make_record(template, runs, rng, ref="feature"), where / "current.json")
+    current = dump_record(Record.from_json(make_record(template, runs, rng, ref="feature")),
+                          where / "current.json")
     return clone, current, f"{runs:040x}"
 
 
@@ -92,8 +94,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.runs, args.repeat = 100, 2
+    from benchtrail.commands.compare import CompareOptions, compare, read_baseline_history
     from benchtrail.compare.comparison import compare_records
-    from benchtrail.compare.workflow import compare_files, read_baseline_history
     from benchtrail.results.record import load_record
 
     print(f"Machine: {platform.node()} {platform.machine()}, {platform.processor() or '?'}")
@@ -102,7 +104,8 @@ def main() -> int:
     print(f"History: {args.runs} records x {BENCHMARKS * METRICS} metrics x {PROCESS_RUNS} process-runs")
     with tempfile.TemporaryDirectory() as scratch:
         clone, current, base = build(Path(scratch), args.runs)
-        options = {"repo": clone, "branch": "benchtrail-results", "baseline_ref": "main", "baseline_commit": base}
+        options = CompareOptions([current], "main", repo=clone, branch="benchtrail-results", baseline_commit=base,
+                                 fetch=False)
         history = read_baseline_history(["speed"], repo=clone, branch="benchtrail-results", fetch=False)
         records = [load_record(current)]
         decide, whole, command = [], [], []
@@ -111,7 +114,7 @@ def main() -> int:
             comparison = compare_records(records, history, target_ref="main", merge_base=base)
             decide.append(time.perf_counter() - start)
             start = time.perf_counter()
-            compare_files([current], fetch=False, **options)
+            compare(options)
             whole.append(time.perf_counter() - start)
             start = time.perf_counter()
             subprocess.run([sys.executable, "-m", "benchtrail", "compare", str(current), "--repo", str(clone),

@@ -60,7 +60,7 @@ def record_file(record: dict) -> bytes:
 def build_remote(path: Path, count: int) -> dict:
     """A bare repository whose results branch holds ``count`` records (one commit, built
     with git fast-import), with filters served. Returns the template record."""
-    from benchtrail.results.store import record_path
+    from benchtrail.results.model import Record
 
     template = json.loads(GOLDEN.read_text())
     git("init", "-q", "--bare", str(path), cwd=path.parent)
@@ -77,7 +77,8 @@ def build_remote(path: Path, count: int) -> dict:
         month = 1 + k * months // per_suite
         rec = make_record(template, index, suite, month, (k * 1000) % (28 * 86400))
         data = record_file(rec)
-        stream.append(f"M 100644 inline {record_path(rec)}\ndata {len(data)}\n".encode() + data + b"\n")
+        where = Record.from_json(rec).branch_path()
+        stream.append(f"M 100644 inline {where}\ndata {len(data)}\n".encode() + data + b"\n")
     git("fast-import", "--quiet", cwd=path, input_bytes=b"".join(stream))
     git("gc", "-q", cwd=path)
     return template
@@ -121,6 +122,7 @@ def main() -> int:
     if args.quick:
         args.results, args.repeat = 1000, 2
     from benchtrail.results.history import read_records
+    from benchtrail.results.model import Record
     from benchtrail.results.record import dump_record
     from benchtrail.results.store import record
 
@@ -141,7 +143,7 @@ def main() -> int:
             counter[0] += 1
             rec = make_record(template, counter[0], "s0", month, counter[0] % 86400)
             path = work / "new" / f"{counter[0]}.json"
-            dump_record(rec, path)
+            dump_record(Record.from_json(rec), path)
             return path
 
         # record: a working repository that already fetched the branch once
@@ -197,6 +199,7 @@ def main() -> int:
 
 def growth(work: Path, template: dict, runs: int) -> None:
     """Packed bytes per result: one file per result (ours) vs one history file rewritten."""
+    from benchtrail.results.model import Record
     from benchtrail.results.record import dump_record
     from benchtrail.results.store import record
 
@@ -205,7 +208,7 @@ def growth(work: Path, template: dict, runs: int) -> None:
     for index in range(runs):
         rec = make_record(template, index, "g", 1 + index * 12 // runs, index * 37)
         path = work / "growth-files" / f"{index}.json"
-        dump_record(rec, path)
+        dump_record(Record.from_json(rec), path)
         record([path], repo=ours, push=False)
     git("repack", "-adq", cwd=ours)
     git("prune-packed", cwd=ours)

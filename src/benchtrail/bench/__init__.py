@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchtrail.bench.runner import record_filename, run_suite
+from benchtrail.bench.runner import run_suite
 from benchtrail.bench.suite import DEFAULT_SUITE, BenchmarkSpec, Suite, load_suite
 
-__all__ = ["DEFAULT_SUITE", "BenchmarkSpec", "Suite", "load_suite", "record_filename", "run_suite"]
+__all__ = ["DEFAULT_SUITE", "BenchmarkSpec", "Suite", "load_suite", "run_suite"]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+
+from benchtrail.results.model import Timer
 
 __all__ = ["TIMER_NAME", "now_ns", "timer_info"]
 
@@ -11,7 +12,7 @@ TIMER_NAME = "perf_counter_ns"
 now_ns = time.perf_counter_ns
 
 
-def timer_info(samples: int = 2001) -> dict[str, Any]:
+def timer_info(samples: int = 2001) -> Timer:
     """The timer's name, resolution and the median cost of two back-to-back reads:
     the floor under any latency it reports."""
     read = now_ns
@@ -21,8 +22,4 @@ def timer_info(samples: int = 2001) -> dict[str, Any]:
         t1 = read()
         costs.append(t1 - t0)
     costs.sort()
-    return {
-        "name": TIMER_NAME,
-        "resolution_ns": time.get_clock_info("perf_counter").resolution * 1e9,
-        "overhead_ns": float(costs[len(costs) // 2]),
-    }
+    return Timer(TIMER_NAME, time.get_clock_info("perf_counter").resolution * 1e9, float(costs[len(costs) // 2]))

@@ -18,11 +18,11 @@ a server on the host's loopback as it would without a container.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import io
 import logging
 import os
 import re
-import subprocess
 import sys
 import tarfile
 import threading
@@ -30,10 +30,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from benchtrail.bench.runner import record_filename
 from benchtrail.bench.source import describe_source
 from benchtrail.bench.suite import DEFAULT_SUITE
-from benchtrail.errors import DockerError
+from benchtrail.errors import DockerError, StoreError
+from benchtrail.results.gitrepo import LOOKUP_TIMEOUT_S, open_repo
+from benchtrail.results.model import Image, Metric, Record, Source
 from benchtrail.results.record import dump_record, parse_record
 
 __all__ = ["PULL_POLICIES", "container_environment", "parse_gpus", "run_in_image", "workspace_of"]
@@ -93,12 +94,10 @@ def workspace_of(suite_path: Path) -> Path:
     the suite's own folder."""
     folder = suite_path.resolve().parent
     try:
-        done = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=folder, capture_output=True,
-                              text=True, timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
+        top = open_repo(folder).run("rev-parse", "--show-toplevel", timeout_s=LOOKUP_TIMEOUT_S).strip()
+    except StoreError:  # not in a checkout, no git here, or git took too long
         return folder
-    top = done.stdout.strip()
-    return Path(top).resolve() if done.returncode == 0 and top else folder
+    return Path(top).resolve() if top else folder
 
 
 def _reason(exc: BaseException) -> str:
@@ -307,7 +306,7 @@ def run_in_image(
     runs: int | None = None,
     machine: str | None = None,
     output: TextIO | None = None,
-) -> tuple[Path, dict[str, Any]]:
+) -> tuple[Path, Record]:
     """Run ``benchtrail run`` for ``suite_path`` in a container of ``image``; write the
     record, with the image and the container's peak memory added, into ``out_dir``.
 
@@ -339,19 +338,21 @@ def run_in_image(
         raise DockerError(f"image {image}: expected one record in {_OUT} of the container, "
                           f"found {len(records)}")
     record = parse_record(files[records[0]], f"{image}:{_OUT}/{records[0]}")
-    record["environment"]["image"] = {"reference": image, "digest": _digest(found, image)}
+    environment = dataclasses.replace(record.environment, image=Image(image, _digest(found, image)))
+    benchmarks = record.benchmarks
     if peak:
-        for entry in record["benchmarks"]:
-            entry["metrics"]["container_peak_memory_mb"] = {
-                "unit": "MB", "direction": "lower", "value": round(peak / _MB, 1)}
+        container = Metric("MB", "lower", round(peak / _MB, 1))
+        benchmarks = tuple(dataclasses.replace(entry, metrics={**entry.metrics, "container_peak_memory_mb": container})
+                           for entry in benchmarks)
     else:
         log.warning("image %s: the container's peak memory could not be read", image)
+    source = record.source
     if suite is not None:
         # git may be missing from the image: what the host sees of the checkout fills the gaps.
-        for field, value in describe_source(suite.parent).items():
-            if record["source"].get(field) is None:
-                record["source"][field] = value
-    path = dump_record(record, Path(out_dir) / record_filename(record))
+        seen = describe_source(suite.parent)
+        source = Source(**{key: getattr(source, key) or getattr(seen, key) for key in source.to_json()})
+    record = record.replace(environment=environment, benchmarks=benchmarks, source=source)
+    path = dump_record(record, Path(out_dir) / record.filename())
     return path, record
 
 

@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from benchtrail.results.model import Gpu
+
 __all__ = ["GpuSample", "Gpus", "open_gpus"]
 
 _MB = 1024 * 1024
@@ -53,7 +55,7 @@ class Gpus:
         self._nvml = pynvml
         self._handles = handles
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> Gpu:
         nvml = self._nvml
         try:
             raw = nvml.nvmlSystemGetCudaDriverVersion()
@@ -62,13 +64,9 @@ class Gpus:
             cuda = None
         models = sorted({_text(nvml.nvmlDeviceGetName(h)) for h in self._handles})
         total = sum(nvml.nvmlDeviceGetMemoryInfo(h).total for h in self._handles)
-        return {
-            "model": " + ".join(models),
-            "count": len(self._handles),
-            "driver_version": _text(nvml.nvmlSystemGetDriverVersion()),
-            "cuda_version": cuda,
-            "memory_total_mb": total / _MB,
-        }
+        return Gpu(model=" + ".join(models), count=len(self._handles),
+                   driver_version=_text(nvml.nvmlSystemGetDriverVersion()), cuda_version=cuda,
+                   memory_total_mb=total / _MB)
 
     def sample(self) -> GpuSample:
         nvml = self._nvml

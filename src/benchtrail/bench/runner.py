@@ -18,22 +18,38 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from benchtrail import __version__
 from benchtrail.bench.fingerprint import describe_environment
 from benchtrail.bench.gpu import open_gpus
-from benchtrail.bench.metrics import WorkerRun, benchmark_entry
+from benchtrail.bench.metrics import WorkerFigures, WorkerRun, benchmark_entry
 from benchtrail.bench.source import describe_source
 from benchtrail.bench.suite import BenchmarkSpec, Suite
-from benchtrail.console import Progress
 from benchtrail.errors import SuiteError
+from benchtrail.results.model import DatasetRef, Environment, Image, Record, Run, Source
 from benchtrail.results.record import dump_record
-from benchtrail.results.schema import SCHEMA_ID
 
-__all__ = ["local_environment", "record_filename", "run_suite"]
+__all__ = ["Progress", "WorkerCrash", "local_environment", "run_suite"]
 
 log = logging.getLogger(__name__)
+
+
+class WorkerCrash(RuntimeError):
+    """benchtrail's own code failed inside a worker process: a bug, reported as one."""
+
+
+class Progress(Protocol):
+    """What the runner tells of its progress (``benchtrail.console.progress`` shows it)."""
+
+    def start(self, step: str) -> None:
+        """A step named ``step`` begins."""
+
+    def tick(self) -> None:
+        """Called now and then while a step runs: keeps the display alive."""
+
+    def advance(self, step: str) -> None:
+        """Mark one step as finished; ``step`` names it."""
 
 
 class _NoProgress:
@@ -68,13 +84,17 @@ def _worker(spec: BenchmarkSpec, stem: Path, progress: Progress) -> WorkerRun:
         if process.poll() is None:  # interrupted: do not leave the worker running
             process.kill()
             process.wait()
-    error_file = Path(f"{stem}.error.json")
+    error_file, bug_file = Path(f"{stem}.error.json"), Path(f"{stem}.bug.json")
     if error_file.exists():
         raise SuiteError(*json.loads(error_file.read_text(encoding="utf-8"))["problems"])
+    if bug_file.exists():  # benchtrail's own code failed in the worker: a bug (exit 3), not the user's
+        error = json.loads(bug_file.read_text(encoding="utf-8"))["error"]
+        raise WorkerCrash(f"the worker process for {spec.label} failed in benchtrail's code: {error} "
+                          f"(its traceback is above)")
     if returncode != 0:
         how = f"signal {-returncode}" if returncode < 0 else f"exit code {returncode}"
         raise SuiteError(f"{spec.field_prefix}: the worker process for {spec.label} died ({how})")
-    figures = json.loads(Path(f"{stem}.json").read_text(encoding="utf-8"))
+    figures = WorkerFigures.from_json(json.loads(Path(f"{stem}.json").read_text(encoding="utf-8")))
     latencies = np.fromfile(f"{stem}.lat", dtype=np.int64)
     return WorkerRun(latencies, figures)
 
@@ -87,25 +107,18 @@ def _has_fileno(stream: Any) -> bool:
     return True
 
 
-def _dataset_block(path: str, suite_dir: Path, seen: dict[str, Any]) -> dict[str, Any]:
-    """The record's dataset block: the path as the suite names it, and the sha256 and
-    row count the worker saw when it loaded the data (the runner never reads it)."""
+def _dataset(path: str, suite_dir: Path, seen: WorkerFigures) -> DatasetRef:
+    """The record's dataset: the path as the suite names it, and the sha256 and row count
+    the worker saw when it loaded the data (the runner never reads it)."""
     try:
         shown = os.path.relpath(path, suite_dir)
     except ValueError:  # another drive on Windows
         shown = path
-    return {"path": Path(shown).as_posix(), **seen}
+    return DatasetRef(Path(shown).as_posix(), str(seen.dataset_sha256), int(seen.dataset_rows or 0))
 
 
-def record_filename(record: dict[str, Any]) -> str:
-    """``<suite>-<UTC timestamp>-<commit12>.json``: sortable, and unique per run."""
-    started = dt.datetime.fromisoformat(record["run"]["started_at"].replace("Z", "+00:00"))
-    commit = (record["source"]["commit"] or "nocommit")[:12]
-    return f"{record['suite']}-{started:%Y%m%dT%H%M%SZ}-{commit}.json"
-
-
-def local_environment(machine: str | None = None, image: dict[str, str | None] | None = None) -> dict[str, Any]:
-    """The ``environment`` block a run on this machine gets (its fingerprint included)."""
+def local_environment(machine: str | None = None, image: Image | None = None) -> Environment:
+    """The environment a run on this machine gets (its fingerprint included)."""
     gpus = open_gpus()
     gpu = gpus.describe() if gpus is not None else None
     if gpus is not None:
@@ -118,13 +131,13 @@ def run_suite(
     out_dir: str | Path,
     *,
     machine: str | None = None,
-    image: dict[str, str | None] | None = None,
+    image: Image | None = None,
     progress: Progress | None = None,
-    source: dict[str, Any] | None = None,
-) -> tuple[Path, dict[str, Any]]:
+    source: Source | None = None,
+) -> tuple[Path, Record]:
     """Measure every benchmark of ``suite`` and write the record into ``out_dir``;
-    ``source`` replaces what the checkout and CI variables say (a confirmation run
-    measures the very code of an earlier record).
+    ``source`` says which code this is (GitLab's variables, or the very code of an
+    earlier record for a confirmation run); without it, the checkout says.
 
     Returns the record's path and the record.
     """
@@ -149,28 +162,26 @@ def run_suite(
     for spec in suite.benchmarks:
         entry = benchmark_entry(spec, runs[spec.label])
         if spec.dataset:
-            seen = runs[spec.label][0].figures["dataset"]
-            entry["dataset"] = _dataset_block(spec.dataset, suite.path.parent, seen)
-        for warning in entry.get("warnings", []):
+            entry = dataclasses.replace(entry, dataset=_dataset(spec.dataset, suite.path.parent,
+                                                                runs[spec.label][0].figures))
+        for warning in entry.warnings or ():
             log.warning("%s: %s", spec.label, warning)
         benchmarks.append(entry)
 
-    first = runs[suite.benchmarks[0].label][0].figures
-    record = {
-        "schema": SCHEMA_ID,
-        "suite": suite.name,
-        "benchmarks": benchmarks,
-        "source": dict(source) if source is not None else describe_source(suite.path.parent),
-        "environment": environment,
-        "run": {
-            "started_at": started.isoformat().replace("+00:00", "Z"),
-            "duration_s": round(time.monotonic() - clock, 3),
-            "tool_version": __version__,
-            "runs": most_runs,
-            "warmup": sum(spec.warmup * spec.runs for spec in suite.benchmarks),
-            "iterations": sum(entry["calls"] for entry in benchmarks),
-            "timer": first["timer"],
-        },
-    }
-    path = dump_record(record, Path(out_dir) / record_filename(record))
+    record = Record(
+        suite=suite.name,
+        benchmarks=tuple(benchmarks),
+        source=source if source is not None else describe_source(suite.path.parent),
+        environment=environment,
+        run=Run(
+            started_at=started.isoformat().replace("+00:00", "Z"),
+            duration_s=round(time.monotonic() - clock, 3),
+            tool_version=__version__,
+            runs=most_runs,
+            warmup=sum(spec.warmup * spec.runs for spec in suite.benchmarks),
+            iterations=sum(entry.calls for entry in benchmarks),
+            timer=runs[suite.benchmarks[0].label][0].figures.timer,
+        ),
+    )
+    path = dump_record(record, Path(out_dir) / record.filename())
     return path, record

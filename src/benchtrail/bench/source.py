@@ -1,42 +1,35 @@
-"""The source block: which commit was measured, read from GitLab CI or the local checkout."""
+"""The source: which commit was measured, as GitLab CI says it or the local checkout."""
 
 from __future__ import annotations
 
-import os
-import subprocess
+from collections.abc import Mapping
+from dataclasses import fields
 from pathlib import Path
-from typing import Any
+
+from benchtrail.errors import StoreError
+from benchtrail.results.gitrepo import LOOKUP_TIMEOUT_S, GitRepo, open_repo
+from benchtrail.results.model import Source
 
 __all__ = ["describe_source"]
 
-# record field -> GitLab CI predefined variable
-_CI_VARIABLES = {
-    "commit": "CI_COMMIT_SHA",
-    "ref": "CI_COMMIT_REF_NAME",
-    "commit_time": "CI_COMMIT_TIMESTAMP",
-    "commit_title": "CI_COMMIT_TITLE",
-    "pipeline_id": "CI_PIPELINE_ID",
-    "job_id": "CI_JOB_ID",
-    "pipeline_url": "CI_PIPELINE_URL",
-    "project_url": "CI_PROJECT_URL",
-    "mr_iid": "CI_MERGE_REQUEST_IID",
-}
-
-
-def _git(directory: Path, *args: str) -> str | None:
+def _git(repo: GitRepo, *args: str) -> str | None:
+    """What git answers, or ``None`` when it fails or takes too long: the source block is
+    filled as far as the checkout allows, never at the cost of the run."""
     try:
-        done = subprocess.run(
-            ["git", *args], cwd=directory, capture_output=True, timeout=10, check=False,
-            # git writes commit messages as UTF-8 whatever the locale says
-            text=True, encoding="utf-8", errors="replace",
-        )
-    except (OSError, subprocess.SubprocessError):
+        done = repo.result(*args, timeout_s=LOOKUP_TIMEOUT_S)
+    except StoreError:
         return None
-    return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else None
+    # a title that is not UTF-8 keeps its readable part (the record is written as UTF-8)
+    text = done.stdout.encode("utf-8", "surrogateescape").decode("utf-8", "replace").strip()
+    return text if done.status == 0 and text else None
 
 
 def _from_git(directory: Path) -> dict[str, str | None]:
-    head = _git(directory, "log", "-1", "--format=%H%n%cI%n%s")
+    try:
+        repo = open_repo(directory)
+    except StoreError:  # not in a checkout, or no git here
+        return {}
+    head = _git(repo, "log", "-1", "--format=%H%n%cI%n%s")
     if head is None:
         return {}
     commit, commit_time, title = (head.split("\n", 2) + ["", ""])[:3]
@@ -44,15 +37,16 @@ def _from_git(directory: Path) -> dict[str, str | None]:
         "commit": commit,
         "commit_time": commit_time or None,
         "commit_title": title or None,
-        "ref": _git(directory, "symbolic-ref", "--short", "-q", "HEAD"),
+        "ref": _git(repo, "symbolic-ref", "--short", "-q", "HEAD"),
     }
 
 
-def describe_source(directory: str | Path) -> dict[str, Any]:
-    """The record's ``source`` block: GitLab CI variables where set, else what git says
-    of the checkout holding ``directory``, else nulls."""
-    source: dict[str, Any] = {field: os.environ.get(var) or None for field, var in _CI_VARIABLES.items()}
-    if source["commit"] is None:
-        for field, value in _from_git(Path(directory)).items():
-            source[field] = source[field] or value
-    return source
+def describe_source(directory: str | Path, ci: Mapping[str, str | None] | None = None) -> Source:
+    """The record's source: what GitLab CI says (``ci``, the record fields its variables
+    fill) where it says it, else what git says of the checkout holding ``directory``,
+    else unknown."""
+    given = {key: value for key, value in (ci or {}).items() if value}
+    if not given.get("commit"):
+        for key, value in _from_git(Path(directory)).items():
+            given.setdefault(key, value)
+    return Source(**{f.name: given.get(f.name) for f in fields(Source)})

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
 
-from benchtrail.results.series import benchmark_label
+from benchtrail.results.model import Benchmark
 
 __all__ = ["summary_table"]
 
@@ -29,23 +29,23 @@ def _count(value: float | None) -> str:
     return "-" if value is None else f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
 
 
-def summary_table(record: dict[str, Any], fmt: str = "simple") -> str:
+def summary_table(benchmarks: Iterable[Benchmark], fmt: str = "simple") -> str:
     """One row per benchmark: latency p50/p99, throughput, peak RSS, failed calls."""
     from tabulate import tabulate
 
     rows = []
-    for benchmark in record["benchmarks"]:
-        metrics = benchmark["metrics"]
-        latency = metrics.get("latency_ms", {})
-        throughput = metrics.get("throughput", {}).get("value")
-        failed = benchmark["errors"] + benchmark["timeouts"]
+    for benchmark in benchmarks:
+        metrics = benchmark.metrics
+        latency = metrics["latency_ms"].distribution if "latency_ms" in metrics else None
+        throughput = metrics["throughput"].value if "throughput" in metrics else None
+        failed = benchmark.errors + benchmark.timeouts
         rows.append([
-            benchmark_label(benchmark),
-            _duration(latency.get("p50")),
-            _duration(latency.get("p99")),
+            benchmark.label,
+            _duration(latency.p50 if latency else None),
+            _duration(latency.p99 if latency else None),
             _count(throughput),
-            f'{metrics["peak_rss_mb"]["value"]:.1f}',
-            f"{failed}/{benchmark['calls']}" if failed else "0",
+            f"{metrics['peak_rss_mb'].headline:.1f}",
+            f"{failed}/{benchmark.calls}" if failed else "0",
         ])
     headers = ["benchmark", "p50", "p99", "items/s", "peak RSS MB", "failed"]
     # The cells are formatted already: without disable_numparse tabulate re-reads "55.0"

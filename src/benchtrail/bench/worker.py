@@ -3,18 +3,19 @@
 Run as ``python -m benchtrail.bench.worker SPEC.json OUT_PREFIX``. It writes
 ``OUT_PREFIX.json`` (counts, timings, memory and GPU figures) and ``OUT_PREFIX.lat``
 (the successful calls' latencies, int64 ns), or ``OUT_PREFIX.error.json`` with the
-user's problem and exit code 2.
+user's problem and exit code 2, or, when benchtrail's own code failed, its traceback on
+stderr, ``OUT_PREFIX.bug.json`` and exit code 3 (a bug, never the user's fault).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import json
 import os
 import string
 import sys
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from benchtrail.bench.clock import timer_info
 from benchtrail.bench.dataset import Dataset, load_dataset
 from benchtrail.bench.gpu import open_gpus
 from benchtrail.bench.measurement import Measurement
+from benchtrail.bench.metrics import WorkerFigures
 from benchtrail.bench.sampler import Sampler
 from benchtrail.bench.suite import BenchmarkSpec
 from benchtrail.errors import BenchtrailError, SuiteError
@@ -103,7 +105,7 @@ def _http_run(spec: BenchmarkSpec) -> tuple[Measurement, None, Dataset | None]:
     return measurement, None, dataset
 
 
-def measure_spec(spec: BenchmarkSpec) -> tuple[Measurement, dict[str, Any]]:
+def measure_spec(spec: BenchmarkSpec) -> tuple[Measurement, WorkerFigures]:
     """Measure ``spec`` once in this process: the measurement and the figures around it."""
     gpus = open_gpus()
     try:
@@ -116,17 +118,22 @@ def measure_spec(spec: BenchmarkSpec) -> tuple[Measurement, dict[str, Any]]:
             gpus.close()
     samples = sampler.result
     assert samples is not None
-    figures = dataclasses.asdict(samples)
-    figures.update(
+    figures = WorkerFigures(
         calls=measurement.tally.calls,
         errors=measurement.tally.errors,
         timeouts=measurement.tally.timeouts,
-        error_samples=measurement.tally.error_samples,
+        error_samples=tuple(measurement.tally.error_samples),
         items=measurement.items,
         wall_s=measurement.wall_ns / 1e9,
         cpu_s=cpu_s,
         timer=timer,
-        dataset={"sha256": dataset.sha256, "rows": len(dataset)} if dataset else None,
+        peak_rss_mb=samples.peak_rss_mb,
+        dataset_sha256=dataset.sha256 if dataset else None,
+        dataset_rows=len(dataset) if dataset else None,
+        gpu_peak_memory_mb=samples.gpu_peak_memory_mb,
+        gpu_utilization_pct=samples.gpu_utilization_pct,
+        gpu_power_w=samples.gpu_power_w,
+        gpu_energy_j=samples.gpu_energy_j,
     )
     return measurement, figures
 
@@ -139,9 +146,14 @@ def main(argv: list[str]) -> int:
     except BenchtrailError as exc:
         Path(out_prefix + ".error.json").write_text(json.dumps({"problems": list(exc.problems)}), encoding="utf-8")
         return exc.exit_code
+    except Exception as exc:  # our bug: the target's own exceptions are counted, not raised
+        traceback.print_exc()
+        Path(out_prefix + ".bug.json").write_text(json.dumps({"error": f"{type(exc).__name__}: {exc}"}),
+                                                  encoding="utf-8")
+        return 3
     with open(out_prefix + ".lat", "wb") as handle:
         measurement.latencies_ns.tofile(handle)
-    Path(out_prefix + ".json").write_text(json.dumps(figures), encoding="utf-8")
+    Path(out_prefix + ".json").write_text(json.dumps(figures.to_json()), encoding="utf-8")
     return 0
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from benchtrail.results.series import instant
+from benchtrail.results.model import Record, instant
 
 __all__ = ["DEFAULT_WINDOW", "Baseline", "choose_baseline"]
 
@@ -25,7 +25,7 @@ DEFAULT_WINDOW = 20
 class Baseline:
     """The records a comparison uses as its baseline, oldest commit first."""
 
-    records: tuple[dict[str, Any], ...]
+    records: tuple[Record, ...]
     #: the last baseline commit: the merge base when it has runs
     anchor: str | None
     #: the anchor is the merge base itself (not the latest runs before it)
@@ -38,27 +38,22 @@ class Baseline:
     @property
     def commits(self) -> int:
         """How many distinct commits the baseline spans."""
-        return len({_commit(r) for r in self.records})
+        return len({r.commit_key for r in self.records})
 
-    def by_commit(self) -> list[list[dict[str, Any]]]:
+    def by_commit(self) -> list[list[Record]]:
         """The records grouped by commit (repeated jobs of one commit together), oldest first."""
-        groups: dict[str, list[dict[str, Any]]] = {}
+        groups: dict[str, list[Record]] = {}
         for record in self.records:
-            groups.setdefault(_commit(record), []).append(record)
+            groups.setdefault(record.commit_key, []).append(record)
         return list(groups.values())
 
 
-def _commit(record: dict[str, Any]) -> str:
-    return record["source"].get("commit") or record["run"]["started_at"]
-
-
-def _when(record: dict[str, Any]) -> Any:
-    source = record["source"]
-    return instant(source.get("commit_time") or record["run"]["started_at"]), instant(record["run"]["started_at"])
+def _when(record: Record) -> Any:
+    return instant(record.source.commit_time or record.run.started_at), instant(record.run.started_at)
 
 
 def choose_baseline(
-    history: Iterable[dict[str, Any]],
+    history: Iterable[Record],
     *,
     suite: str,
     fingerprint: str,
@@ -76,22 +71,22 @@ def choose_baseline(
     if window < 1:
         raise ValueError("the baseline window needs at least one commit")
     on_target = [r for r in history
-                 if r["suite"] == suite and r["source"].get("ref") == target_ref
-                 and (exclude_commit is None or r["source"].get("commit") != exclude_commit)]
-    same = sorted((r for r in on_target if r["environment"]["fingerprint"] == fingerprint), key=_when)
+                 if r.suite == suite and r.source.ref == target_ref
+                 and (exclude_commit is None or r.source.commit != exclude_commit)]
+    same = sorted((r for r in on_target if r.fingerprint == fingerprint), key=_when)
     changed = bool(on_target) and not same
-    at_base = merge_base is not None and any(r["source"].get("commit") == merge_base for r in same)
+    at_base = merge_base is not None and any(r.source.commit == merge_base for r in same)
     if at_base:
-        last = max(i for i, r in enumerate(same) if r["source"].get("commit") == merge_base)
+        last = max(i for i, r in enumerate(same) if r.source.commit == merge_base)
         same = same[:last + 1]
     elif merge_base_time is not None:
         cutoff = instant(merge_base_time)
         same = [r for r in same if _when(r)[0] <= cutoff]
     commits: list[str] = []
     for record in reversed(same):
-        if _commit(record) not in commits:
-            commits.append(_commit(record))
+        if record.commit_key not in commits:
+            commits.append(record.commit_key)
     kept = set(commits[:window])
-    chosen = tuple(r for r in same if _commit(r) in kept)
-    return Baseline(chosen, _commit(chosen[-1]) if chosen else None, at_base, changed,
+    chosen = tuple(r for r in same if r.commit_key in kept)
+    return Baseline(chosen, chosen[-1].commit_key if chosen else None, at_base, changed,
                     before_merge_base=not at_base and merge_base_time is not None)

@@ -15,9 +15,9 @@ from typing import Any, NamedTuple
 from benchtrail.compare.baseline import DEFAULT_WINDOW, Baseline, choose_baseline
 from benchtrail.compare.rule import DEFAULT_MIN_EFFECT, VERDICTS, Decision, decide
 from benchtrail.errors import RecordError
-from benchtrail.results.series import benchmark_label, headline
+from benchtrail.results.model import Benchmark, Environment, Metric, Record, benchmark_label
 
-__all__ = ["Comparison", "Row", "compare_records", "overall_verdict"]
+__all__ = ["BaselineSummary", "Comparison", "Row", "compare_records", "overall_verdict"]
 
 
 @dataclass(frozen=True)
@@ -32,15 +32,42 @@ class Row:
     direction: str
     fingerprint: str
     decision: Decision
+    #: the baseline's run values, one tuple per baseline commit, oldest first
+    baseline_values: tuple[tuple[float, ...], ...] = ()
+    #: the run values under test
+    current_values: tuple[float, ...] = ()
 
     @property
     def label(self) -> str:
         """``name[key=value,...]``, as everywhere else."""
-        return benchmark_label({"name": self.benchmark, "params": dict(self.params)})
+        return benchmark_label(self.benchmark, dict(self.params))
 
     @property
     def verdict(self) -> str:
         return self.decision.verdict
+
+
+@dataclass(frozen=True)
+class BaselineSummary:
+    """What a comparison used as the baseline of one suite × environment (see ``Baseline``)."""
+
+    #: the baseline's commits, oldest first (a run's start time stands in for a missing commit)
+    commit_ids: tuple[str, ...] = ()
+    anchor: str | None = None
+    at_merge_base: bool = False
+    environment_changed: bool = False
+    before_merge_base: bool = False
+
+    @property
+    def commits(self) -> int:
+        """How many distinct commits the baseline spans."""
+        return len(self.commit_ids)
+
+    @classmethod
+    def of(cls, baseline: Baseline) -> BaselineSummary:
+        commits = tuple(dict.fromkeys(record.commit_key for record in baseline.records))
+        return cls(commits, baseline.anchor, baseline.at_merge_base, baseline.environment_changed,
+                   baseline.before_merge_base)
 
 
 @dataclass(frozen=True)
@@ -52,7 +79,7 @@ class Comparison:
     merge_base: str | None
     min_effect: float
     #: per (suite, fingerprint): the baseline used
-    baselines: dict[tuple[str, str], Baseline] = field(default_factory=dict)
+    baselines: dict[tuple[str, str], BaselineSummary] = field(default_factory=dict)
     #: per (suite, fingerprint): what changed in the environment since the baseline, one line each
     environment_notes: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
     #: the ``source`` block of the first record under test
@@ -73,6 +100,16 @@ class Comparison:
             self.min_effect, {k: v for k, v in self.baselines.items() if k[0] == suite},
             {k: v for k, v in self.environment_notes.items() if k[0] == suite}, self.source)
 
+    def suspects(self, suite: str, fingerprint: str | None = None) -> list[str]:
+        """The labels of ``suite``'s benchmarks with a suspect metric: regressed,
+        inconclusive, or still within one standard error of a regression of the minimum
+        effect (a 10 % slowdown seen in one run at 3 % noise reads below 5 % one time in
+        twenty: those must run again too). A change that means nothing (around zero) is
+        not worth a run."""
+        return sorted({row.label for row in self.rows if row.suite == suite
+                       and (fingerprint is None or row.fingerprint == fingerprint)
+                       and row.decision.suspect and row.decision.change is not None})
+
 
 def overall_verdict(verdicts: Iterable[str]) -> str:
     """The worst of ``verdicts`` (``VERDICTS`` order); ``no_baseline`` when there are none."""
@@ -80,41 +117,42 @@ def overall_verdict(verdicts: Iterable[str]) -> str:
     return next((v for v in VERDICTS if v in seen), "no_baseline")
 
 
-def _runs(metric: dict[str, Any]) -> list[float]:
-    return [float(v) for v in metric.get("runs") or [headline(metric)]]
-
-
 class _Measured(NamedTuple):
     """One benchmark × metric across records: the first record's entry and metric, and
     the runs of them all."""
 
-    entry: dict[str, Any]
-    metric: dict[str, Any]
+    entry: Benchmark
+    metric: Metric
     runs: list[float]
 
 
-def _by_metric(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str], _Measured]:
+def _by_metric(records: Iterable[Record]) -> dict[tuple[str, str], _Measured]:
     """(label, metric name) -> what the records measured of it."""
     found: dict[tuple[str, str], _Measured] = {}
     for record in records:
-        for entry in record["benchmarks"]:
-            label = benchmark_label(entry)
-            for name, metric in entry["metrics"].items():
-                found.setdefault((label, name), _Measured(entry, metric, [])).runs.extend(_runs(metric))
+        for entry in record.benchmarks:
+            for name, metric in entry.metrics.items():
+                found.setdefault((entry.label, name), _Measured(entry, metric, [])).runs.extend(metric.run_values)
     return found
 
 
-def _environment_notes(baseline: Baseline, current: dict[str, Any]) -> tuple[str, ...]:
+def _environment_notes(baseline: Baseline, current: Record) -> tuple[str, ...]:
     """What the environment fingerprint does not cover but changed since the baseline."""
     if not baseline.records:
         return ()
-    before, now = baseline.records[-1]["environment"], current["environment"]
+    before, now = _software(baseline.records[-1].environment), _software(current.environment)
     notes = []
     for key, name in (("image", "image"), ("gpu", "GPU driver/CUDA"), ("python", "Python"),
                       ("packages", "packages")):
         if key in before and key in now and before[key] != now[key]:
             notes.append(f"{name} changed since the baseline: {_difference(before[key], now[key])}")
     return tuple(notes)
+
+
+def _software(environment: Environment) -> dict[str, Any]:
+    """What the fingerprint leaves out, as the record writes it."""
+    data = environment.to_json()
+    return {key: data[key] for key in ("image", "gpu", "python", "packages") if key in data}
 
 
 def _difference(before: Any, now: Any) -> str:
@@ -138,8 +176,8 @@ def _sort_key(row: Row) -> tuple[Any, ...]:
 
 
 def compare_records(
-    current: Sequence[dict[str, Any]],
-    history: Iterable[dict[str, Any]],
+    current: Sequence[Record],
+    history: Iterable[Record],
     *,
     target_ref: str,
     merge_base: str | None = None,
@@ -153,35 +191,36 @@ def compare_records(
     if not current:
         raise ValueError("no records to compare")
     history = list(history)
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, str], list[Record]] = {}
     for record in current:
-        groups.setdefault((record["suite"], record["environment"]["fingerprint"]), []).append(record)
+        groups.setdefault((record.suite, record.fingerprint), []).append(record)
     rows, baselines, notes = [], {}, {}
     for (suite, fingerprint), records in sorted(groups.items()):
-        commits = sorted({r["source"].get("commit") or "none" for r in records})
+        commits = sorted({r.source.commit or "none" for r in records})
         if len(commits) > 1:
             raise RecordError(f"the records of suite {suite!r} are of {len(commits)} commits "
                               f"({', '.join(c[:12] for c in commits)}): compare the runs of one commit")
-        commit = records[0]["source"].get("commit")
+        commit = records[0].source.commit
         baseline = choose_baseline(history, suite=suite, fingerprint=fingerprint, target_ref=target_ref,
                                    merge_base=merge_base, merge_base_time=merge_base_time,
                                    window=window, exclude_commit=commit)
-        baselines[suite, fingerprint] = baseline
+        baselines[suite, fingerprint] = BaselineSummary.of(baseline)
         notes[suite, fingerprint] = _environment_notes(baseline, records[0])
         past = [_by_metric(group) for group in baseline.by_commit()]
         # confirmation runs carry the source, and so the job, of the runs they confirm
-        jobs = len({r["source"].get("job_id") or repr(sorted(r["source"].items())) for r in records})
+        jobs = len({r.source.job_id or repr(r.source) for r in records})
         for key, (entry, metric, runs) in _by_metric(records).items():
-            direction = metric["direction"]
+            direction = metric.direction
             # a baseline measured in another unit, or the other way round, is no baseline
             window_runs = [group[key].runs for group in past if key in group
-                           and (group[key].metric["unit"], group[key].metric["direction"]) == (metric["unit"], direction)]
+                           and (group[key].metric.unit, group[key].metric.direction) == (metric.unit, direction)]
             if baseline.environment_changed:
                 decision = Decision("environment_changed", None, statistics.median(runs), current_runs=len(runs))
             else:
                 decision = decide(window_runs, runs, direction=direction, min_effect=min_effect, current_jobs=jobs)
-            rows.append(Row(suite, entry["name"], tuple(sorted((entry.get("params") or {}).items())), key[1],
-                            metric["unit"], direction, fingerprint, decision))
+            rows.append(Row(suite, entry.name, tuple(sorted(entry.params.items())), key[1],
+                            metric.unit, direction, fingerprint, decision,
+                            tuple(tuple(runs) for runs in window_runs), tuple(runs)))
     rows.sort(key=_sort_key)
-    return Comparison(tuple(rows), target_ref, merge_base, min_effect, baselines, notes, dict(current[0]["source"]))
+    return Comparison(tuple(rows), target_ref, merge_base, min_effect, baselines, notes, current[0].source.to_json())
 

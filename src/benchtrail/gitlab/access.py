@@ -20,22 +20,19 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 
 from benchtrail.errors import GitLabError, StoreError
-from benchtrail.gitlab.ci import (
-    JOB_TOKEN,
-    PUSH_TOKEN,
-    CiEnvironment,
-    read_ci_environment,
-)
+from benchtrail.gitlab.ci import JOB_TOKEN, PUSH_TOKEN, CiContext
 from benchtrail.results.gitrepo import (
     GitRepo,
+    GitResult,
     credentials_env,
+    identity_env,
     open_repo,
     redact,
     remote_access,
 )
+from benchtrail.results.store import DEFAULT_BRANCH
 
 __all__ = ["PushCheck", "check_push"]
 
@@ -44,7 +41,6 @@ log = logging.getLogger(__name__)
 #: never created: a dry run only asks the remote whether this push would be let in
 _PROBE_REF = "refs/heads/benchtrail-push-check"
 _EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
-_TIMEOUT_S = 60
 
 _UNAUTHENTICATED = re.compile(r"returned error: 401|Authentication failed|could not read (Username|Password)|"
                               r"terminal prompts disabled|HTTP Basic: Access denied", re.IGNORECASE)
@@ -79,19 +75,20 @@ class PushCheck:
         return f"{who} can push to {self.target}: {there}"
 
 
-def check_push(repo: str | Path = ".", *, remote: str = "origin",
-               branch: str = "benchtrail-results") -> PushCheck:
+def check_push(ci: CiContext, repo: str | Path = ".", *, remote: str = "origin",
+               branch: str = DEFAULT_BRANCH) -> PushCheck:
     """Check that ``record`` could push ``branch`` to ``remote`` from ``repo`` now: the
     token it would use, that the remote accepts it for reading and for pushing. Raises
-    ``GitLabError`` with one line saying what is missing and how to grant it."""
+    ``GitLabError`` with one line saying what is missing and how to grant it (``ci`` is
+    the job's CI context: its tokens and project), and
+    ``StoreError`` when the remote gives no answer within git's network deadline."""
     if shutil.which("git") is None:  # GitPython would fail on import, with a traceback
         raise GitLabError("git is not installed here: benchtrail record needs it (install git in the "
                           "record job's image)")
-    ci = read_ci_environment()
-    access = remote_access(remote)
+    access = remote_access(remote, ci.push_url(), ci.secrets)
     git_repo = open_repo(repo, access.secrets)
     if remote not in git_repo.run("remote").split():
-        raise StoreError(f"no remote named {remote!r} in {git_repo.repo.working_dir or git_repo.git_dir} "
+        raise StoreError(f"no remote named {remote!r} in {git_repo.folder} "
                          "(see `git remote -v`)")
     token = ci.token_variable if access.push_url != access.name else None
     _warn_unused(ci, token, remote)
@@ -99,12 +96,12 @@ def check_push(repo: str | Path = ".", *, remote: str = "origin",
 
     # read as record fetches: through the remote as the checkout has it (in GitLab CI its
     # URL or a credential helper carries the job token)
-    status, out, err = _git(git_repo, ["ls-remote", "--heads", remote, f"refs/heads/{branch}"],
-                            {**(access.env or {}), **prompt})
-    if status != 0:
+    listed = git_repo.result("ls-remote", "--heads", remote, f"refs/heads/{branch}",
+                             env={**(access.env or {}), **prompt}, what=f"reading the remote {remote!r}")
+    if listed.status != 0:
         source = redact(git_repo.run("remote", "get-url", remote).strip(), access.secrets)
-        raise GitLabError(_explain_read(git_repo, err, status, remote, source, ci))
-    exists = f"\trefs/heads/{branch}" in out
+        raise GitLabError(_explain_read(git_repo, listed, remote, source, ci))
+    exists = f"\trefs/heads/{branch}" in listed.stdout
 
     # push as record pushes: with the token, to this project, when there is one
     if token is not None:
@@ -113,17 +110,12 @@ def check_push(repo: str | Path = ".", *, remote: str = "origin",
     else:
         target = redact(git_repo.run("remote", "get-url", "--push", remote).strip(), access.secrets)
         url, env = remote, access.env
-    status, _, err = _git(git_repo, ["push", "--dry-run", "--porcelain", "--no-verify", url,
-                                     f"{_probe_commit(git_repo)}:{_PROBE_REF}"], {**(env or {}), **prompt})
-    if status != 0:
-        raise GitLabError(_explain_push(git_repo, err, status, token, ci, target))
+    pushed = git_repo.result("push", "--dry-run", "--porcelain", "--no-verify", url,
+                             f"{_probe_commit(git_repo)}:{_PROBE_REF}", env={**(env or {}), **prompt},
+                             what=f"a dry-run push to {target}")
+    if pushed.status != 0:
+        raise GitLabError(_explain_push(git_repo, pushed, token, ci, target))
     return PushCheck(token, target, branch, exists)
-
-
-def _git(repo: GitRepo, args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
-    status, out, err = repo.repo.git.execute(["git", *args], env=env, with_extended_output=True,
-                                             with_exceptions=False, kill_after_timeout=_TIMEOUT_S)
-    return int(status), str(out), str(err)
 
 
 def _probe_commit(repo: GitRepo) -> str:
@@ -132,13 +124,11 @@ def _probe_commit(repo: GitRepo) -> str:
     head = repo.rev("HEAD")
     if head is not None:
         return head
-    identity = {"GIT_AUTHOR_NAME": "benchtrail", "GIT_AUTHOR_EMAIL": "benchtrail@localhost",
-                "GIT_COMMITTER_NAME": "benchtrail", "GIT_COMMITTER_EMAIL": "benchtrail@localhost",
-                "GIT_AUTHOR_DATE": "946684800 +0000", "GIT_COMMITTER_DATE": "946684800 +0000"}
-    return repo.run("commit-tree", _EMPTY_TREE, "-m", "benchtrail push check", env=identity).strip()
+    return repo.run("commit-tree", _EMPTY_TREE, "-m", "benchtrail push check",
+                    env=identity_env(date="946684800 +0000")).strip()
 
 
-def _warn_unused(ci: CiEnvironment, token: str | None, remote: str) -> None:
+def _warn_unused(ci: CiContext, token: str | None, remote: str) -> None:
     if ci.token_variable is None or token is not None:
         if ci.both_tokens:
             log.info("both BENCHTRAIL_PUSH_TOKEN and CI_JOB_TOKEN are set: BENCHTRAIL_PUSH_TOKEN is used")
@@ -151,11 +141,11 @@ def _warn_unused(ci: CiEnvironment, token: str | None, remote: str) -> None:
                     "as configured", ci.token_variable, remote)
 
 
-def _words(repo: GitRepo, stderr: str, status: int) -> tuple[str, str]:
+def _words(repo: GitRepo, done: GitResult) -> tuple[str, str]:
     """git's reason (its first ``fatal:``/``error:`` line) and what the server said
     (``remote:`` lines), both redacted."""
-    reason = repo.reason(SimpleNamespace(stdout="", stderr=stderr, status=status))
-    said = "; ".join(line.removeprefix("remote:").strip() for line in stderr.splitlines()
+    reason = repo.reason(done)
+    said = "; ".join(line.removeprefix("remote:").strip() for line in done.stderr.splitlines()
                      if line.startswith("remote:") and line.removeprefix("remote:").strip())
     return reason, redact(said, repo.secrets)
 
@@ -166,9 +156,10 @@ def _no_token(where: str, reason: str) -> str:
             f"branches)")
 
 
-def _explain_read(repo: GitRepo, stderr: str, status: int, remote: str, source: str, ci: CiEnvironment) -> str:
+def _explain_read(repo: GitRepo, done: GitResult, remote: str, source: str, ci: CiContext) -> str:
     """One line for a remote that cannot be read the way ``record`` fetches."""
-    reason, _ = _words(repo, stderr, status)
+    reason, _ = _words(repo, done)
+    stderr = done.stderr
     refused = bool(_UNAUTHENTICATED.search(stderr) or _FORBIDDEN.search(stderr))
     if refused and ci.in_ci and ci.token_variable is None:
         return _no_token(source, reason)
@@ -180,10 +171,11 @@ def _explain_read(repo: GitRepo, stderr: str, status: int, remote: str, source: 
     return f"cannot read {source}: {reason}"
 
 
-def _explain_push(repo: GitRepo, stderr: str, status: int, token: str | None, ci: CiEnvironment,
+def _explain_push(repo: GitRepo, done: GitResult, token: str | None, ci: CiContext,
                   target: str) -> str:
     """One line: what refused the dry-run push, why (git's words), and what to grant."""
-    reason, said = _words(repo, stderr, status)
+    reason, said = _words(repo, done)
+    stderr = done.stderr
     said = f" (GitLab said: {said})" if said else ""
     server = ci.server_url or target
     unauthenticated = bool(_UNAUTHENTICATED.search(stderr))

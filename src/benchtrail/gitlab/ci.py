@@ -1,34 +1,68 @@
-"""What a GitLab CI job tells benchtrail through its environment.
+"""What a GitLab CI job tells benchtrail through its environment, read in one place.
 
-Read when called, never at import. The push token follows the order that
-``benchtrail.results.gitrepo.remote_access`` uses: ``BENCHTRAIL_PUSH_TOKEN`` first (a
-project or personal access token with ``write_repository``), then ``CI_JOB_TOKEN``.
+``read_ci`` reads the variables once, when a command starts (never at import), into a
+frozen ``CiContext``; the commands hand its plain values down, so no library module
+reads ``os.environ`` for GitLab's sake. Outside GitLab CI every field is ``None`` (or
+empty) and the commands fall back to the checkout and the options.
+
+Tokens: a push uses ``BENCHTRAIL_PUSH_TOKEN`` (a project or personal access token with
+``write_repository``) before ``CI_JOB_TOKEN``; a merge request note needs a token with
+the ``api`` scope, ``BENCHTRAIL_GITLAB_TOKEN`` before ``GITLAB_TOKEN`` (``CI_JOB_TOKEN``
+may only read notes). Token values never appear in a ``repr``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-__all__ = ["JOB_TOKEN", "PUSH_TOKEN", "CiEnvironment", "read_ci_environment"]
+__all__ = ["JOB_TOKEN", "NOTE_TOKEN_VARIABLES", "PUSH_TOKEN", "CiContext", "read_ci", "runner_tags_label"]
 
 PUSH_TOKEN = "BENCHTRAIL_PUSH_TOKEN"
 JOB_TOKEN = "CI_JOB_TOKEN"
+#: where the note's token is read from, first set wins
+NOTE_TOKEN_VARIABLES = ("BENCHTRAIL_GITLAB_TOKEN", "GITLAB_TOKEN")
+
+# record source field -> GitLab CI predefined variable
+_SOURCE_VARIABLES = {
+    "commit": "CI_COMMIT_SHA",
+    "ref": "CI_COMMIT_REF_NAME",
+    "commit_time": "CI_COMMIT_TIMESTAMP",
+    "commit_title": "CI_COMMIT_TITLE",
+    "pipeline_id": "CI_PIPELINE_ID",
+    "job_id": "CI_JOB_ID",
+    "pipeline_url": "CI_PIPELINE_URL",
+    "project_url": "CI_PROJECT_URL",
+    "mr_iid": "CI_MERGE_REQUEST_IID",
+}
 
 
 @dataclass(frozen=True)
-class CiEnvironment:
-    """The CI variables that decide where and how a record job pushes (no token values)."""
+class CiContext:
+    """The CI variables benchtrail acts on; ``None`` where a variable is unset or empty."""
 
-    server_url: str | None
-    project_path: str | None
-    #: ``PUSH_TOKEN``, ``JOB_TOKEN`` or ``None``: the variable whose token a push uses
-    token_variable: str | None
-    #: both tokens are set (``PUSH_TOKEN`` wins)
-    both_tokens: bool = False
+    server_url: str | None = None
+    #: where GitLab says its API is (behind a proxy it is more than server_url + /api/v4)
+    api_url: str | None = None
+    project_path: str | None = None
+    project_id: str | None = None
     default_branch: str | None = None
     commit_branch: str | None = None
+    mr_iid: str | None = None
+    #: the record's ``source`` block as GitLab describes this job (values may be ``None``)
+    source: Mapping[str, str | None] = field(default_factory=dict)
+    #: ``BENCHTRAIL_MACHINE``, else the runner's tags as one sorted, comma-joined label
+    machine: str | None = None
+    job_image: str | None = None
+    user_name: str | None = None
+    user_email: str | None = None
+    push_token: str | None = field(default=None, repr=False)
+    job_token: str | None = field(default=None, repr=False)
+    note_token: str | None = field(default=None, repr=False)
+    #: the variable ``note_token`` came from, for messages
+    note_token_variable: str | None = None
 
     @property
     def in_ci(self) -> bool:
@@ -36,16 +70,75 @@ class CiEnvironment:
         over HTTPS with a token, not to the remote as configured."""
         return bool(self.server_url and self.project_path)
 
+    @property
+    def token_variable(self) -> str | None:
+        """``PUSH_TOKEN``, ``JOB_TOKEN`` or ``None``: the variable whose token a push uses."""
+        return PUSH_TOKEN if self.push_token else JOB_TOKEN if self.job_token else None
 
-def read_ci_environment(environ: Mapping[str, str] | None = None) -> CiEnvironment:
-    """The ``CiEnvironment`` of ``environ`` (default: ``os.environ``)."""
+    @property
+    def both_tokens(self) -> bool:
+        """Both push tokens are set (``PUSH_TOKEN`` wins)."""
+        return bool(self.push_token and self.job_token)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every token value, for redaction."""
+        return tuple(t for t in (self.push_token, self.job_token, self.note_token) if t)
+
+    def push_url(self) -> str | None:
+        """This project's HTTPS URL with the push token in it, or ``None`` outside CI or
+        without a token."""
+        token = self.push_token or self.job_token
+        if not (self.in_ci and token):
+            return None
+        user = "oauth2" if self.push_token else "gitlab-ci-token"
+        scheme, _, host = str(self.server_url).partition("://")
+        return f"{scheme}://{user}:{token}@{host}/{self.project_path}.git"
+
+
+def runner_tags_label(tags: str) -> str:
+    """The runner's tags (``CI_RUNNER_TAGS``) as one label: sorted, comma-joined.
+
+    GitLab has written them as a JSON list (``["gpu", "linux"]``) and, in older
+    releases, as a comma list (``gpu, linux``); order does not matter."""
+    tags = tags.strip()
+    try:
+        parsed = json.loads(tags) if tags else []
+    except ValueError:
+        parsed = tags.split(",")
+    if parsed is None:  # "null": no tags (str(None) would make a label "None")
+        parsed = []
+    elif not isinstance(parsed, list):  # one tag that parsed as a JSON scalar: "gpu", 42, true
+        parsed = [parsed if isinstance(parsed, str) else tags]
+    names = {str(t).strip() for t in parsed if t is not None}
+    return ",".join(sorted(name for name in names if name))
+
+
+def read_ci(environ: Mapping[str, str] | None = None) -> CiContext:
+    """The ``CiContext`` of ``environ`` (default: ``os.environ``)."""
     env = os.environ if environ is None else environ
-    push, job = bool(env.get(PUSH_TOKEN)), bool(env.get(JOB_TOKEN))
-    return CiEnvironment(
-        server_url=(env.get("CI_SERVER_URL") or "").rstrip("/") or None,
-        project_path=env.get("CI_PROJECT_PATH") or None,
-        token_variable=PUSH_TOKEN if push else JOB_TOKEN if job else None,
-        both_tokens=push and job,
-        default_branch=env.get("CI_DEFAULT_BRANCH") or None,
-        commit_branch=env.get("CI_COMMIT_BRANCH") or None,
+
+    def get(name: str) -> str | None:
+        return (env.get(name) or "").strip() or None
+
+    note_variable = next((name for name in NOTE_TOKEN_VARIABLES if env.get(name)), None)
+    api_url = (get("CI_API_V4_URL") or "").rstrip("/") or None
+    return CiContext(
+        server_url=(get("CI_SERVER_URL") or "").rstrip("/") or None,
+        api_url=api_url,
+        project_path=get("CI_PROJECT_PATH"),
+        project_id=get("CI_PROJECT_ID"),
+        default_branch=get("CI_DEFAULT_BRANCH"),
+        commit_branch=get("CI_COMMIT_BRANCH"),
+        mr_iid=get("CI_MERGE_REQUEST_IID"),
+        source={key: env.get(variable) or None for key, variable in _SOURCE_VARIABLES.items()},
+        machine=get("BENCHTRAIL_MACHINE") or runner_tags_label(env.get("CI_RUNNER_TAGS", "")) or None,
+        job_image=get("CI_JOB_IMAGE"),
+        user_name=get("GITLAB_USER_NAME"),
+        user_email=get("GITLAB_USER_EMAIL"),
+        push_token=env.get(PUSH_TOKEN) or None,
+        job_token=env.get(JOB_TOKEN) or None,
+        note_token=env[note_variable] if note_variable else None,
+        note_token_variable=note_variable,
     )
+

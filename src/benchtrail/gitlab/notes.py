@@ -8,7 +8,7 @@ token may edit only its own notes (another user's copy or quote is left alone).
 
 ``CI_JOB_TOKEN`` may read merge request notes but not write them, so a note needs a
 token with the ``api`` scope: a project access token with the Reporter role or higher,
-in ``BENCHTRAIL_GITLAB_TOKEN``, else ``GITLAB_TOKEN``. Without one, ``publish_note``
+in ``BENCHTRAIL_GITLAB_TOKEN``, else ``GITLAB_TOKEN``. Without one, ``benchtrail note``
 skips the note and says what to set; it does not fail the job.
 
 Retries are python-gitlab's own (``retry_transient_errors``: 5xx, timeouts, refused
@@ -24,67 +24,39 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import re
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
-from benchtrail.errors import GitLabError, ReportError
+from benchtrail.errors import GitLabError
+from benchtrail.gitlab.ci import CiContext
+from benchtrail.gitlab.refusals import explain_refusal
 from benchtrail.results.gitrepo import redact
 
 __all__ = [
-    "NOTE_TOKEN_VARIABLES",
     "NOTE_WHEN",
+    "TOKEN_ADVICE",
     "NoteOutcome",
     "NoteTarget",
     "note_marker",
     "note_target",
     "note_text",
-    "publish_note",
-    "read_note",
     "should_post",
     "upsert_note",
 ]
 
 log = logging.getLogger(__name__)
 
-#: where the note's token is read from, first set wins
-NOTE_TOKEN_VARIABLES = ("BENCHTRAIL_GITLAB_TOKEN", "GITLAB_TOKEN")
 #: when a new note is posted: always, when the verdict says something changed, on a regression
 NOTE_WHEN = ("always", "changed", "regressed")
 
 _QUIET_VERDICTS = ("unchanged", "no_baseline")  # nothing changed worth a new note
 _PER_PAGE = 100  # GitLab's maximum: an MR with many system notes ("added 1 commit") needs few pages
-_TOKEN_ADVICE = ("set BENCHTRAIL_GITLAB_TOKEN to a project access token with the api scope and the Reporter "
-                 "role or higher (Settings > Access tokens, then Settings > CI/CD > Variables)")
-_WRITE_GRANT = "it needs the api scope and at least the Reporter role on the project to write merge request notes"
+TOKEN_ADVICE = ("set BENCHTRAIL_GITLAB_TOKEN to a project access token with the api scope and the Reporter "
+                "role or higher (Settings > Access tokens, then Settings > CI/CD > Variables)")
 
 Action = Literal["created", "updated", "unchanged", "skipped"]
-
-
-def read_note(path: str | os.PathLike[str], suite: str | None = None) -> tuple[str, str, str]:
-    """``(suite, verdict, note)`` of one suite from a note file that ``benchtrail compare
-    --markdown`` wrote; ``suite`` may be left out when the file holds only one."""
-    from benchtrail.compare.render import note_sections
-
-    try:
-        with open(path, encoding="utf-8") as handle:
-            sections = note_sections(handle.read())
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ReportError(f"{path}: cannot read the note: {getattr(exc, 'strerror', None) or exc}") from None
-    if not sections:
-        raise ReportError(f"{path}: not a note written by `benchtrail compare --markdown`")
-    if suite is None and len(sections) > 1:
-        raise ReportError(f"{path} has notes of several suites: say which with --suite ({', '.join(sorted(sections))})")
-    suite = suite if suite is not None else next(iter(sections))
-    if suite not in sections:
-        raise ReportError(f"--suite: no note of suite {suite!r} in {path} (it has {', '.join(sorted(sections))})")
-    verdict, body = sections[suite]
-    return suite, verdict, body
 
 
 def note_marker(suite: str) -> str:
@@ -130,20 +102,18 @@ class NoteTarget:
         return f"{self.project}!{self.mr_iid}"
 
 
-def note_target(environ: Mapping[str, str] | None = None, *, project: str | int | None = None,
-                mr_iid: str | int | None = None, server_url: str | None = None) -> NoteTarget:
-    """The merge request to post on: the arguments given, else the CI variables of
-    ``environ`` (default ``os.environ``). Raises ``GitLabError`` naming the option and the
-    variable of a value that is missing or malformed."""
-    env = os.environ if environ is None else environ
-    api_url = (env.get("CI_API_V4_URL") or "").rstrip("/")
+def note_target(ci: CiContext, *, project: str | int | None = None, mr_iid: str | int | None = None,
+                server_url: str | None = None) -> NoteTarget:
+    """The merge request to post on: the arguments given, else the job's CI variables.
+    Raises ``GitLabError`` naming the option and the variable of a value that is
+    missing or malformed."""
     # CI_API_V4_URL first: it is where GitLab says its API is (behind a proxy or on a
     # relative URL root it is more than CI_SERVER_URL + /api/v4)
-    server, server_from = _pick(server_url, "--gitlab-url", api_url.removesuffix("/api/v4") or
-                                env.get("CI_SERVER_URL"), "CI_API_V4_URL" if api_url else "CI_SERVER_URL")
-    where, where_from = _pick(project, "--project", env.get("CI_PROJECT_ID") or env.get("CI_PROJECT_PATH"),
-                              "CI_PROJECT_ID")
-    iid, iid_from = _pick(mr_iid, "--mr-iid", env.get("CI_MERGE_REQUEST_IID"), "CI_MERGE_REQUEST_IID")
+    api_root = (ci.api_url or "").removesuffix("/api/v4") or None
+    server, server_from = _pick(server_url, "--gitlab-url", api_root or ci.server_url,
+                                "CI_API_V4_URL" if api_root else "CI_SERVER_URL")
+    where, where_from = _pick(project, "--project", ci.project_id or ci.project_path, "CI_PROJECT_ID")
+    iid, iid_from = _pick(mr_iid, "--mr-iid", ci.mr_iid, "CI_MERGE_REQUEST_IID")
     missing = [f"pass {option} or set {variable}" for (value, option, variable) in (
         (server, "--gitlab-url", "CI_SERVER_URL"), (where, "--project", "CI_PROJECT_ID or CI_PROJECT_PATH"),
         (iid, "--mr-iid", "CI_MERGE_REQUEST_IID (set only in merge request pipelines)")) if not value]
@@ -179,7 +149,7 @@ class NoteOutcome:
 
 
 def upsert_note(body: str, *, suite: str, target: NoteTarget, token: str, create: bool = True,
-                token_variable: str = NOTE_TOKEN_VARIABLES[0], max_retries: int = 3,
+                token_variable: str = "BENCHTRAIL_GITLAB_TOKEN", max_retries: int = 3,
                 retry_budget_s: float = 60.0, timeout_s: float = 30.0) -> NoteOutcome:
     """Put ``body`` (plus ``suite``'s marker) in ``suite``'s note on ``target``: update
     the token user's earlier note (no request when its text is already the same), else
@@ -217,7 +187,7 @@ def upsert_note(body: str, *, suite: str, target: NoteTarget, token: str, create
         log.info("created note %s on %s", note.id, target.shown)
         return NoteOutcome("created", note.id, f"{mr.web_url}#note_{note.id}")
     except (gitlab.exceptions.GitlabError, requests.RequestException) as exc:
-        line = _explain(exc, step, gl, target, token_variable, max_retries, timeout_s)
+        line = explain_refusal(exc, step, gl, target, token_variable, max_retries, timeout_s)
         raise GitLabError(redact(line, (token,))) from None
     finally:
         session.close()
@@ -248,7 +218,7 @@ class _RetryWait:
         if response.status_code != 429 and response.status_code < 500:
             return response
         headers = response.headers
-        wait_s = _seconds(headers.get("Retry-After"))
+        wait_s = _seconds(headers.get("Retry-After", ""))
         if wait_s is None and response.status_code == 429 and headers.get("RateLimit-Reset", "").isdigit():
             wait_s = int(headers["RateLimit-Reset"]) - time.time()
         headers.pop("Retry-After", None)
@@ -260,120 +230,15 @@ class _RetryWait:
         return response
 
 
-def _seconds(value: str | None) -> float | None:
-    """A ``Retry-After`` value in seconds: delay-seconds or an HTTP date; None if neither."""
-    if not value:
+def _seconds(value: str) -> float | None:
+    """A ``Retry-After`` value in seconds (delay-seconds or an HTTP date), read the way
+    urllib3 reads it; ``None`` when it is neither."""
+    from urllib3.exceptions import InvalidHeader
+    from urllib3.util.retry import Retry
+
+    if not value.strip():
         return None
-    value = value.strip()
-    if re.fullmatch(r"\d+(\.\d+)?", value):
-        return float(value)
     try:
-        return parsedate_to_datetime(value).timestamp() - time.time()
-    except (TypeError, ValueError, IndexError):
+        return Retry(0).parse_retry_after(value.strip())
+    except InvalidHeader:
         return None
-
-
-_DOING = {"user": "reading the token's user", "merge request": "reading merge request {shown}",
-          "list": "reading the notes of {shown}", "update": "updating the note on {shown}",
-          "create": "creating the note on {shown}"}
-
-
-def _explain(exc: Exception, step: str, gl: Any, target: NoteTarget, who: str, retries: int,
-             timeout_s: float) -> str:
-    """One line for a failed ``step``: what was refused or failed, and what to change."""
-    import gitlab
-    import requests
-
-    host, doing = target.host, _DOING[step].format(shown=target.shown)
-    if isinstance(exc, requests.Timeout):
-        return f"cannot reach the GitLab server {host}: no answer within {timeout_s:g} s while {doing}"
-    if isinstance(exc, requests.exceptions.SSLError):
-        return f"cannot reach the GitLab server {host}: the TLS connection failed ({_reason(exc)})"
-    if isinstance(exc, requests.RequestException):
-        return (f"cannot reach the GitLab server {host} ({_reason(exc)}) while {doing}: check CI_SERVER_URL "
-                f"or --gitlab-url")
-    if isinstance(exc, gitlab.exceptions.RedirectError):
-        return (f"{host} redirected a write while {doing}: set CI_SERVER_URL or --gitlab-url to the address "
-                f"it redirects to (https?)")
-    code = getattr(exc, "response_code", None)
-    if code is None:  # GitlabParsingError and kin: an answer that is not GitLab's
-        return f"{host} did not answer like a GitLab API while {doing}: check CI_SERVER_URL or --gitlab-url"
-    said = _said(exc, code)
-    if code == 401:
-        return f"the token in {who} was refused by {host} (401): expired, revoked or mistyped"
-    if code == 403:
-        return f"the token in {who} may not write notes on {target.shown} (403{said}): {_WRITE_GRANT}"
-    if code == 404 and step == "user":
-        return f"{host} has no GitLab API at {target.server_url}/api/v4 (404): check CI_SERVER_URL or --gitlab-url"
-    if code == 404 and step in ("merge request", "list"):
-        return _not_found(gl, target, who)
-    again = f", still after {retries} retries" if code == 429 or code >= 500 else ""
-    return f"{host} answered HTTP {code}{said} while {doing}{again}"
-
-
-def _not_found(gl: Any, target: NoteTarget, who: str) -> str:
-    """Which of project and merge request is missing: GitLab answers 404 for both, and
-    for a project the token's user may not see."""
-    import gitlab
-    import requests
-
-    try:
-        gl.projects.get(target.project, max_retries=0)
-    except (gitlab.exceptions.GitlabError, requests.RequestException):
-        return (f"project {target.project} not found on {target.host}, or not visible to the token in {who} "
-                f"(404): check CI_PROJECT_ID or --project, and that the token belongs to the project")
-    return (f"merge request !{target.mr_iid} not found in {target.project} on {target.host} (404): check "
-            f"CI_MERGE_REQUEST_IID or --mr-iid")
-
-
-def _said(exc: Any, code: int) -> str:
-    """``: <GitLab's message>`` in one short line, or nothing when it only repeats the code."""
-    message = exc.error_message
-    if isinstance(message, bytes):
-        message = message.decode("utf-8", "replace")
-    text = " ".join(str(message or "").split())
-    if not text or text.startswith(str(code)):
-        return ""
-    return f": {text[:117] + '...' if len(text) > 120 else text}"
-
-
-def _reason(exc: Exception) -> str:
-    """The words of a connection failure, without the request's URL."""
-    text = str(exc)
-    for words in ("Connection refused", "Name or service not known", "Temporary failure in name resolution",
-                  "nodename nor servname provided", "No route to host", "Network is unreachable",
-                  "Connection reset by peer", "certificate verify failed", "Remote end closed connection"):
-        if words in text:
-            return words.lower()
-    return type(exc).__name__
-
-
-def publish_note(body: str, *, suite: str, verdict: str, when: str = "always", dry_run: bool = False,
-                 environ: Mapping[str, str] | None = None, project: str | int | None = None,
-                 mr_iid: str | int | None = None, server_url: str | None = None) -> str:
-    """Post or update ``suite``'s note on the merge request of this pipeline and return
-    one line saying what happened (a dry run returns the note it would post instead).
-
-    ``when`` decides whether a *new* note is posted for ``verdict`` (``should_post``); an
-    existing note is updated whatever ``when`` says, so a fixed merge request's note stops
-    saying "regression". Outside a merge request pipeline, or without a token, the note is
-    skipped with a line that says why; GitLab's refusals raise ``GitLabError``."""
-    wanted = should_post(when, verdict)
-    if dry_run:
-        return note_text(body, suite)
-    env = os.environ if environ is None else environ
-    if mr_iid is None and not env.get("CI_MERGE_REQUEST_IID"):
-        return (f"merge request note for {suite} skipped: not a merge request pipeline "
-                f"(CI_MERGE_REQUEST_IID is not set)")
-    token_variable = next((name for name in NOTE_TOKEN_VARIABLES if env.get(name)), None)
-    if token_variable is None:
-        return (f"merge request note for {suite} skipped: no token to write it with (CI_JOB_TOKEN cannot write "
-                f"merge request notes); {_TOKEN_ADVICE}")
-    target = note_target(env, project=project, mr_iid=mr_iid, server_url=server_url)
-    outcome = upsert_note(body, suite=suite, target=target, token=env[token_variable], create=wanted,
-                          token_variable=token_variable)
-    if outcome.action == "skipped":
-        return (f"merge request note for {suite} not posted on {target.shown}: the verdict is {verdict} and "
-                f"notes are posted when={when}")
-    done = {"created": "created", "updated": "updated", "unchanged": "already up to date:"}[outcome.action]
-    return f"merge request note for {suite} {done} {outcome.web_url}"

@@ -1,38 +1,41 @@
 """POST a JSON payload to a webhook (Slack, Mattermost, Teams, a chat bot, ...).
 
-The payload is built by the caller; this module only carries it, with the standard
-library (one POST needs no HTTP client dependency). 429, 5xx, timeouts and failed
-connections are retried with a short back-off; a 429's ``Retry-After`` is honoured up to
-``_MAX_WAIT_S``.
+The payload is built by the caller; this module only carries it, with requests and the
+``Retry`` of urllib3 underneath it: 429, 5xx, timeouts and failed connections are tried
+again with a doubling back-off, and a ``Retry-After`` (seconds or an HTTP date) is honoured
+up to ``_MAX_WAIT_S``. requests also follows the proxy settings (``HTTPS_PROXY``,
+``NO_PROXY``) as the standard library did. Both load inside ``post_webhook``, so
+``import benchtrail.cli`` stays light.
 
 An incoming-webhook URL carries its secret in the path (``/hooks/<key>``,
 ``/services/T0/B0/<key>``), so no message or log line shows more of it than
-``scheme://host[:port]``. Redirects are not followed: a redirected POST would turn into
-a GET without its body, and the new address would be shown nowhere.
+``scheme://host[:port]``: urllib3 logs the path it requests, and while a webhook is posted
+its loggers blank it. Redirects are not followed: a redirected POST would turn into a GET
+without its body, and the new address would be shown nowhere.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import logging
 import socket
-import time
-import urllib.error
-import urllib.request
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from benchtrail.compare.comparison import Comparison
-from benchtrail.compare.render import webhook_payload
 from benchtrail.errors import WebhookError
 
-__all__ = ["alert_regression", "post_webhook", "webhook_origin"]
+if TYPE_CHECKING:
+    from requests import Response
+    from urllib3.util.retry import Retry
+
+__all__ = ["post_webhook", "webhook_origin"]
 
 log = logging.getLogger(__name__)
 
-_MAX_WAIT_S = 10.0  # the longest Retry-After honoured; a longer one is cut to this
+_MAX_WAIT_S = 10  # the longest Retry-After honoured; a longer one is cut to this
+_RETRIED = frozenset({429, *range(500, 600)})
 _BODY_SHOWN = 100  # characters of a refusal's body put in the message
+_URLLIB3_LOGGERS = ("urllib3.connectionpool", "urllib3.util.retry", "urllib3.poolmanager")  # they log the path
 
 
 def webhook_origin(url: str) -> str:
@@ -50,45 +53,94 @@ def webhook_origin(url: str) -> str:
     return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:  # a 3xx then raises HTTPError
-        return None
-
-
 def post_webhook(url: str, payload: dict[str, Any], *, timeout_s: float = 10.0, attempts: int = 3,
                  backoff_s: float = 0.5) -> int:
     """POST ``payload`` as JSON to ``url`` and return the HTTP status (2xx). Up to
-    ``attempts`` tries on 429, 5xx, timeouts and connection failures, waiting
-    ``backoff_s``, then twice that, ... between them. Raises ``WebhookError`` with one
-    line that shows only ``scheme://host[:port]`` of ``url``."""
+    ``attempts`` tries on 429, 5xx, timeouts and connection failures, on urllib3's schedule
+    (``backoff_s`` is its ``backoff_factor``): the second try at once, the next ones
+    ``2 * backoff_s``, ``4 * backoff_s``, ... later, or when ``Retry-After`` says. Raises
+    ``WebhookError`` with one line that shows only ``scheme://host[:port]`` of ``url``."""
     origin = webhook_origin(url)
     if origin == "the webhook URL" or urlsplit(url).scheme not in ("http", "https"):
         raise WebhookError(f"webhook URL: expected an http:// or https:// URL, found {origin!r}")
+    import requests  # here, not at the top: importing benchtrail stays light
+    import urllib3
+
+    tries = max(1, attempts)
     data = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
-    opener = urllib.request.build_opener(_NoRedirect)
-    problem = ""
-    for attempt in range(1, max(1, attempts) + 1):
-        request = urllib.request.Request(url, data=data, method="POST", headers={
-            "Content-Type": "application/json", "User-Agent": "benchtrail"})
-        wait_s = backoff_s * 2 ** (attempt - 1)
-        try:
-            with opener.open(request, timeout=timeout_s) as response:
-                status = int(response.status)
-            log.info("webhook %s answered %d", origin, status)
-            return status
-        except urllib.error.HTTPError as exc:
-            status, said = exc.code, _said(exc, url)
-            exc.close()
-            if status != 429 and status < 500:
-                raise WebhookError(_refused(origin, status, said)) from None
-            problem = f"HTTP {status}{said}"
-            wait_s = _retry_after(exc.headers.get("Retry-After"), wait_s)
-        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:  # refused, reset, timed out
-            problem = _reason(exc, timeout_s)
-        if attempt < attempts:
-            log.info("webhook %s: %s; trying again in %.1f s", origin, problem, wait_s)
-            time.sleep(wait_s)
-    raise WebhookError(f"cannot deliver the webhook to {origin}: {problem} (after {max(1, attempts)} attempts)")
+    adapter = requests.adapters.HTTPAdapter(max_retries=_retry(tries - 1, backoff_s))
+    redact = _Redact(url)
+    loggers = [logging.getLogger(name) for name in _URLLIB3_LOGGERS]
+    for logger in loggers:
+        logger.addFilter(redact)
+    try:
+        with requests.Session() as session:
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            with session.post(url, data=data, timeout=timeout_s, allow_redirects=False, stream=True, headers={
+                    "Content-Type": "application/json", "User-Agent": "benchtrail"}) as response:
+                status = response.status_code
+                said = _said(response, url) if status >= 300 else ""
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:  # refused, reset, timed out
+        problem = _reason(exc, timeout_s)
+        raise WebhookError(f"cannot deliver the webhook to {origin}: {problem} (after {tries} attempts)") from None
+    finally:
+        for logger in loggers:
+            logger.removeFilter(redact)
+    if status < 300:
+        log.info("webhook %s answered %d", origin, status)
+        return status
+    if status in _RETRIED:  # urllib3 has tried them all and handed back the last answer
+        raise WebhookError(f"cannot deliver the webhook to {origin}: HTTP {status}{said} (after {tries} attempts)")
+    raise WebhookError(_refused(origin, status, said))
+
+
+def _retry(retries: int, backoff_s: float) -> Retry:
+    """urllib3's ``Retry`` for one webhook POST."""
+    from urllib3.exceptions import InvalidHeader
+    from urllib3.util.retry import Retry
+
+    class WebhookRetry(Retry):
+        def parse_retry_after(self, retry_after: str) -> float:
+            try:  # whole seconds or an HTTP date, cut to retry_after_max
+                return super().parse_retry_after(retry_after)
+            except InvalidHeader:  # "0.5", which some servers send, or nonsense: the usual back-off (0)
+                try:
+                    seconds = float(retry_after)
+                except ValueError:
+                    return 0.0
+                return min(seconds, self.retry_after_max) if seconds > 0 else 0.0  # NaN is not > 0
+
+    # POST is not idempotent, so urllib3 retries it only when told: a chat message sent twice
+    # beats a regression alert lost. The last 429 or 5xx comes back (raise_on_status) for its body.
+    return WebhookRetry(total=retries, allowed_methods=frozenset({"POST"}), status_forcelist=_RETRIED,
+                        backoff_factor=backoff_s, backoff_max=_MAX_WAIT_S, retry_after_max=_MAX_WAIT_S,
+                        raise_on_status=False)
+
+
+class _Redact(logging.Filter):
+    """Blanks the secret parts of a webhook URL in a log record (urllib3 logs the path)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.secrets = _secrets(url)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        for secret in self.secrets:
+            message = message.replace(secret, "***")
+        record.msg, record.args = message, None
+        return True
+
+
+def _secrets(url: str) -> list[str]:
+    """The parts of ``url`` never shown (the URL, its path and query, also as requests quotes
+    them), longest first."""
+    from requests.utils import requote_uri
+
+    parts = urlsplit(url)
+    found = {url, parts.path, parts.query, requote_uri(parts.path), requote_uri(parts.query)}
+    return sorted((secret for secret in found if len(secret) > 1), key=len, reverse=True)
 
 
 def _refused(origin: str, status: int, said: str) -> str:
@@ -101,50 +153,34 @@ def _refused(origin: str, status: int, said: str) -> str:
     return f"webhook {origin} refused the message (HTTP {status}{said})"
 
 
-def _said(exc: urllib.error.HTTPError, url: str) -> str:
+def _said(response: Response, url: str) -> str:
     """``: <the start of the answer's body>``, one line, without any part of the URL."""
+    import requests
+
     try:
-        text = " ".join(exc.read(2048).decode("utf-8", "replace").split())
-    except OSError:
+        text = " ".join(next(response.iter_content(2048), b"").decode("utf-8", "replace").split())
+    except (requests.RequestException, OSError):
         return ""
-    parts = urlsplit(url)
-    for secret in (url, parts.path, parts.query):  # a server echoing the URL must not show its key
-        if len(secret) > 1:
-            text = text.replace(secret, "***")
+    for secret in _secrets(url):  # a server echoing the URL must not show its key
+        text = text.replace(secret, "***")
     if not text:
         return ""
     return f": {text[:_BODY_SHOWN - 3] + '...' if len(text) > _BODY_SHOWN else text}"
 
 
-def _retry_after(value: str | None, default_s: float) -> float:
-    """The wait a 429 or 503 asks for, in seconds, at most ``_MAX_WAIT_S``."""
-    try:
-        return min(max(float(value), 0.0), _MAX_WAIT_S) if value else default_s
-    except ValueError:  # an HTTP date: not worth parsing for a webhook
-        return default_s
-
-
 def _reason(exc: BaseException, timeout_s: float) -> str:
-    """The words of a failed connection, without the URL (a URLError carries none)."""
-    reason = getattr(exc, "reason", exc)
-    if isinstance(reason, (socket.timeout, TimeoutError)):
+    """The words of a failed connection, without the URL: those of the innermost error
+    (requests wraps urllib3's, which wraps the socket's)."""
+    for _ in range(10):
+        inner = exc.__cause__ or exc.__context__ or next(
+            (arg for arg in exc.args if isinstance(arg, BaseException)), None)
+        if inner is None:
+            break
+        exc = inner
+    if isinstance(exc, (socket.timeout, TimeoutError)):
         return f"no answer within {timeout_s:g} s"
-    if isinstance(reason, socket.gaierror):
+    if isinstance(exc, socket.gaierror):
         return "the host name does not resolve"
-    if isinstance(reason, OSError) and reason.strerror:
-        return reason.strerror.lower()
-    return type(reason).__name__
-
-
-def alert_regression(comparison: Comparison, url: str, *, baseline_ref: str) -> str | None:
-    """POST the regression alert when the runs compared are of the baseline branch itself
-    (the default branch: a merge request's regression is the note's business) and
-    regressed. Returns the line to show, or ``None`` when there was nothing to post. A
-    webhook that fails is a warning: the verdict stands whatever the chat server says."""
-    if comparison.verdict != "regression" or comparison.source.get("ref") != baseline_ref:
-        return None
-    try:
-        post_webhook(url, webhook_payload(comparison))
-    except WebhookError as exc:
-        return f"Warning: the regression alert was not posted: {exc}"
-    return "Posted the regression alert to the webhook"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return type(exc).__name__

@@ -31,17 +31,16 @@ from benchtrail.importers.base import (
     Context,
     Importer,
     benchmark,
-    benchmark_name,
     distribution,
     environment,
     from_epoch_ms,
     record,
-    run,
     single,
     source,
     unique,
 )
 from benchtrail.importers.reader import Bad, Node, Problems, limit, load_json
+from benchtrail.results.model import Benchmark, Metric, Record
 
 __all__ = ["IMPORTER", "machine_facts", "param_value", "read"]
 
@@ -82,7 +81,7 @@ def _kind(name: str, info: dict[str, Any]) -> tuple[str, str | None]:
     return kind, unit if isinstance(unit, str) and unit.strip() else None
 
 
-def _metric(kind: str, unit: str | None, value: float, samples: list[float] | None) -> dict[str, Any]:
+def _metric(kind: str, unit: str | None, value: float, samples: list[float] | None) -> dict[str, Metric]:
     name, shown_unit, factor = _METRICS.get(kind, ("value", unit or "unitless", 1.0))
     if samples:
         return {name: distribution(samples, factor, shown_unit, "lower")}
@@ -101,7 +100,7 @@ def _column(row: dict[str, Node], key: str, index: int, count: int) -> Node | No
 
 
 def _benchmarks(name: str, node: Node, columns: list[str], info: dict[str, Any],
-                env_name: str) -> tuple[list[tuple[Node, dict[str, Any]]], list[float], float]:
+                env_name: str) -> tuple[list[tuple[Node, Benchmark]], list[float], float]:
     """The entries of one benchmark (one per parameter combination) with the node they
     come from, its start time (ms, when recorded) and its duration (s)."""
     row = dict(zip(columns, node.items()))
@@ -121,7 +120,7 @@ def _benchmarks(name: str, node: Node, columns: list[str], info: dict[str, Any],
     entries = []
     for index, (combo, result) in enumerate(zip(combos, results)):
         warnings: list[str] = []
-        metrics: dict[str, Any] = {}
+        metrics: dict[str, Metric] = {}
         errors = 0
         samples_node = _column(row, "samples", index, len(combos))
         samples = [s.number() for s in samples_node.items()] if samples_node is not None else None
@@ -137,7 +136,7 @@ def _benchmarks(name: str, node: Node, columns: list[str], info: dict[str, Any],
         else:
             metrics = _metric(kind, unit, result.number(), samples)
         entries.append((node, benchmark(
-            benchmark_name(Node(name, node.path)),
+            Node(name, node.path),
             target=f"asv: {name} ({env_name})",
             params={key: param_value(value) for key, value in zip(names, combo)},
             metrics=metrics, calls=calls, errors=errors, iterations=calls, warnings=warnings,
@@ -165,7 +164,7 @@ def machine_facts(machine: Node) -> dict[str, Any]:
 
 
 def _record(path: Path, machine: dict[str, Any], infos: dict[str, Any],
-            context: Context) -> dict[str, Any]:
+            context: Context) -> Record:
     doc = load_json(path)
     problems = Problems(str(path))
     try:
@@ -200,13 +199,11 @@ def _record(path: Path, machine: dict[str, Any], infos: dict[str, Any],
     problems.check()
     starts = [start for _, found, _ in converted for start in found]
     started = from_epoch_ms(Node(min(starts))) if starts else commit_time
-    run_block = run(started, duration_s=sum(spent for _, _, spent in converted),
-                    iterations=sum(entry["calls"] for entry in entries), timer="asv")
-    return record(context, source_block=source(commit, time=commit_time), environment_block=env,
-                  run_block=run_block, benchmarks=entries)
+    return record(context, entries, source_block=source(commit, time=commit_time), environment_block=env,
+                  started_at=started, duration_s=sum(spent for _, _, spent in converted), timer="asv")
 
 
-def read(path: Path, context: Context) -> list[dict[str, Any]]:
+def read(path: Path, context: Context) -> list[Record]:
     """One record per result file in an asv results folder (or one machine folder)."""
     if (path / "machine.json").is_file():
         machines, infos_path = [path], path.parent / "benchmarks.json"
@@ -219,7 +216,7 @@ def read(path: Path, context: Context) -> list[dict[str, Any]]:
         raise ImportFormatError(f"{path}: no asv machine folder (<machine>/machine.json) in it")
     infos = load_json(infos_path).value if infos_path.is_file() else {}
     infos = infos if isinstance(infos, dict) else {}
-    records: list[dict[str, Any]] = []
+    records: list[Record] = []
     lines: list[str] = []
     for folder in machines:
         try:

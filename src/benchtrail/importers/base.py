@@ -1,10 +1,10 @@
 """What every importer shares: the importer type and the parts of a result record.
 
-An importer reads one input path and returns finished records (``benchtrail.result/1``
-dicts); it never writes. The blocks here keep the rules in one place: a commit is kept
-only as a full SHA (a short or missing hash leaves ``commit`` null and is kept in
-``ref``), times are RFC 3339, hardware nobody recorded is "unknown", and the
-fingerprint is computed the way ``benchtrail run`` computes it.
+An importer reads one input path and returns finished ``Record``s (``results.model``); it
+never writes. The parts here keep the rules in one place: a commit is kept only as a full
+SHA (a short or missing hash leaves ``commit`` null and is kept in ``ref``), times are
+RFC 3339, hardware nobody recorded is "unknown", and the fingerprint is the model's, as for
+``benchtrail run``.
 """
 
 from __future__ import annotations
@@ -13,16 +13,28 @@ import datetime as dt
 import itertools
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from benchtrail import __version__
-from benchtrail.bench.fingerprint import fingerprint_of
-from benchtrail.bench.metrics import tidy
 from benchtrail.importers.reader import Bad, Node, Problems
-from benchtrail.results.schema import SCHEMA_ID, SKETCH_QUANTILES, shorten
+from benchtrail.results.model import (
+    PERCENTILES,
+    SKETCH_QUANTILES,
+    Benchmark,
+    Distribution,
+    Environment,
+    Hardware,
+    Metric,
+    Record,
+    Run,
+    Source,
+    Timer,
+    tidy,
+)
+from benchtrail.results.schema import shorten
 
 __all__ = [
     "UNKNOWN",
@@ -30,8 +42,8 @@ __all__ = [
     "Context",
     "Importer",
     "benchmark",
-    "benchmark_name",
     "distribution",
+    "each_benchmark",
     "environment",
     "from_epoch_ms",
     "interpolated",
@@ -50,7 +62,8 @@ UNKNOWN = "unknown"
 UNKNOWN_START = "1970-01-01T00:00:00Z"
 _MAX_NAME = 200
 _FULL_SHA = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?", re.ASCII)
-_PERCENTILES = {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99}
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -67,7 +80,7 @@ class Importer:
 
     name: str
     summary: str  # one line for --help
-    read: Callable[[Path, Context], list[dict[str, Any]]]
+    read: Callable[[Path, Context], list[Record]]
 
 
 def rfc3339(node: Node, *, utc: bool = False) -> str:
@@ -110,7 +123,7 @@ def _utc_text(when: dt.datetime) -> str:
 
 
 def source(commit: str | None, *, time: str | None = None, title: str | None = None,
-           ref: str | None = None, project_url: str | None = None) -> dict[str, Any]:
+           ref: str | None = None, project_url: str | None = None) -> Source:
     """The ``source`` block. ``commit`` is kept when it is a full SHA; anything else
     (a short or Mercurial-style id) goes into ``ref`` (or before the title when there
     is a ref already), never passed off as a commit."""
@@ -122,101 +135,63 @@ def source(commit: str | None, *, time: str | None = None, title: str | None = N
             ref = commit
         else:
             title = f"{commit} {title}" if title else commit
-    return {
-        "commit": full,
-        "ref": ref,
-        "commit_time": time,
-        "commit_title": title,
-        "pipeline_id": None,
-        "job_id": None,
-        "pipeline_url": None,
-        "project_url": project_url,
-        "mr_iid": None,
-    }
+    return Source(commit=full, ref=ref, commit_time=time, commit_title=title, project_url=project_url)
 
 
 def environment(context: Context, *, cpu_model: str | None = None, cpu_count: int | None = None,
                 python: str | None = None, platform: str | None = None,
-                packages: dict[str, str] | None = None, label: str | None = None) -> dict[str, Any]:
+                packages: dict[str, str] | None = None, label: str | None = None) -> Environment:
     """The ``environment`` block from what the input says. Unknown hardware is
     "unknown" with one CPU (the schema needs a count of at least 1); the runner label
     is the ``--machine`` given, else ``label`` (e.g. asv's machine name), else empty."""
-    hardware = {
-        "cpu_model": cpu_model.strip() if cpu_model and cpu_model.strip() else UNKNOWN,
-        "cpu_count": cpu_count if cpu_count and cpu_count >= 1 else 1,
-        "gpu_model": None,
-        "gpu_count": 0,
-        "runner_label": context.machine or label or "",
-    }
-    return {
-        "fingerprint": fingerprint_of(hardware),
-        "hardware": hardware,
-        "gpu": "none",
-        "python": python or UNKNOWN,
-        "platform": platform or UNKNOWN,
-        "packages": dict(sorted((packages or {}).items())),
-    }
+    hardware = Hardware(
+        cpu_model=cpu_model.strip() if cpu_model and cpu_model.strip() else UNKNOWN,
+        cpu_count=cpu_count if cpu_count and cpu_count >= 1 else 1,
+        gpu_model=None,
+        gpu_count=0,
+        runner_label=context.machine or label or "",
+    )
+    return Environment(fingerprint=hardware.fingerprint, hardware=hardware, gpu=None,
+                       python=python or UNKNOWN, platform=platform or UNKNOWN,
+                       packages=dict(sorted((packages or {}).items())))
 
 
 def run(started_at: str | None, *, duration_s: float = 0.0, iterations: int = 0,
-        timer: str = UNKNOWN) -> dict[str, Any]:
+        timer: str = UNKNOWN) -> Run:
     """The ``run`` block: one process per benchmark as far as benchtrail can tell;
     resolution and overhead of a timer the input does not describe are 0."""
-    return {
-        "started_at": started_at or UNKNOWN_START,
-        "duration_s": tidy(max(duration_s, 0.0)),
-        "tool_version": __version__,
-        "runs": 1,
-        "warmup": 0,
-        "iterations": iterations,
-        "timer": {"name": timer, "resolution_ns": 0.0, "overhead_ns": 0.0},
-    }
+    return Run(started_at=started_at or UNKNOWN_START, duration_s=tidy(max(duration_s, 0.0)),
+               tool_version=__version__, runs=1, warmup=0, iterations=iterations,
+               timer=Timer(timer, 0.0, 0.0))
 
 
-def benchmark_name(node: Node) -> str:
-    """A benchmark name: non-empty, cut to the schema's 200 characters."""
-    name = " ".join(node.text(nonempty=True).split())
-    return name if len(name) <= _MAX_NAME else name[: _MAX_NAME - 3] + "..."
-
-
-def benchmark(name: str, *, target: str, metrics: dict[str, Any], calls: int, errors: int = 0,
+def benchmark(name: Node, *, target: str, metrics: dict[str, Metric], calls: int, errors: int = 0,
               params: dict[str, Any] | None = None, iterations: int | None = None,
-              warnings: Iterable[str] = ()) -> dict[str, Any]:
-    """One ``benchmarks[]`` entry; ``target`` says which tool measured what."""
-    entry: dict[str, Any] = {
-        "name": name,
-        "params": dict(params or {}),
-        "kind": "callable",
-        "target": target,
-        "calls": calls,
-        "errors": errors,
-        "timeouts": 0,
-        "metrics": metrics,
-    }
-    if iterations is not None:
-        entry["iterations"] = iterations
-    notes = list(dict.fromkeys(warnings))
-    if notes:
-        entry["warnings"] = notes
-    return entry
+              warnings: Iterable[str] = ()) -> Benchmark:
+    """One ``benchmarks[]`` entry named by the text in ``name``: it must not be blank, and
+    is cut to the schema's 200 characters. ``target`` says which tool measured what."""
+    text = " ".join(name.text(nonempty=True).split())
+    if len(text) > _MAX_NAME:
+        text = text[: _MAX_NAME - 3] + "..."
+    notes = tuple(dict.fromkeys(warnings))
+    return Benchmark(name=text, kind="callable", metrics=metrics, calls=calls, errors=errors,
+                     params=dict(params or {}), target=target, iterations=iterations,
+                     warnings=notes or None)
 
 
-def single(unit: str, direction: str, value: float) -> dict[str, Any]:
+def single(unit: str, direction: str, value: float) -> Metric:
     """A single-value metric; ``runs`` holds it once: one process measured it."""
     value = tidy(value)
-    return {"unit": unit, "direction": direction, "value": value, "runs": [value]}
+    return Metric(unit, direction, value=value, runs=(value,))
 
 
-def distribution(samples: list[float], scale: float, unit: str, direction: str) -> dict[str, Any]:
+def distribution(samples: list[float], scale: float, unit: str, direction: str) -> Metric:
     """A distribution metric computed from every sample, exactly as ``run`` does."""
     import numpy as np
 
-    from benchtrail.bench.summary import summarize
-
     with np.errstate(all="ignore"):  # absurd inputs overflow; the record check refuses them
-        summary = summarize(samples, scale)
-    summary.update(unit=unit, direction=direction, runs=[summary["p50"]])
-    return tidy(summary)
+        summary = Distribution.of(samples, scale)
+    return Metric(unit, direction, distribution=summary, runs=(summary.p50,))
 
 
 def _quantile(knots: list[tuple[float, float]], q: float) -> float:
@@ -227,19 +202,16 @@ def _quantile(knots: list[tuple[float, float]], q: float) -> float:
 
 
 def interpolated(knots: list[tuple[float, float]], *, n: int, mean: float, stdev: float,
-                 maximum: float, unit: str, direction: str) -> dict[str, Any]:
+                 maximum: float, unit: str, direction: str) -> Metric:
     """A distribution metric from known quantiles only (``knots``: (quantile, value),
     increasing, the first at 0 = min). Quantiles in between are linear interpolations;
     above the last knot they equal its value, a lower bound, since nothing is known
     there but ``maximum``."""
-    values = {name: _quantile(knots, q) for name, q in _PERCENTILES.items()}
-    summary = {
-        "n": n, "mean": mean, "stdev": stdev, "min": knots[0][1], "max": maximum, **values,
-        "sketch": {"quantiles": list(SKETCH_QUANTILES),
-                   "values": [_quantile(knots, q) for q in SKETCH_QUANTILES]},
-        "unit": unit, "direction": direction, "runs": [values["p50"]],
-    }
-    return tidy(summary)
+    values = {name: tidy(_quantile(knots, q)) for name, q in PERCENTILES.items()}
+    summary = Distribution(n=n, mean=tidy(mean), stdev=tidy(stdev), min=tidy(knots[0][1]),
+                           max=tidy(maximum), **values,
+                           sketch=tidy(tuple(_quantile(knots, q) for q in SKETCH_QUANTILES)))
+    return Metric(unit, direction, distribution=summary, runs=(summary.p50,))
 
 
 def ordered(node: Node, named: list[tuple[str, float]]) -> None:
@@ -249,30 +221,52 @@ def ordered(node: Node, named: list[tuple[str, float]]) -> None:
             raise Bad(node.path, f"expected {name0} <= {name1}, found {v0:g} > {v1:g}")
 
 
-def record(context: Context, *, source_block: dict[str, Any], environment_block: dict[str, Any],
-           run_block: dict[str, Any], benchmarks: list[dict[str, Any]]) -> dict[str, Any]:
-    """A whole ``benchtrail.result/1`` record."""
-    return {
-        "schema": SCHEMA_ID,
-        "suite": context.suite,
-        "benchmarks": benchmarks,
-        "source": source_block,
-        "environment": environment_block,
-        "run": run_block,
-    }
+def record(context: Context, benchmarks: Sequence[Benchmark], *, source_block: Source | None = None,
+           environment_block: Environment | None = None, started_at: str | None = None,
+           duration_s: float = 0.0, timer: str = UNKNOWN) -> Record:
+    """A whole record of ``benchmarks``. What the input does not tell stays unknown: no
+    commit, "unknown" hardware, the fixed start; ``run.iterations`` counts every call."""
+    return Record(
+        suite=context.suite,
+        benchmarks=tuple(benchmarks),
+        source=source(None) if source_block is None else source_block,
+        environment=environment(context) if environment_block is None else environment_block,
+        run=run(started_at, duration_s=duration_s, iterations=sum(entry.calls for entry in benchmarks),
+                timer=timer),
+    )
 
 
-def unique(problems: Problems, entries: list[tuple[Node, dict[str, Any]]]) -> list[dict[str, Any]]:
+def unique(problems: Problems, entries: list[tuple[Node, Benchmark]]) -> list[Benchmark]:
     """The entries, with a problem noted for each one whose name and params repeat an
     earlier one's: a record with two such benchmarks would be ambiguous."""
     seen: dict[tuple[str, str], str] = {}
     kept = []
     for node, entry in entries:
-        key = (entry["name"], json.dumps(entry["params"], sort_keys=True))
+        key = (entry.name, json.dumps(entry.params, sort_keys=True))
         if key in seen:
-            problems.add(Bad(node.path, f"duplicate benchmark {shorten(entry['name'])} "
+            problems.add(Bad(node.path, f"duplicate benchmark {shorten(entry.name)} "
                                         f"with the same params as {seen[key]}"))
             continue
         seen[key] = node.path
         kept.append(entry)
     return kept
+
+
+def each_benchmark(problems: Problems, array: Callable[[], Node], what: str,
+                   convert: Callable[[Node], tuple[Benchmark, T]]) -> tuple[list[Benchmark], list[T]]:
+    """Every item of the non-empty array ``array()`` through ``convert``, which gives its
+    benchmark and what else the item tells (the time it took, say): the benchmarks, kept
+    by ``unique``, and those other values. ``array`` is called here, so that a missing or
+    wrong array is noted like a bad item: every problem goes to ``problems``, and the
+    results are whole only while it has none."""
+    items: list[Node] = []
+    try:
+        node = array()
+        items = node.items()
+        if not items:
+            raise node.fail(f"expected at least one {what}")
+    except Bad as bad:
+        problems.add(bad)
+    converted = problems.each(items, lambda item: (item, convert(item)))
+    benchmarks = unique(problems, [(item, entry) for item, (entry, _) in converted])
+    return benchmarks, [told for _, (_, told) in converted]

@@ -11,22 +11,12 @@ The file holds no commit, machine or time: those blocks say "unknown" as for hyp
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from benchtrail.importers.base import (
-    Context,
-    Importer,
-    benchmark,
-    benchmark_name,
-    environment,
-    record,
-    run,
-    single,
-    source,
-    unique,
-)
-from benchtrail.importers.reader import Bad, Node, Problems, load_json
+from benchtrail.importers.base import Context, Importer, benchmark, each_benchmark, record, single
+from benchtrail.importers.reader import Node, Problems, load_json
+from benchtrail.results.model import Benchmark, Record
 
 __all__ = ["BIGGER", "SMALLER", "bench_entry", "benches"]
 
@@ -34,7 +24,7 @@ __all__ = ["BIGGER", "SMALLER", "bench_entry", "benches"]
 NO_UNIT = "unitless"
 
 
-def bench_entry(node: Node, direction: str, target: str) -> dict[str, Any]:
+def bench_entry(node: Node, direction: str, target: str) -> Benchmark:
     """One ``{name, unit, value, ...}`` item as a benchmark entry."""
     # github-action-benchmark stores what it was given: values arrive as "31" too
     value = node.get("value").number(numeric_text=True)
@@ -42,7 +32,7 @@ def bench_entry(node: Node, direction: str, target: str) -> dict[str, Any]:
     unit = unit_node.text().strip() if unit_node is not None else ""
     warnings = [] if unit else [f"github-action-benchmark gave no unit: {NO_UNIT!r} is used"]
     return benchmark(
-        benchmark_name(node.get("name")),
+        node.get("name"),
         target=target,
         metrics={"value": single(unit or NO_UNIT, direction, value)},
         calls=0,
@@ -50,27 +40,20 @@ def bench_entry(node: Node, direction: str, target: str) -> dict[str, Any]:
     )
 
 
-def benches(problems: Problems, node: Node, direction: str, target: str) -> list[dict[str, Any]]:
-    """Every item of the list ``node`` as a benchmark entry; problems go to ``problems``."""
-    items = node.items()
-    if not items:
-        raise node.fail("expected at least one benchmark")
-    converted = problems.each(items, lambda item: (item, bench_entry(item, direction, target)))
-    return unique(problems, converted)
+def benches(problems: Problems, array: Callable[[], Node], direction: str, target: str) -> list[Benchmark]:
+    """Every item of the list ``array()`` as a benchmark entry; problems go to ``problems``."""
+    benchmarks, _ = each_benchmark(problems, array, "benchmark",
+                                   lambda item: (bench_entry(item, direction, target), None))
+    return benchmarks
 
 
-def _reader(tool: str, direction: str) -> Any:
-    def read(path: Path, context: Context) -> list[dict[str, Any]]:
+def _reader(tool: str, direction: str) -> Callable[[Path, Context], list[Record]]:
+    def read(path: Path, context: Context) -> list[Record]:
         doc = load_json(path)
         problems = Problems(str(path))
-        entries: list[dict[str, Any]] = []
-        try:
-            entries = benches(problems, doc, direction, f"github-action-benchmark {tool}")
-        except Bad as bad:
-            problems.add(bad)
+        benchmarks = benches(problems, lambda: doc, direction, f"github-action-benchmark {tool}")
         problems.check()
-        return [record(context, source_block=source(None), environment_block=environment(context),
-                       run_block=run(None), benchmarks=entries)]
+        return [record(context, benchmarks)]
 
     read.__doc__ = f"The one record of a github-action-benchmark {tool} JSON file."
     return read

@@ -16,21 +16,12 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 from benchtrail.errors import ImportFormatError
-from benchtrail.importers.base import (
-    Context,
-    Importer,
-    environment,
-    from_epoch_ms,
-    record,
-    rfc3339,
-    run,
-    source,
-)
+from benchtrail.importers.base import Context, Importer, from_epoch_ms, record, rfc3339, source
 from benchtrail.importers.gab import benches
 from benchtrail.importers.reader import Bad, Node, Problems, read_text
+from benchtrail.results.model import Record
 
 __all__ = ["IMPORTER", "parse_data_js", "read"]
 
@@ -65,7 +56,7 @@ def parse_data_js(text: str, source_name: str) -> Node:
 
 
 def _entry(node: Node, set_name: str, context: Context, project_url: str | None,
-           problems: Problems) -> dict[str, Any]:
+           problems: Problems) -> Record:
     commit = node.get("commit")
     tool = node.get("tool")
     if tool.text() not in BIGGER_IS_BETTER:
@@ -80,17 +71,16 @@ def _entry(node: Node, set_name: str, context: Context, project_url: str | None,
         project_url=project_url,
     )
     started = from_epoch_ms(node.get("date"))
-    entries = benches(problems, node.get("benches"), direction,
+    entries = benches(problems, lambda: node.get("benches"), direction,
                       f"github-action-benchmark {tool.text()}: {set_name}")
-    return record(context, source_block=source_block, environment_block=environment(context),
-                  run_block=run(started), benchmarks=entries)
+    return record(context, entries, source_block=source_block, started_at=started)
 
 
-def read(path: Path, context: Context) -> list[dict[str, Any]]:
+def read(path: Path, context: Context) -> list[Record]:
     """One record per entry of a github-action-benchmark ``data.js``."""
     doc = parse_data_js(read_text(path), str(path))
     problems = Problems(str(path))
-    records: list[dict[str, Any]] = []
+    records: list[Record] = []
     try:
         url = doc.opt("repoUrl")
         project_url = url.text() if url is not None else None

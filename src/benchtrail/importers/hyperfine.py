@@ -18,27 +18,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from benchtrail.importers.base import (
-    Context,
-    Importer,
-    benchmark,
-    benchmark_name,
-    distribution,
-    environment,
-    record,
-    run,
-    single,
-    source,
-    unique,
-)
-from benchtrail.importers.reader import Bad, Node, Problems, load_json
+from benchtrail.importers.base import Context, Importer, benchmark, distribution, each_benchmark, record, single
+from benchtrail.importers.reader import Node, Problems, load_json
+from benchtrail.results.model import Benchmark, Record
 
 __all__ = ["IMPORTER", "read"]
 
 _MS = 1000.0
 
 
-def _benchmark(node: Node) -> tuple[dict[str, Any], float]:
+def _benchmark(node: Node) -> tuple[Benchmark, float]:
     """The entry and the seconds its runs took."""
     command = node.get("command")
     times = [item.number(minimum=0) for item in node.get("times").items()]
@@ -57,7 +46,7 @@ def _benchmark(node: Node) -> tuple[dict[str, Any], float]:
         params = {key: value.scalar() for key, value in parameters.fields()}
     warnings = [f"{errors} of {len(times)} runs exited non-zero"] if errors else []
     entry = benchmark(
-        benchmark_name(command),
+        command,
         target=f"hyperfine: {command.text()}",
         params=params,
         metrics=metrics,
@@ -69,24 +58,13 @@ def _benchmark(node: Node) -> tuple[dict[str, Any], float]:
     return entry, sum(times)
 
 
-def read(path: Path, context: Context) -> list[dict[str, Any]]:
+def read(path: Path, context: Context) -> list[Record]:
     """The one record of a hyperfine JSON export."""
     doc = load_json(path)
     problems = Problems(str(path))
-    entries: list[Node] = []
-    try:
-        entries = doc.get("results").items()
-        if not entries:
-            raise doc.get("results").fail("expected at least one command")
-    except Bad as bad:
-        problems.add(bad)
-    converted = problems.each(entries, lambda node: (node, _benchmark(node)))
-    benchmarks = unique(problems, [(node, entry) for node, (entry, _) in converted])
+    benchmarks, spent = each_benchmark(problems, lambda: doc.get("results"), "command", _benchmark)
     problems.check()
-    run_block = run(None, duration_s=sum(spent for _, (_, spent) in converted),
-                    iterations=sum(entry["calls"] for entry in benchmarks), timer="hyperfine")
-    return [record(context, source_block=source(None), environment_block=environment(context),
-                   run_block=run_block, benchmarks=benchmarks)]
+    return [record(context, benchmarks, duration_s=sum(spent), timer="hyperfine")]
 
 
 IMPORTER = Importer("hyperfine", "hyperfine --export-json output", read)

@@ -23,22 +23,22 @@ from pathlib import Path
 from typing import Any
 
 from benchtrail.importers.base import (
+    UNKNOWN,
     Context,
     Importer,
     benchmark,
-    benchmark_name,
     distribution,
+    each_benchmark,
     environment,
     interpolated,
     ordered,
     record,
     rfc3339,
-    run,
     single,
     source,
-    unique,
 )
 from benchtrail.importers.reader import Bad, Node, Problems, load_json
+from benchtrail.results.model import Benchmark, Environment, Metric, Record, Source
 
 __all__ = ["IMPORTER", "read"]
 
@@ -57,7 +57,7 @@ def _text(node: Node | None) -> str | None:
     return node.text() if node is not None else None
 
 
-def _environment(doc: Node, context: Context) -> dict[str, Any]:
+def _environment(doc: Node, context: Context) -> Environment:
     info = doc.opt("machine_info")
     packages = {"pytest-benchmark": version.text()} if (version := doc.opt("version")) else {}
     if info is None:
@@ -79,7 +79,7 @@ def _environment(doc: Node, context: Context) -> dict[str, Any]:
     )
 
 
-def _source(doc: Node) -> tuple[dict[str, Any], bool]:
+def _source(doc: Node) -> tuple[Source, bool]:
     info = doc.opt("commit_info")
     if info is None:
         return source(None), False
@@ -95,7 +95,7 @@ def _source(doc: Node) -> tuple[dict[str, Any], bool]:
     return block, dirty is not None and dirty.value is True
 
 
-def _latency(stats: Node) -> tuple[dict[str, Any], list[str]]:
+def _latency(stats: Node) -> tuple[Metric, list[str]]:
     data = stats.opt("data")
     if data is not None and data.items():
         samples = [item.number(minimum=0) for item in data.items()]
@@ -119,8 +119,8 @@ def _latency(stats: Node) -> tuple[dict[str, Any], list[str]]:
     return metric, [_NO_SAMPLES]
 
 
-def _benchmark(node: Node, dirty: bool) -> tuple[dict[str, Any], float, str | None]:
-    """The entry, the seconds its rounds took, and the timer it used."""
+def _benchmark(node: Node, dirty: bool) -> tuple[Benchmark, tuple[float, str | None]]:
+    """The entry, and the seconds its rounds took and the timer it used."""
     fullname = node.opt("fullname") or node.get("name")
     name = fullname.text(nonempty=True)
     param = node.opt("param")
@@ -147,7 +147,7 @@ def _benchmark(node: Node, dirty: bool) -> tuple[dict[str, Any], float, str | No
     if dirty:
         warnings.append("pytest-benchmark: measured with uncommitted changes (commit_info.dirty)")
     entry = benchmark(
-        benchmark_name(Node(name, fullname.path)),
+        Node(name, fullname.path),
         target=f"pytest-benchmark: {fullname.text()}",
         params=params,
         metrics=metrics,
@@ -155,10 +155,10 @@ def _benchmark(node: Node, dirty: bool) -> tuple[dict[str, Any], float, str | No
         iterations=rounds * per_round,
         warnings=warnings,
     )
-    return entry, spent, timer.text() if timer is not None else None
+    return entry, (spent, timer.text() if timer is not None else None)
 
 
-def read(path: Path, context: Context) -> list[dict[str, Any]]:
+def read(path: Path, context: Context) -> list[Record]:
     """The one record of a pytest-benchmark JSON file."""
     doc = load_json(path)
     problems = Problems(str(path))
@@ -171,24 +171,14 @@ def read(path: Path, context: Context) -> list[dict[str, Any]]:
             parts[part] = build()
         except Bad as bad:
             problems.add(bad)
-    entries: list[Node] = []
-    try:
-        entries = doc.get("benchmarks").items()
-        if not entries:
-            raise doc.get("benchmarks").fail("expected at least one benchmark")
-    except Bad as bad:
-        problems.add(bad)
     dirty = parts.get("source", (None, False))[1]
-    converted = problems.each(entries, lambda node: (node, _benchmark(node, dirty)))
-    benchmarks = unique(problems, [(node, entry) for node, (entry, _, _) in converted])
+    benchmarks, told = each_benchmark(problems, lambda: doc.get("benchmarks"), "benchmark",
+                                      lambda node: _benchmark(node, dirty))
     problems.check()
-    timers = [timer for _, (_, _, timer) in converted if timer]
-    run_block = run(parts["started"], duration_s=sum(spent for _, (_, spent, _) in converted),
-                    iterations=sum(entry["calls"] for entry in benchmarks),
-                    timer=timers[0] if timers else "unknown")
-    return [record(context, source_block=parts["source"][0],
-                   environment_block=parts["environment"], run_block=run_block,
-                   benchmarks=benchmarks)]
+    timers = [timer for _, timer in told if timer]
+    return [record(context, benchmarks, source_block=parts["source"][0], environment_block=parts["environment"],
+                   started_at=parts["started"], duration_s=sum(spent for spent, _ in told),
+                   timer=timers[0] if timers else UNKNOWN)]
 
 
 IMPORTER = Importer("pytest-benchmark", "pytest-benchmark --benchmark-json output", read)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import gc
 import json
 import logging
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +27,12 @@ from benchtrail.results.gitrepo import (
     GitRepo,
     RemoteAccess,
     credentials_env,
+    open_bare,
     open_repo,
     remote_access,
     strip_credentials,
 )
+from benchtrail.results.model import Record
 from benchtrail.results.record import parse_record
 from benchtrail.results.schema import SCHEMA_ID, validate
 from benchtrail.results.store import DEFAULT_BRANCH, fetch_tip
@@ -48,30 +49,24 @@ class NoResultsBranch(StoreError):
 @dataclass(frozen=True)
 class StoredRecord:
     path: str  # inside the branch
-    record: dict[str, Any]
+    record: Record
 
 
-def _cache_repo(source: GitRepo, remote: str, cache: Path) -> tuple[GitRepo, RemoteAccess]:
+def _cache_repo(source: GitRepo, access: RemoteAccess, cache: Path) -> tuple[GitRepo, RemoteAccess]:
     """A bare repository at ``cache`` whose ``origin`` is ``remote`` of ``source``, without
     credentials in its config (GitLab keeps caches as files): they go through the env."""
-    import git
-
-    try:
-        url = str(source.repo.git.remote("get-url", remote)).strip()
-    except git.GitCommandError:
-        raise StoreError(f"no remote named {remote!r} in {source.repo.working_dir}") from None
-    access = remote_access(remote)
-    if access.push_url != remote:  # GitLab CI: read with the same token we would push with
+    found = source.result("remote", "get-url", access.name)
+    if found.status != 0:
+        raise StoreError(f"no remote named {access.name!r} in {source.folder}")
+    url = found.stdout.strip()
+    if access.push_url != access.name:  # GitLab CI: read with the same token we would push with
         url = access.push_url
     plain = strip_credentials(url)
-    if not (cache / "HEAD").exists():
-        cache.mkdir(parents=True, exist_ok=True)
-        git.Repo.init(cache, bare=True)
-    repo = GitRepo(git.Repo(cache), access.secrets)
-    current = repo.repo.git.config("--get", "remote.origin.url", with_exceptions=False)
+    repo = open_bare(cache, access.secrets)
+    current = repo.result("config", "--get", "remote.origin.url").stdout.strip()
     if not current:
         repo.run("remote", "add", "origin", plain)
-    elif current.strip() != plain:
+    elif current != plain:
         repo.run("remote", "set-url", "origin", plain)
     return repo, RemoteAccess("origin", plain, access.secrets, credentials_env(url)[1])
 
@@ -138,37 +133,29 @@ def _fetch_missing(repo: GitRepo, access: RemoteAccess, tip: str, prefixes: Sequ
 
 def _cat(repo: GitRepo, oids: Sequence[str]) -> Iterator[bytes]:
     """The contents of ``oids``, in order, streamed from one ``git cat-file --batch``."""
-    import git
-
-    with tempfile.TemporaryFile() as stdin:
-        stdin.write(("\n".join(oids) + "\n").encode())
-        stdin.seek(0)
-        process = repo.repo.git.execute(["git", "cat-file", "--batch"], istream=stdin, as_process=True)
-        out = process.stdout
-        try:
-            for oid in oids:
-                header = out.readline().split()
-                if len(header) != 3:
-                    raise StoreError(f"object {oid} is missing from the results branch")
-                size = int(header[2])
-                yield out.read(size)
-                out.read(1)  # the newline after each object
-        finally:
-            out.close()
-            try:
-                process.wait()
-            except git.GitCommandError:  # left early: git was cut off, and nothing is lost
-                pass
+    with repo.stream("cat-file", "--batch", input_text="\n".join(oids) + "\n") as out:
+        for oid in oids:
+            header = out.readline().split()
+            if len(header) != 3:
+                raise StoreError(f"object {oid} is missing from the results branch")
+            size = int(header[2])
+            yield out.read(size)
+            out.read(1)  # the newline after each object
 
 
-def _fast_parse(data: bytes, source: str) -> dict[str, Any]:
+def _fast_parse(data: bytes, source: str) -> Record:
+    """A record that ``record`` validated when it wrote it: only its version is checked
+    (an older one is upgraded, a bad one refused)."""
     try:
         record = json.loads(data)
     except ValueError as exc:
         raise RecordError(f"{source}: not valid JSON: {exc}") from None
-    if isinstance(record, dict) and record.get("schema") == SCHEMA_ID:
-        return record
-    return validate(record, source)  # an older version is upgraded, a bad one refused
+    if not (isinstance(record, dict) and record.get("schema") == SCHEMA_ID):
+        record = validate(record, source)
+    try:
+        return Record.from_json(record)
+    except (KeyError, TypeError, AttributeError):  # hand-edited on the branch: say where, as a full check does
+        return parse_record(data, source)
 
 
 def iter_records(
@@ -181,16 +168,18 @@ def iter_records(
     cache: str | Path | None = None,
     fetch: bool = True,
     validate: bool = False,
+    access: RemoteAccess | None = None,
 ) -> Iterator[StoredRecord]:
     """The records on ``branch``, oldest path first, streamed; only ``suite`` and only
-    ``months`` (``"YYYY/MM"``) when given. ``StoreError`` when the branch exists nowhere."""
-    access = remote_access(remote)
+    ``months`` (``"YYYY/MM"``) when given. ``access`` says where ``remote`` is read from
+    (default: the remote as configured). ``StoreError`` when the branch exists nowhere."""
+    access = access if access is not None else remote_access(remote)
     source = open_repo(repo, access.secrets)
     if cache is not None:
-        git_repo, access = _cache_repo(source, remote, Path(cache))
+        git_repo, access = _cache_repo(source, access, Path(cache))
     else:
         git_repo = source
-        if remote not in git_repo.repo.git.remote().split():
+        if remote not in git_repo.run("remote").split():
             fetch = False
     tip, fetched = _tip(git_repo, access, branch, fetch)
     if tip is None:

@@ -1,4 +1,4 @@
-"""Reading and writing result record files.
+"""Reading and writing result record files: JSON in, a typed ``Record`` out, and back.
 
 A record file is UTF-8 JSON with sorted keys and a final newline, so the same record
 always gives the same bytes. Writes validate first, go to a temporary file in the same
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from benchtrail.errors import RecordError
+from benchtrail.results.model import Record
 from benchtrail.results.schema import validate, value_problems
 
 __all__ = ["dump_record", "load_record", "parse_record", "record_bytes", "write_atomic"]
@@ -34,16 +35,17 @@ def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def record_bytes(record: dict[str, Any]) -> bytes:
+def record_bytes(record: Record) -> bytes:
     """The canonical bytes of a valid record."""
-    found = value_problems(record)
+    data = record.to_json()
+    found = value_problems(data)
     if found:
         raise RecordError(*found)
-    text = json.dumps(record, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
+    text = json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
     return (text + "\n").encode("utf-8")
 
 
-def parse_record(data: bytes | str, source: str) -> dict[str, Any]:
+def parse_record(data: bytes | str, source: str) -> Record:
     """Parse and validate record bytes read from ``source`` (a path or a description)."""
     if isinstance(data, (bytes, bytearray)):
         try:
@@ -58,10 +60,10 @@ def parse_record(data: bytes | str, source: str) -> dict[str, Any]:
         raise RecordError(f"{source}: not valid JSON: {exc}") from None
     except RecursionError:
         raise RecordError(f"{source}: not valid JSON: nested too deeply") from None
-    return validate(record, source)
+    return Record.from_json(validate(record, source))
 
 
-def load_record(path: str | os.PathLike[str]) -> dict[str, Any]:
+def load_record(path: str | os.PathLike[str]) -> Record:
     """Read and validate one record file, upgraded to the current schema version."""
     try:
         data = Path(path).read_bytes()
@@ -119,13 +121,11 @@ def write_atomic(target: Path, data: bytes, *, replace: bool = True) -> None:
             tmp.unlink()
 
 
-def dump_record(
-    record: dict[str, Any], path: str | os.PathLike[str], *, replace: bool = False
-) -> Path:
+def dump_record(record: Record, path: str | os.PathLike[str], *, replace: bool = False) -> Path:
     """Validate ``record`` and write it to ``path`` atomically; refuse an existing file
     unless ``replace``."""
     target = Path(path)
-    record = validate(record, str(target))
+    validate(record.to_json(), str(target))
     data = record_bytes(record)
     exists = RecordError(f"{target}: already exists; refusing to overwrite a record")
     if not replace and os.path.lexists(target):

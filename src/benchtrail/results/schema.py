@@ -16,10 +16,19 @@ import math
 import re
 from collections.abc import Callable
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 from benchtrail.errors import RecordError
+from benchtrail.results.validation import (
+    Problem,
+    format_problems,
+    json_path,
+    json_type,
+    load_schema,
+    make_validator,
+    schema_problems,
+    shorten,
+)
 
 __all__ = [
     "CURRENT_VERSION",
@@ -47,23 +56,15 @@ SKETCH_QUANTILES: tuple[float, ...] = (
 #: version -> function that turns a record of that version into one of the next.
 _UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
-_MAX_VALUE_CHARS = 60
-_MAX_MESSAGE_CHARS = 200
 _TAG = re.compile(re.escape(SCHEMA_PREFIX) + r"([1-9][0-9]*)", re.ASCII)
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 _DATE_TIME = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(?:\.\d+)?(?:[Zz]|[+-](\d\d):(\d\d))", re.ASCII
 )
-_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
 
 
 def schema_document(version: int = CURRENT_VERSION) -> dict[str, Any]:
     """The JSON Schema of a record version, as shipped in the package."""
-    text = resources.files("benchtrail.results").joinpath(
-        f"schemas/result-{version}.schema.json"
-    ).read_text(encoding="utf-8")
-    document: dict[str, Any] = json.loads(text)
-    return document
+    return load_schema("benchtrail.results", f"result-{version}.schema.json")
 
 
 def _is_date_time(value: object) -> bool:
@@ -85,13 +86,7 @@ def _is_date_time(value: object) -> bool:
 
 @lru_cache(maxsize=None)
 def _validator(version: int) -> Any:
-    import jsonschema
-
-    document = schema_document(version)
-    cls = jsonschema.validators.validator_for(document)
-    checker = jsonschema.FormatChecker(formats=())
-    checker.checks("date-time")(_is_date_time)
-    return cls(document, format_checker=checker)
+    return make_validator(schema_document(version), formats={"date-time": _is_date_time})
 
 
 def _version_of(record: Any) -> int:
@@ -112,39 +107,6 @@ def _version_of(record: Any) -> int:
     return version
 
 
-def json_type(value: Any) -> str:
-    """The JSON name of a Python value's type: ``number``, ``string``, ``object``, ..."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return "number"
-    return _JSON_TYPES.get(type(value), type(value).__name__)
-
-
-def shorten(value: Any) -> str:
-    """``value`` as one line of JSON, cut to a few dozen characters."""
-    try:
-        text = json.dumps(value, sort_keys=True, default=repr)
-    except (TypeError, ValueError, RecursionError):
-        text = f"<{json_type(value)}>"
-    return text if len(text) <= _MAX_VALUE_CHARS else text[: _MAX_VALUE_CHARS - 3] + "..."
-
-
-def json_path(parts: Any) -> str:
-    """``$.a[0]["b c"]``: a JSON path, one line whatever the keys hold."""
-    path = "$"
-    for part in parts:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif isinstance(part, str) and _IDENTIFIER.fullmatch(part):
-            path += f".{part}"
-        else:  # quoted, so a dot, a bracket or a newline in a key keeps the path one line
-            path += f"[{json.dumps(str(part))}]"
-    return path
-
-
-def _path_key(parts: tuple[Any, ...]) -> tuple[tuple[int, Any], ...]:
-    return tuple((0, part) if isinstance(part, int) else (1, str(part)) for part in parts)
-
-
 def is_unicode(text: str) -> bool:
     """Whether ``text`` encodes as UTF-8 (JSON's ``"\\ud800"`` escape gives one that does not)."""
     try:
@@ -154,9 +116,9 @@ def is_unicode(text: str) -> bool:
     return True
 
 
-def _value_problems(record: Any) -> list[tuple[tuple[Any, ...], str]]:
+def _value_problems(record: Any) -> list[Problem]:
     """What JSON Schema cannot see: NaN and infinities, and text that is not Unicode."""
-    found: list[tuple[tuple[Any, ...], str]] = []
+    found: list[Problem] = []
     stack: list[tuple[tuple[Any, ...], Any]] = [((), record)]
     while stack:  # no recursion: a record nested a thousand deep is refused, not a crash
         path, value = stack.pop()
@@ -180,98 +142,13 @@ def value_problems(record: Any) -> list[str]:
     return [f"{json_path(path)}: {message}" for path, message in _value_problems(record)]
 
 
-def _branch_rank(errors: list[Any]) -> tuple[bool, int]:
-    """How far a oneOf branch is from the instance: a branch for another JSON type
-    (``"none"`` where an object was given) comes last, then the fewest problems."""
-    wrong_type = False
-    size = 0
-    for error in errors:
-        at_root = not error.relative_path
-        if at_root and error.validator == "type":
-            wrong_type = True
-        elif at_root and error.validator in ("const", "enum"):
-            allowed = [error.validator_value] if error.validator == "const" else error.validator_value
-            wrong_type = wrong_type or all(
-                json_type(value) != json_type(error.instance) for value in allowed
-            )
-        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-            size += len(_extra_keys(error))
-        else:
-            size += 1
-    return wrong_type, size
-
-
-def _extra_keys(error: Any) -> list[str]:
-    known = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
-    return [key for key in error.instance if key not in known]
-
-
-def _describe(error: Any) -> list[tuple[tuple[Any, ...], str]]:
-    """One or more ``(path, message)`` for a validation error; for a failed oneOf, the
-    problems of the branch closest to what was given."""
-    path = tuple(error.absolute_path)
-    if error.validator in ("oneOf", "anyOf"):
-        if not error.context:
-            return [(path, "matches more than one of the allowed shapes")]
-        branches: dict[Any, list[Any]] = {}
-        for sub in error.context:
-            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
-        closest = min(branches.values(), key=_branch_rank)
-        lines: list[tuple[tuple[Any, ...], str]] = []
-        for sub in closest:
-            lines.extend(_describe(sub))
-        return lines
-    return [(path, _message(error))]
-
-
-def _message(error: Any) -> str:
-    kind, expected, found = error.validator, error.validator_value, error.instance
-    shown = shorten(found)
-    if kind == "type":
-        names = [expected] if isinstance(expected, str) else list(expected)
-        return f"expected {' or '.join(names)}, found {shown}"
-    if kind == "additionalProperties" and isinstance(found, dict):
-        extra = _extra_keys(error)
-        listed = ", ".join(shorten(key) for key in extra[:5])
-        more = f" and {len(extra) - 5} more" if len(extra) > 5 else ""
-        return f"unknown key{'s' if len(extra) > 1 else ''} {listed}{more}"
-    if kind == "const":
-        return f"expected {shorten(expected)}, found {shown}"
-    if kind == "enum":
-        return f"expected one of {', '.join(shorten(v) for v in expected)}, found {shown}"
-    if kind == "pattern" and "propertyNames" in error.relative_schema_path:
-        return f"key {shown} does not match {expected}"
-    if kind == "pattern":
-        return f"expected a string matching {expected}, found {shown}"
-    if kind in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
-        sign = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}[kind]
-        return f"expected a number {sign} {expected}, found {shown}"
-    if kind in ("minItems", "maxItems") and isinstance(found, list):
-        bound = "at least" if kind == "minItems" else "at most"
-        return f"expected {bound} {expected} items, found {len(found)}"
-    if kind in ("minLength", "maxLength") and isinstance(found, str):
-        bound = "at least" if kind == "minLength" else "at most"
-        return f"expected {bound} {expected} characters, found {len(found)}"
-    if kind == "format":
-        return f"expected an RFC 3339 {expected}, found {shown}"
-    message = " ".join(str(error.message).split())
-    if len(message) > _MAX_MESSAGE_CHARS:
-        message = message[: _MAX_MESSAGE_CHARS - 3] + "..."
-    return message
-
-
 def problems(record: Any) -> list[str]:
     """Every problem of ``record`` against its schema, as ``$.json.path: message`` lines."""
     try:
         version = _version_of(record)
     except RecordError as exc:
         return list(exc.problems)
-    found = _value_problems(record)
-    for error in _validator(version).iter_errors(record):
-        found.extend(_describe(error))
-    found.sort(key=lambda item: _path_key(item[0]))
-    lines = (f"{json_path(path)}: {message}" for path, message in found)
-    return list(dict.fromkeys(lines))  # in order, without repeats
+    return format_problems(_value_problems(record) + schema_problems(_validator(version), record))
 
 
 def validate(record: Any, source: str = "<record>") -> dict[str, Any]:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
-__all__ = ["Point", "benchmark_label", "headline", "instant", "series"]
+from benchtrail.results.model import Record, instant
+
+__all__ = ["Point", "series"]
 
 
 @dataclass(frozen=True)
@@ -29,21 +28,8 @@ class Point:
     runs: tuple[float, ...]
 
 
-def benchmark_label(benchmark: dict[str, Any]) -> str:
-    """``name[key=value,...]``, the way a benchmark is shown everywhere."""
-    params = benchmark.get("params") or {}
-    if not params:
-        return str(benchmark["name"])
-    return f"{benchmark['name']}[{','.join(f'{k}={v}' for k, v in sorted(params.items()))}]"
-
-
-def headline(metric: dict[str, Any]) -> float:
-    """The value a metric is tracked by: p50 of a distribution, else its value."""
-    return float(metric["p50"] if "p50" in metric else metric["value"])
-
-
 def series(
-    records: Iterable[dict[str, Any]],
+    records: Iterable[Record],
     *,
     suite: str | None = None,
     benchmark: str | None = None,
@@ -57,42 +43,24 @@ def series(
     fingerprint)."""
     points = []
     for record in records:
-        source = record["source"]
-        if suite is not None and record["suite"] != suite:
+        source = record.source
+        if suite is not None and record.suite != suite:
             continue
-        if ref is not None and source.get("ref") != ref:
+        if ref is not None and source.ref != ref:
             continue
-        if environment is not None and not record["environment"]["fingerprint"].startswith(environment):
+        if environment is not None and not record.fingerprint.startswith(environment):
             continue
-        for entry in record["benchmarks"]:
-            label = benchmark_label(entry)
-            if benchmark is not None and benchmark not in (label, entry["name"]):
+        for entry in record.benchmarks:
+            if benchmark is not None and benchmark not in (entry.label, entry.name):
                 continue
-            for key, values in sorted(entry["metrics"].items()):
+            for key, values in sorted(entry.metrics.items()):
                 if metric is not None and key != metric:
                     continue
                 points.append(Point(
-                    suite=record["suite"], benchmark=label, metric=key,
-                    fingerprint=record["environment"]["fingerprint"],
-                    started_at=record["run"]["started_at"], commit=source.get("commit"),
-                    ref=source.get("ref"), commit_time=source.get("commit_time"),
-                    value=headline(values), unit=values["unit"], direction=values["direction"],
-                    runs=tuple(values.get("runs", ())),
+                    suite=record.suite, benchmark=entry.label, metric=key, fingerprint=record.fingerprint,
+                    started_at=record.run.started_at, commit=source.commit, ref=source.ref,
+                    commit_time=source.commit_time, value=values.headline, unit=values.unit,
+                    direction=values.direction, runs=values.runs,
                 ))
     points.sort(key=lambda p: (instant(p.started_at), p.commit or "", p.suite, p.benchmark, p.metric))
     return points
-
-
-_LEAP_SECOND = re.compile(r"(?<=:)60(?=[.Z+-])")
-
-
-def instant(timestamp: str) -> tuple[int, Any]:
-    """A sort key that puts ISO 8601 timestamps in time order whatever their UTC offsets (a
-    string comparison would not: ``10:00+02:00`` is before ``09:00Z``); one without an
-    offset is taken as UTC."""
-    text = _LEAP_SECOND.sub("59", timestamp.upper().replace("Z", "+00:00"))
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return 1, timestamp
-    return 0, moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)

@@ -12,13 +12,11 @@ successful push: a failure leaves no half-written branch.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import os
 import random
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,13 +26,14 @@ from benchtrail.results.gitrepo import (
     GitRepo,
     RemoteAccess,
     credentials_env,
+    identity_env,
     open_repo,
     redact,
     remote_access,
 )
 from benchtrail.results.record import load_record, record_bytes
 
-__all__ = ["DEFAULT_BRANCH", "Recorded", "fetch_tip", "record", "record_path"]
+__all__ = ["DEFAULT_BRANCH", "Recorded", "fetch_tip", "record"]
 
 log = logging.getLogger(__name__)
 
@@ -58,45 +57,6 @@ class Recorded:
     pushed: bool
 
 
-def record_path(record: dict[str, Any]) -> str:
-    """``results/<suite>/<YYYY>/<MM>/<UTC-timestamp>-<commit12>-<job-id>.json``.
-
-    Any date-time the schema allows is placed (lower-case ``t``/``z``, a leap second,
-    more than six fractional digits); characters of the job id that do not belong in a
-    file name become ``_``."""
-    started = _utc_start(str(record["run"]["started_at"]))
-    commit = (record["source"].get("commit") or "nocommit")[:12]
-    job = _UNSAFE.sub("_", record["source"].get("job_id") or "")[:_MAX_JOB_CHARS] or "local"
-    stamp = (f"{started.year:04d}{started.month:02d}{started.day:02d}"
-             f"T{started.hour:02d}{started.minute:02d}{started.second:02d}Z")
-    return f"results/{record['suite']}/{started.year:04d}/{started.month:02d}/{stamp}-{commit}-{job}.json"
-
-
-_START = re.compile(r"(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(?:\.\d+)?(?:[Zz]|([+-])(\d\d):(\d\d))",
-                    re.ASCII)
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+", re.ASCII)
-_MAX_JOB_CHARS = 64
-
-
-def _utc_start(text: str) -> dt.datetime:
-    """``run.started_at`` in UTC, to the second (a leap second counts as :59)."""
-    match = _START.fullmatch(text)
-    if match is None:
-        raise RecordError(f"$.run.started_at: expected an RFC 3339 date-time, found {text!r}")
-    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
-    try:
-        when = dt.datetime(year, month, day, hour, minute, min(second, 59))
-    except ValueError:
-        raise RecordError(f"$.run.started_at: expected an RFC 3339 date-time, found {text!r}") from None
-    if match.group(7):
-        offset = dt.timedelta(hours=int(match.group(8)), minutes=int(match.group(9)))
-        try:
-            when = when - offset if match.group(7) == "+" else when + offset
-        except OverflowError:  # within an hour or so of year 1 or 9999
-            when = dt.datetime.min if match.group(7) == "+" else dt.datetime.max
-    return when
-
-
 def _tip_ref(remote: str, branch: str) -> str:
     return f"refs/benchtrail/{remote}/{branch}"
 
@@ -112,19 +72,16 @@ _LOCKED = re.compile(r"\.lock'?: File exists|cannot lock ref|could not lock conf
 
 def fetch_tip(repo: GitRepo, access: RemoteAccess, branch: str) -> str | None:
     """Fetch the branch tip alone (depth 1, no blobs) into a private ref; ``None`` when
-    the remote has no such branch. A remote that cannot be reached is a ``StoreError``."""
-    import git
-
-    args = ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--depth=1", "--filter=blob:none",
-            access.name, f"+refs/heads/{branch}:{_tip_ref(access.name, branch)}"]
-    try:
-        repo.repo.git.execute(["git", *args], env=access.env)
-    except git.GitCommandError as exc:
-        message = str(exc.stderr or "")
-        if "couldn't find remote ref" in message:
+    the remote has no such branch. A remote that cannot be reached, or gives no answer
+    within the deadline, is a ``StoreError``."""
+    done = repo.result("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--depth=1",
+                       "--filter=blob:none", access.name, f"+refs/heads/{branch}:{_tip_ref(access.name, branch)}",
+                       env=access.env, what=f"fetching {branch} from {access.shown}")
+    if done.status != 0:
+        if "couldn't find remote ref" in done.stderr:
             return None
-        error = _Busy if _LOCKED.search(message) else StoreError
-        raise error(f"cannot fetch {branch} from {access.shown}: {repo.reason(exc)}") from None
+        error = _Busy if _LOCKED.search(done.stderr) else StoreError
+        raise error(f"cannot fetch {branch} from {access.shown}: {repo.reason(done)}")
     return repo.rev(_tip_ref(access.name, branch))
 
 
@@ -171,15 +128,8 @@ def _write_tree(repo: GitRepo, tree: str | None, changes: dict[str, Any],
     return repo.run("mktree", "-z", "--missing", input_text=listing).strip()
 
 
-def _identity() -> dict[str, str]:
-    name = os.environ.get("GITLAB_USER_NAME") or "benchtrail"
-    email = os.environ.get("GITLAB_USER_EMAIL") or "benchtrail@localhost"
-    return {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
-            "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
-
-
 def _commit(repo: GitRepo, tip: str | None, blobs: dict[str, str], message: str,
-            ) -> tuple[str | None, list[str], list[str]]:
+            identity: Mapping[str, str]) -> tuple[str | None, list[str], list[str]]:
     changes: dict[str, Any] = {}
     for path, oid in blobs.items():
         *folders, name = path.split("/")
@@ -193,7 +143,7 @@ def _commit(repo: GitRepo, tip: str | None, blobs: dict[str, str], message: str,
     if root is None:
         return None, added, already
     parents = ["-p", tip] if tip else []
-    commit = repo.run("commit-tree", root, *parents, "-m", message, env=_identity()).strip()
+    commit = repo.run("commit-tree", root, *parents, "-m", message, env=dict(identity)).strip()
     return commit, added, already
 
 
@@ -207,7 +157,7 @@ def _load_all(paths: Sequence[str | Path]) -> dict[str, bytes]:
         except RecordError as exc:
             problems.extend(exc.problems)
             continue
-        where, data = record_path(record), record_bytes(record)
+        where, data = record.branch_path(), record_bytes(record)
         if loaded.setdefault(where, data) != data:
             log.warning("%s: %s is given twice with other content; keeping the first", path, where)
     if problems:
@@ -238,35 +188,31 @@ def _message(paths: Sequence[str]) -> str:
 def _push(repo: GitRepo, access: RemoteAccess, commit: str, branch: str) -> bool:
     """Push ``commit`` as the branch; ``False`` when the remote refused it because its tip
     moved (retry), ``StoreError`` for any other failure, with the remote's reason."""
-    import git
-
     url, credentials = credentials_env(access.push_url)
-    try:
-        repo.repo.git.execute(["git", "push", "--quiet", "--porcelain", url,
-                               f"{commit}:refs/heads/{branch}"], env=credentials or access.env)
-    except git.GitCommandError as exc:
-        stdout, stderr = repo.streams(exc)
-        # --porcelain: "!<TAB>src:dst<TAB>[rejected] (fetch first)" for a refused ref
-        status = next((line.split("\t")[2].strip() for line in stdout.splitlines()
-                       if line.startswith("!\t") and line.count("\t") >= 2), "")
-        if status.startswith("[rejected]") or (
-                status.startswith("[remote rejected]") and any(m in status for m in _RACES)):
-            return False
-        if not status and _LOCKED.search(stderr):  # another process of this checkout
-            return False
-        if status:
-            said = [line.removeprefix("remote:").strip() for line in stderr.splitlines()
-                    if line.startswith("remote:") and line.removeprefix("remote:").strip()]
-            reason = status.removeprefix("[remote rejected]").strip().strip("()")
-            if said:
-                reason += ": " + "; ".join(said)
-            if len(reason) > _MAX_REASON_CHARS:
-                reason = reason[:_MAX_REASON_CHARS - 3] + "..."
-            reason = redact(reason, repo.secrets)
-        else:
-            reason = repo.reason(exc)
-        raise StoreError(f"cannot push {branch} to {access.shown}: {reason}") from None
-    return True
+    done = repo.result("push", "--quiet", "--porcelain", url, f"{commit}:refs/heads/{branch}",
+                       env=credentials or access.env, what=f"pushing {branch} to {access.shown}")
+    if done.status == 0:
+        return True
+    # --porcelain: "!<TAB>src:dst<TAB>[rejected] (fetch first)" for a refused ref
+    status = next((line.split("\t")[2].strip() for line in done.stdout.splitlines()
+                   if line.startswith("!\t") and line.count("\t") >= 2), "")
+    if status.startswith("[rejected]") or (
+            status.startswith("[remote rejected]") and any(m in status for m in _RACES)):
+        return False
+    if not status and _LOCKED.search(done.stderr):  # another process of this checkout
+        return False
+    if status:
+        said = [line.removeprefix("remote:").strip() for line in done.stderr.splitlines()
+                if line.startswith("remote:") and line.removeprefix("remote:").strip()]
+        reason = status.removeprefix("[remote rejected]").strip().strip("()")
+        if said:
+            reason += ": " + "; ".join(said)
+        if len(reason) > _MAX_REASON_CHARS:
+            reason = reason[:_MAX_REASON_CHARS - 3] + "..."
+        reason = redact(reason, repo.secrets)
+    else:
+        reason = repo.reason(done)
+    raise StoreError(f"cannot push {branch} to {access.shown}: {reason}")
 
 
 def _follow(repo: GitRepo, ref: str, commit: str) -> None:
@@ -292,22 +238,16 @@ def _follow(repo: GitRepo, ref: str, commit: str) -> None:
 
 
 def _is_ancestor(repo: GitRepo, older: str, newer: str) -> bool:
-    import git
-
-    try:
-        repo.repo.git.execute(["git", "merge-base", "--is-ancestor", older, newer])
-    except git.GitCommandError:
-        return False
-    return True
+    return repo.result("merge-base", "--is-ancestor", older, newer).status == 0
 
 
 def _record_locally(repo: GitRepo, ref: str, blobs: dict[str, str], message: str,
-                    retries: int) -> Recorded:
+                    retries: int, identity: Mapping[str, str]) -> Recorded:
     """``--no-push``: commit on the local branch, retrying when another process of this
     checkout moved it in between (``update-ref`` checks the old value)."""
     for attempt in range(1, retries + 2):
         tip = repo.rev(ref)
-        commit, added, already = _commit(repo, tip, blobs, message)
+        commit, added, already = _commit(repo, tip, blobs, message, identity)
         if commit is None:
             return Recorded(None, (), tuple(already), 0, False)
         try:
@@ -330,20 +270,25 @@ def record(
     push: bool = True,
     retries: int = 10,
     retry_timeout_s: float = 120.0,
+    access: RemoteAccess | None = None,
+    identity: Mapping[str, str] | None = None,
 ) -> Recorded:
     """Record the result files ``paths`` in one commit on ``branch`` and push it to
-    ``remote`` (retrying on the new tip when another job pushed first)."""
+    ``remote`` (retrying on the new tip when another job pushed first). ``access`` says
+    where ``remote`` is pushed to and with which secrets (default: the remote as
+    configured); ``identity`` is the commit's author and committer (``identity_env``)."""
     contents = _load_all(paths)
-    access = remote_access(remote)
+    access = access if access is not None else remote_access(remote)
+    identity = identity if identity is not None else identity_env()
     git_repo = open_repo(repo, access.secrets)
     local_ref = f"refs/heads/{branch}"
     if push and remote not in git_repo.run("remote").split():
-        raise StoreError(f"no remote named {remote!r} in {git_repo.repo.working_dir or git_repo.git_dir} "
+        raise StoreError(f"no remote named {remote!r} in {git_repo.folder} "
                          "(see `git remote -v`; record with --no-push to commit locally)")
     blobs = _write_blobs(git_repo, contents)
     message = _message(sorted(contents))
     if not push:
-        return _record_locally(git_repo, local_ref, blobs, message, retries)
+        return _record_locally(git_repo, local_ref, blobs, message, retries, identity)
 
     deadline = time.monotonic() + retry_timeout_s
     busy: StoreError | None = None
@@ -354,7 +299,7 @@ def record(
             busy = exc
         else:
             busy = None
-            commit, added, already = _commit(git_repo, tip, blobs, message)
+            commit, added, already = _commit(git_repo, tip, blobs, message, identity)
             if commit is None:
                 return Recorded(None, (), tuple(already), attempt, False)
             if _push(git_repo, access, commit, branch):

@@ -13,40 +13,29 @@ from __future__ import annotations
 import dataclasses
 import logging
 from pathlib import Path
-from typing import Any
 
 from benchtrail.compare.comparison import Comparison
 from benchtrail.errors import SuiteError
-from benchtrail.results.series import benchmark_label
+from benchtrail.results.model import Image, Record
 
-__all__ = ["CONFIRM_TIMES", "confirm_runs", "suspects"]
+__all__ = ["CONFIRM_TIMES", "confirm_runs"]
 
 CONFIRM_TIMES = 2
 
 log = logging.getLogger(__name__)
 
 
-def suspects(comparison: Comparison, suite: str, fingerprint: str | None = None) -> list[str]:
-    """The labels of ``suite``'s benchmarks with a suspect metric: regressed, inconclusive,
-    or still within one standard error of a regression of the minimum effect (a 10 %
-    slowdown seen in one run at 3 % noise reads below 5 % one time in twenty: those must
-    run again too). A change that means nothing (around zero) is not worth a run."""
-    return sorted({row.label for row in comparison.rows if row.suite == suite
-                   and (fingerprint is None or row.fingerprint == fingerprint)
-                   and row.decision.suspect and row.decision.change is not None})
-
-
-def _tested_here(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _tested_here(records: list[Record], job_image: Image | None) -> Record | None:
     """The record under test that this machine can add runs to: same environment
     fingerprint (hardware class and runner label) and, when both name one, same image."""
     from benchtrail.bench.runner import local_environment
 
-    for label in sorted({r["environment"]["hardware"]["runner_label"] for r in records}):
-        here = local_environment(label or None)
+    for label in sorted({r.environment.hardware.runner_label for r in records}):
+        here = local_environment(label or None, job_image)
         for record in records:
-            image = record["environment"].get("image", {}).get("reference")
-            here_image = here.get("image", {}).get("reference")
-            if record["environment"]["fingerprint"] == here["fingerprint"] and (
+            image = record.environment.image.reference if record.environment.image else None
+            here_image = here.image.reference if here.image else None
+            if record.fingerprint == here.fingerprint and (
                     image is None or here_image is None or image == here_image):
                 return record
     return None
@@ -55,46 +44,47 @@ def _tested_here(records: list[dict[str, Any]]) -> dict[str, Any] | None:
 def confirm_runs(
     suite_path: str | Path,
     comparison: Comparison,
-    current: list[dict[str, Any]],
+    current: list[Record],
     *,
     out_dir: str | Path,
     times: int = CONFIRM_TIMES,
-) -> list[dict[str, Any]]:
+    job_image: Image | None = None,
+) -> list[Record]:
     """Run the suspect benchmarks of the suite at ``suite_path`` ``times`` more (each a
     record in ``out_dir/confirm-N``) and return the new records; none when nothing is
     suspect. The machine label is the one of the records under test, so the new records
     share their environment fingerprint, and each benchmark runs in as many processes as
-    there."""
+    there. ``job_image`` is the image this job runs in, when known."""
     from benchtrail.bench import load_suite, run_suite
     from benchtrail.console import progress
 
     suite = load_suite(suite_path)
-    tested_here = [r for r in current if r["suite"] == suite.name]
+    tested_here = [r for r in current if r.suite == suite.name]
     if not tested_here:
         raise SuiteError(f"{suite_path}: suite {suite.name!r} is not among the records compared")
-    tested = _tested_here(tested_here)
+    tested = _tested_here(tested_here, job_image)
     if tested is None:
-        if suspects(comparison, suite.name):
+        if comparison.suspects(suite.name):
             log.warning("no confirmation runs: this job's machine or image is not the one that measured %s, "
                         "so its runs could confirm nothing", suite.name)
         return []
-    labels = suspects(comparison, suite.name, tested["environment"]["fingerprint"])
+    labels = comparison.suspects(suite.name, tested.fingerprint)
     if not labels:
         return []
     # each suspect runs in as many processes as it did in the run under test
-    processes = {benchmark_label(entry): entry.get("runs", 1) for entry in tested["benchmarks"]}
+    processes = {entry.label: entry.runs or 1 for entry in tested.benchmarks}
     chosen = tuple(dataclasses.replace(spec, runs=processes[spec.label])
                    for spec in suite.benchmarks if spec.label in labels)
     missing = sorted(set(labels) - {spec.label for spec in chosen})
     if missing:
         raise SuiteError(f"{suite_path}: no benchmark {missing[0]!r} in this suite: is it the suite that was run?")
     subset = dataclasses.replace(suite, benchmarks=chosen)
-    machine = tested["environment"]["hardware"]["runner_label"]
+    machine = tested.environment.hardware.runner_label
     records = []
     total = sum(spec.runs for spec in chosen) * times
     with progress(total, f"Confirming {len(chosen)} benchmark(s) of {suite.name}") as bar:
         for n in range(1, times + 1):
             _, record = run_suite(subset, Path(out_dir) / f"confirm-{n}", machine=machine or None, progress=bar,
-                                  source=tested["source"])
+                                  source=tested.source, image=job_image)
             records.append(record)
     return records

@@ -1,4 +1,4 @@
-"""``compare_files`` with a real results branch: records read from the remote, the merge
+"""``benchtrail compare`` (``commands.compare``) with a real results branch: records read from the remote, the merge
 base's time from the project repository, and the fallbacks of a shallow CI clone."""
 
 from __future__ import annotations
@@ -19,11 +19,8 @@ from comparefixtures import (
 )
 from gitremotes import BRANCH, DATE, ci_clone, git, rev, write_records
 
-from benchtrail.compare.workflow import (
-    commit_time,
-    compare_files,
-    read_baseline_history,
-)
+from benchtrail.commands.compare import CompareOptions, commit_time, read_baseline_history
+from benchtrail.commands.compare import compare as compare_command
 from benchtrail.errors import BenchtrailError, RecordError
 
 pytest_plugins = ("gitfixtures",)
@@ -42,7 +39,7 @@ def under_test(tmp_path: Path, level: float = 10.0, **fields) -> Path:  # type: 
 
 
 def compare(files: list[Path], repo: Path, **options):  # type: ignore[no-untyped-def]
-    return compare_files(files, repo=repo, branch=BRANCH, baseline_ref="main", **options)
+    return compare_command(CompareOptions(files, "main", repo=repo, branch=BRANCH, **options)).comparison
 
 
 def test_commit_time_reads_the_committer_date(work: Path, tmp_path: Path) -> None:
@@ -56,7 +53,7 @@ def test_commit_time_reads_the_committer_date(work: Path, tmp_path: Path) -> Non
 
 def test_read_baseline_history_reads_only_the_suites_asked_for(recorded: Path) -> None:
     found = read_baseline_history(["other"], repo=recorded, branch=BRANCH)
-    assert len(found) == 12 and {r["suite"] for r in found} == {"other"}
+    assert len(found) == 12 and {r.suite for r in found} == {"other"}
     assert len(read_baseline_history(["demo", "other"], repo=recorded, branch=BRANCH)) == 24
 
 
@@ -113,7 +110,7 @@ def test_the_merge_base_with_runs_anchors_the_window(recorded: Path, tmp_path: P
     comparison = compare([under_test(tmp_path, 10.0)], recorded, baseline_commit=sha(6), window=4)
     baseline = next(iter(comparison.baselines.values()))
     assert baseline.at_merge_base and baseline.commits == 4
-    assert [r["source"]["commit"] for r in baseline.records] == [sha(n) for n in (3, 4, 5, 6)]
+    assert list(baseline.commit_ids) == [sha(n) for n in (3, 4, 5, 6)]
     assert comparison.verdict == "unchanged"
 
 

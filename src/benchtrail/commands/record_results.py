@@ -1,0 +1,37 @@
+"""``benchtrail record``: commit result files to the results branch in one commit and push."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchtrail.gitlab.ci import CiContext, read_ci
+from benchtrail.results.store import DEFAULT_BRANCH, Recorded
+
+__all__ = ["RecordOptions", "record"]
+
+
+@dataclass(frozen=True)
+class RecordOptions:
+    files: Sequence[Path]
+    repo: Path = Path(".")
+    remote: str = "origin"
+    branch: str = DEFAULT_BRANCH
+    push: bool = True
+    retries: int = 10
+    retry_timeout_s: float = 120.0
+
+
+def record(options: RecordOptions, ci: CiContext | None = None) -> Recorded:
+    """Record ``options.files`` on the results branch; what was added, and where. In
+    GitLab CI the push goes to this project with the job's token, as the GitLab user who
+    started the job."""
+    from benchtrail.results.gitrepo import identity_env, remote_access
+    from benchtrail.results.store import record as store_record
+
+    ci = ci if ci is not None else read_ci()
+    return store_record(options.files, repo=options.repo, remote=options.remote, branch=options.branch,
+                        push=options.push, retries=options.retries, retry_timeout_s=options.retry_timeout_s,
+                        access=remote_access(options.remote, ci.push_url(), ci.secrets),
+                        identity=identity_env(ci.user_name, ci.user_email))

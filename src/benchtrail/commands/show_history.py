@@ -1,0 +1,48 @@
+"""``benchtrail history``: every benchmark × metric of the results branch, or where each stepped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchtrail.gitlab.ci import CiContext, read_ci
+from benchtrail.results.store import DEFAULT_BRANCH
+
+__all__ = ["HistoryOptions", "history"]
+
+
+@dataclass(frozen=True)
+class HistoryOptions:
+    repo: Path = Path(".")
+    remote: str = "origin"
+    branch: str = DEFAULT_BRANCH
+    suite: str | None = None
+    benchmark: str | None = None
+    metric: str | None = None
+    ref: str | None = None
+    environment: str | None = None
+    #: ``table``, ``json`` or ``csv``
+    fmt: str = "table"
+    cache: Path | None = None
+    fetch: bool = True
+    change_points: bool = False
+
+
+def history(options: HistoryOptions, ci: CiContext | None = None) -> str:
+    """The history (or with ``change_points`` the steps) as text in ``options.fmt``."""
+    from benchtrail.results.gitrepo import remote_access
+    from benchtrail.results.history import iter_records
+    from benchtrail.results.series import series
+    from benchtrail.results.tabular import format_points
+
+    ci = ci if ci is not None else read_ci()
+    stored = iter_records(options.repo, remote=options.remote, branch=options.branch, suite=options.suite,
+                          cache=options.cache, fetch=options.fetch,
+                          access=remote_access(options.remote, ci.push_url(), ci.secrets))
+    points = series((s.record for s in stored), suite=options.suite, benchmark=options.benchmark,
+                    metric=options.metric, ref=options.ref, environment=options.environment)
+    if not options.change_points:
+        return format_points(points, options.fmt)
+    from benchtrail.compare.steps import find_steps, format_steps
+
+    return format_steps(find_steps(points), options.fmt)

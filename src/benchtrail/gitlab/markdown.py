@@ -1,0 +1,122 @@
+"""The merge request note of a comparison, in GitLab Flavored Markdown.
+
+One note per suite: a headline with the suite's verdict, what it was compared with, the
+rows that need attention in a table worst first, the unchanged ones folded away, the
+environment changes, then links. User text (benchmark names, units, refs) only ever
+appears inside code spans with the characters that could end them or a table cell
+neutralised, so a name like ``a|b`` or ``<img>`` cannot break the note or inject markup.
+"""
+
+from __future__ import annotations
+
+import html
+from urllib.parse import quote
+
+from benchtrail.compare.comparison import Comparison, Row
+from benchtrail.compare.render import count_verdicts, format_change, format_quantity, verdict_words
+
+__all__ = ["render_markdown", "render_note", "suite_page_url"]
+
+_ICONS = {"regression": "🔴", "inconclusive": "🟡", "environment_changed": "⚪", "no_baseline": "⚪",
+          "improvement": "🟢", "unchanged": "✅"}
+_HEADLINES = {"regression": "❌", "inconclusive": "⚠️", "environment_changed": "ℹ️", "no_baseline": "ℹ️",
+              "improvement": "✅", "unchanged": "✅"}
+_RULE = ("<sub>A regression is a change in the bad direction beyond both the minimum effect and the "
+         "run-to-run noise of the baseline; inconclusive: beyond the minimum effect but within the "
+         "noise.</sub>\n")
+#: rows with these verdicts are folded away in the note (they need no reader's attention)
+_QUIET = ("unchanged",)
+
+
+def suite_page_url(report_url: str, suite: str) -> str:
+    """The report site's page of ``suite`` (the site ``benchtrail report`` writes)."""
+    return f"{report_url.rstrip('/')}/suites/{quote(suite, safe='')}.html"
+
+
+def _code(text: str) -> str:
+    """``text`` as a Markdown code span that is safe inside a table cell."""
+    cleaned = " ".join(str(text).replace("`", "'").split()).replace("|", "\\|")
+    return f"`{cleaned}`" if cleaned else ""
+
+
+def _cell(text: str) -> str:
+    """Free text (a unit) for a table cell: no HTML, no cell break."""
+    return html.escape(" ".join(text.split()), quote=False).replace("|", "\\|")
+
+
+def _cells(row: Row, with_environment: bool) -> list[str]:
+    d = row.decision
+    cells = [_ICONS[row.verdict], _code(row.label), _code(row.metric)]
+    if with_environment:
+        cells.append(_code(row.fingerprint[:12]))
+    noise = (f" (within the noise: {d.threshold * 100:.1f} %)"
+             if d.threshold is not None and row.verdict == "inconclusive" else "")
+    cells += [_cell(format_quantity(d.baseline, row.unit)), _cell(format_quantity(d.current, row.unit)),
+              format_change(d.change), verdict_words(row.verdict) + noise]
+    return cells
+
+
+def _markdown_table(rows: list[Row], with_environment: bool) -> str:
+    from tabulate import tabulate
+
+    headers = ["", "Benchmark", "Metric", *(["Environment"] if with_environment else []),
+               "Baseline", "Current", "Change", "Verdict"]
+    return tabulate([_cells(r, with_environment) for r in rows], headers=headers, tablefmt="github",
+                    disable_numparse=True)
+
+
+def _baseline_line(comparison: Comparison, suite: str) -> str:
+    source = comparison.source
+    commit = _code((source.get("commit") or "this run")[:12])
+    mr = f" (!{source['mr_iid']})" if source.get("mr_iid") else ""
+    baselines = [b for (s, _), b in comparison.baselines.items() if s == suite]
+    commits = max((b.commits for b in baselines), default=0)
+    at_base = any(b.at_merge_base for b in baselines)
+    before_base = any(b.before_merge_base for b in baselines)
+    target = _code(comparison.target_ref)
+    if comparison.merge_base and at_base:
+        where = f"{target} at the merge base {_code(comparison.merge_base[:12])}"
+    elif comparison.merge_base and before_base:
+        where = f"{target} before the merge base {_code(comparison.merge_base[:12])} (it has no runs)"
+    elif comparison.merge_base:
+        where = (f"the latest runs of {target} (the merge base {_code(comparison.merge_base[:12])} has no "
+                 f"runs and is not in this clone)")
+    else:
+        where = f"the latest runs of {target}"
+    span = f"{commits} commit{'s' if commits != 1 else ''} of runs" if commits else "no runs"
+    return (f"{commit}{mr} compared with {where}: {span}, minimum effect "
+            f"{comparison.min_effect * 100:g} %.")
+
+
+def render_note(comparison: Comparison, suite: str, *, report_url: str | None = None) -> str:
+    """``suite``'s note: its rows that need attention in a table worst first, the
+    unchanged ones folded away, then links."""
+    part = comparison.for_suite(suite)
+    rows = list(part.rows)
+    loud = [r for r in rows if r.verdict not in _QUIET]
+    quiet = [r for r in rows if r.verdict in _QUIET]
+    multi = len({row.fingerprint for row in rows}) > 1
+    lines = [f"### {_HEADLINES[part.verdict]} benchtrail · {_code(suite)}: {count_verdicts(part)}", "",
+             _baseline_line(part, suite), ""]
+    if loud:
+        lines += [_markdown_table(loud, multi), ""]
+    if quiet:
+        lines += [f"<details><summary>{len(quiet)} unchanged</summary>", "",
+                  _markdown_table(quiet, multi), "", "</details>", ""]
+    for (_, fingerprint), notes in sorted(part.environment_notes.items()):
+        lines += [f"- Environment {_code(fingerprint[:12])}: {_cell(note)}." for note in notes]
+    if any(part.environment_notes.values()):
+        lines.append("")
+    links = []
+    if report_url:
+        links.append(f"[History charts]({suite_page_url(report_url, suite)})")
+    if comparison.source.get("pipeline_url"):
+        links.append(f"[Pipeline]({comparison.source['pipeline_url']})")
+    if links:
+        lines += [" · ".join(links), ""]
+    return "\n".join(lines).rstrip() + "\n\n" + _RULE
+
+
+def render_markdown(comparison: Comparison, *, report_url: str | None = None) -> str:
+    """Every suite's note, one after the other: the note file for people to read."""
+    return "\n".join(render_note(comparison, suite, report_url=report_url) for suite in comparison.suites)

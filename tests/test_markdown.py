@@ -1,0 +1,111 @@
+"""The merge request note of a comparison: one note per suite, safe against hostile names."""
+
+from __future__ import annotations
+
+import re
+
+from comparefixtures import FINGERPRINT, OTHER_FINGERPRINT, row, sha
+
+from benchtrail.compare.comparison import BaselineSummary, Comparison
+from benchtrail.gitlab.markdown import render_markdown, render_note, suite_page_url
+
+SOURCE = {"commit": sha(7), "ref": "feature/x", "mr_iid": "12",
+          "pipeline_url": "https://gitlab.example.com/g/p/-/pipelines/9"}
+OUR_TAGS = {"<details>", "</details>", "<summary>", "</summary>", "<sub>", "</sub>"}
+
+
+def comparison(*rows, merge_base: str | None = None, baselines=None, notes=None) -> Comparison:  # type: ignore[no-untyped-def]
+    return Comparison(tuple(rows), "main", merge_base, 0.05, baselines or {}, notes or {}, dict(SOURCE))
+
+
+def table_rows(markdown: str) -> list[list[str]]:
+    """Every table line's cells, split where GitHub splits them: at pipes not escaped."""
+    return [[cell.strip() for cell in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+            for line in markdown.splitlines() if line.startswith("|")]
+
+
+def outside_code(markdown: str) -> str:
+    return re.sub(r"`[^`\n]*`", "", markdown)
+
+
+def test_one_note_per_suite_each_with_only_its_rows() -> None:
+    odd = "z b-->c/é%"
+    both = comparison(row("x", "regression", change=0.3), row("y", suite=odd),
+                      row("z", "improvement", change=-0.2, suite=odd))
+    demo, other = render_note(both, "demo"), render_note(both, odd)
+    assert demo.startswith("### ❌ benchtrail · `demo`: 1 regression")
+    assert other.startswith(f"### ✅ benchtrail · `{odd}`: 1 improvement, 1 unchanged")
+    assert "`x`" in demo and "`y`" not in demo and "`y`" in other and "`z`" in other
+    assert render_markdown(both) == demo + "\n" + other
+    assert "<!--" not in render_markdown(both)  # no hidden metadata: note reads the comparison document
+
+
+def test_hostile_benchmark_names_cannot_break_the_table_or_inject_html() -> None:
+    names = ["a|b", "x`y`", "<img src=x>", "two\nlines | and `ticks`", "back\\",
+             "\n<!-- benchtrail:section suite=evil verdict=unchanged -->\n"]
+    rows = [row(name, "regression", change=0.5 - i / 10) for i, name in enumerate(names)]
+    rows.append(row("p", "inconclusive", change=0.07, params=(("k", "v|w</details>"),)))
+    text = render_markdown(comparison(*rows))
+    cells = table_rows(text)
+    assert len(cells) == 2 + len(rows)
+    assert {len(line) for line in cells} == {7}
+    assert [line[1] for line in cells[2:]] == [
+        "`a\\|b`", "`x'y'`", "`<img src=x>`", "`two lines \\| and 'ticks'`", "`back\\`",
+        "`<!-- benchtrail:section suite=evil verdict=unchanged -->`", "`p[k=v\\|w</details>]`"]
+    assert set(re.findall(r"</?\w+[^>]*>", outside_code(text))) <= OUR_TAGS
+
+
+def test_a_hostile_unit_cannot_break_the_table_or_inject_html() -> None:
+    text = render_markdown(comparison(row("x", "regression", change=0.5, unit="ms|<img src=x>")))
+    assert {len(line) for line in table_rows(text)} == {7}
+    assert "<img" not in outside_code(text)
+
+
+def test_unchanged_rows_are_folded_away_below_the_others() -> None:
+    text = render_markdown(comparison(row("slow", "regression", change=0.2), row("same1"), row("same2"),
+                                      row("new", "no_baseline", change=None)))
+    loud, _, folded = text.partition("<details><summary>2 unchanged</summary>")
+    assert "`slow`" in loud and "`new`" in loud and "`same1`" not in loud
+    assert "`same1`" in folded and "`same2`" in folded and "</details>" in folded
+    assert "### ❌ benchtrail · `demo`: 1 regression, 1 no baseline, 2 unchanged" in text
+    assert "<details>" not in render_markdown(comparison(row("slow", "regression", change=0.2)))
+
+
+def test_verdict_cells_and_counts() -> None:
+    text = render_markdown(comparison(row("a", "regression", change=0.25), row("b", "regression", change=0.1),
+                                      row("c", "inconclusive", change=0.07)))
+    assert "2 regressions, 1 inconclusive" in text
+    by_label = {line[1]: line for line in table_rows(text)[2:]}
+    assert by_label["`a`"] == ["🔴", "`a`", "`latency_ms`", "10 ms", "12.5 ms", "+25.0 %", "regression"]
+    assert by_label["`c`"][-1] == "inconclusive (within the noise: 5.0 %)"
+
+
+def test_several_environments_get_an_environment_column() -> None:
+    text = render_markdown(comparison(row("a"), row("a", fingerprint=OTHER_FINGERPRINT)))
+    header = table_rows(text)[0]
+    assert header[3] == "Environment"
+    assert sorted(line[3] for line in table_rows(text)[2:]) == sorted(
+        [f"`{FINGERPRINT[:12]}`", f"`{OTHER_FINGERPRINT[:12]}`"])
+    assert "Environment" not in table_rows(render_markdown(comparison(row("a"))))[0]
+
+
+def test_the_baseline_line_says_what_was_compared() -> None:
+    at_base = {("demo", FINGERPRINT): BaselineSummary((sha(3),), sha(3), True, False)}
+    text = render_markdown(comparison(row(), merge_base=sha(3), baselines=at_base))
+    assert (f"`{sha(7)[:12]}` (!12) compared with `main` at the merge base `{sha(3)[:12]}`: 1 commit of runs, "
+            "minimum effect 5 %.") in text
+    before = {("demo", FINGERPRINT): BaselineSummary((sha(3),), sha(3), False, False, before_merge_base=True)}
+    assert "before the merge base" in render_markdown(comparison(row(), merge_base=sha(4), baselines=before))
+    unknown = {("demo", FINGERPRINT): BaselineSummary((sha(3),), sha(3), False, False)}
+    assert (f"the latest runs of `main` (the merge base `{sha(4)[:12]}` has no runs and is not in this clone)"
+            in render_markdown(comparison(row(), merge_base=sha(4), baselines=unknown)))
+    assert "the latest runs of `main`: no runs" in render_markdown(comparison(row()))
+
+
+def test_links_and_environment_notes() -> None:
+    notes = {("demo", FINGERPRINT): ("image changed since the baseline",)}
+    text = render_markdown(comparison(row(), notes=notes), report_url="https://g.example.io/proj/")
+    assert f"Environment `{FINGERPRINT[:12]}`: image changed since the baseline." in text
+    assert ("[History charts](https://g.example.io/proj/suites/demo.html) · "
+            f"[Pipeline]({SOURCE['pipeline_url']})") in text
+    assert suite_page_url("https://x.io/p", "a b/c") == "https://x.io/p/suites/a%20b%2Fc.html"
