@@ -20,7 +20,7 @@ import click
 
 from benchtrail import __version__
 from benchtrail.errors import BenchtrailError, RecordError
-from benchtrail.results.store import DEFAULT_BRANCH
+from benchtrail.results.branch import DEFAULT_BRANCH
 
 __all__ = ["cli", "main"]
 

@@ -31,8 +31,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("git_env", "gitlab_ci_loc
 pytest_plugins = ("gitfixtures",)
 
 # Three processes per benchmark, and a minimum effect far above what a microsecond-scale
-# workload wobbles by between two containers, far below the injected slowdown.
-COMPARE_YML = CI_YML + '      runs: "3"\n      min-effect: 30\n'
+# workload wobbles by between two containers on a busy 2-core machine (a harmless change
+# once read +37 % at a 30 % minimum), far below the injected slowdown (some 100 times).
+COMPARE_YML = CI_YML + '      runs: "3"\n      min-effect: 90\n'
 # The same workload, some 100 times slower per call.
 SLOW_WORKLOAD = "import time\n\n" + WORKLOAD.replace(
     "    return [row * scale for row in batch]", "    time.sleep(0.002)\n    return [row * scale for row in batch]")

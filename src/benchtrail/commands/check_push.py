@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchtrail.gitlab.ci import CiContext, read_ci
-from benchtrail.results.store import DEFAULT_BRANCH
+from benchtrail.results.branch import DEFAULT_BRANCH
 
 __all__ = ["check_push"]
 

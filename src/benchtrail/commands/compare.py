@@ -20,8 +20,8 @@ from benchtrail.compare.comparison import Comparison
 from benchtrail.compare.rule import DEFAULT_MIN_EFFECT
 from benchtrail.errors import BenchtrailError, StoreError
 from benchtrail.gitlab.ci import CiContext, read_ci
+from benchtrail.results.branch import DEFAULT_BRANCH
 from benchtrail.results.model import Image, Record
-from benchtrail.results.store import DEFAULT_BRANCH
 
 __all__ = ["CompareOptions", "CompareOutcome", "commit_time", "compare", "read_baseline_history"]
 

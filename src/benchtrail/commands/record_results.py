@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchtrail.gitlab.ci import CiContext, read_ci
-from benchtrail.results.store import DEFAULT_BRANCH, Recorded
+from benchtrail.results.branch import DEFAULT_BRANCH
+from benchtrail.results.store import Recorded
 
 __all__ = ["RecordOptions", "record"]
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchtrail.gitlab.ci import CiContext, read_ci
-from benchtrail.results.store import DEFAULT_BRANCH
+from benchtrail.results.branch import DEFAULT_BRANCH
 
 __all__ = ["HistoryOptions", "history"]
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from benchtrail.errors import GitLabError, StoreError
 from benchtrail.gitlab.ci import JOB_TOKEN, PUSH_TOKEN, CiContext
+from benchtrail.results.branch import DEFAULT_BRANCH
 from benchtrail.results.gitrepo import (
     GitRepo,
     GitResult,
@@ -32,7 +33,6 @@ from benchtrail.results.gitrepo import (
     redact,
     remote_access,
 )
-from benchtrail.results.store import DEFAULT_BRANCH
 
 __all__ = ["PushCheck", "check_push"]
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from benchtrail.errors import RecordError, StoreError
+from benchtrail.results.branch import DEFAULT_BRANCH
 from benchtrail.results.gitrepo import (
     GitRepo,
     RemoteAccess,
@@ -35,7 +36,7 @@ from benchtrail.results.gitrepo import (
 from benchtrail.results.model import Record
 from benchtrail.results.record import parse_record
 from benchtrail.results.schema import SCHEMA_ID, validate
-from benchtrail.results.store import DEFAULT_BRANCH, fetch_tip
+from benchtrail.results.store import fetch_tip
 
 __all__ = ["NoResultsBranch", "StoredRecord", "iter_records", "read_records"]
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from benchtrail.errors import RecordError, StoreError
+from benchtrail.results.branch import DEFAULT_BRANCH
 from benchtrail.results.gitrepo import (
     GitRepo,
     RemoteAccess,
@@ -33,11 +34,10 @@ from benchtrail.results.gitrepo import (
 )
 from benchtrail.results.record import load_record, record_bytes
 
-__all__ = ["DEFAULT_BRANCH", "Recorded", "fetch_tip", "record"]
+__all__ = ["Recorded", "fetch_tip", "record"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BRANCH = "benchtrail-results"
 _TREE_MODE = "040000"
 _BLOB_MODE = "100644"
 # what a remote says when another push updated the branch between our fetch and our push

@@ -1,0 +1,54 @@
+"""``commands.record_results``: a GitLab job's push, with the token and the user of the
+CI context handed in (the results package reads no CI variable)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gitremotes import BRANCH, PUSH_TOKEN, TOKEN, files_on, git, make_record, record_path, write_records
+
+from benchtrail.commands.record_results import RecordOptions, record
+from benchtrail.errors import StoreError
+from benchtrail.gitlab.ci import read_ci
+
+pytest_plugins = ("gitfixtures",)
+
+
+def job_checkout(server: Any, path: Path) -> Path:
+    """A CI job's checkout, as GitLab clones it: the job token in the remote's URL."""
+    host = server.url.removeprefix("http://")
+    git(path.parent, "clone", "-q", f"http://gitlab-ci-token:{TOKEN}@{host}/group/proj.git", str(path))
+    return path
+
+
+def ci_of(server: Any, **variables: str) -> dict[str, str]:
+    return {"CI_SERVER_URL": server.url, "CI_PROJECT_PATH": "group/proj", **variables}
+
+
+def test_the_context_push_token_and_user_make_the_commit(gitlab: Any, tmp_path: Path) -> None:
+    job = job_checkout(gitlab, tmp_path / "job")
+    ci = read_ci(ci_of(gitlab, BENCHTRAIL_PUSH_TOKEN=PUSH_TOKEN, GITLAB_USER_NAME="Ada Lovelace",
+                       GITLAB_USER_EMAIL="ada@example.com"))
+    done = record(RecordOptions(write_records(tmp_path / "a", [make_record(0)]), repo=job), ci)
+    project = gitlab.root / "group" / "proj.git"
+    assert done.pushed and files_on(project) == [record_path(make_record(0))]
+    author = git(project, "log", "-1", "--format=%an <%ae>|%cn", BRANCH).strip()
+    assert author == "Ada Lovelace <ada@example.com>|Ada Lovelace"
+
+
+def test_the_process_environment_is_not_read(gitlab: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A wrong token in the process's variables changes nothing: the context decides."""
+    job = job_checkout(gitlab, tmp_path / "job")
+    monkeypatch.setenv("BENCHTRAIL_PUSH_TOKEN", "glpat-SECRET-wrong")
+    monkeypatch.setenv("GITLAB_USER_NAME", "Someone Else")
+    done = record(RecordOptions(write_records(tmp_path / "a", [make_record(0)]), repo=job),
+                  read_ci(ci_of(gitlab, BENCHTRAIL_PUSH_TOKEN=PUSH_TOKEN)))
+    project = gitlab.root / "group" / "proj.git"
+    assert done.pushed and files_on(project) == [record_path(make_record(0))]
+    assert git(project, "log", "-1", "--format=%an", BRANCH).strip() == "benchtrail"
+    with pytest.raises(StoreError) as caught:  # and a wrong one in the context is used, and refused
+        record(RecordOptions(write_records(tmp_path / "b", [make_record(1)]), repo=job),
+               read_ci(ci_of(gitlab, BENCHTRAIL_PUSH_TOKEN="glpat-SECRET-wrong")))
+    assert "glpat-SECRET-wrong" not in str(caught.value) and "Authentication failed" in str(caught.value)
