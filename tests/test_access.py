@@ -284,7 +284,7 @@ def test_ci_environment_reading() -> None:
     ci = read_ci({"CI_SERVER_URL": "https://gitlab.example.com/", "CI_PROJECT_PATH": "g/p",
                               "CI_JOB_TOKEN": "x", "BENCHTRAIL_PUSH_TOKEN": "", "CI_DEFAULT_BRANCH": "main"})
     assert ci.in_ci and ci.server_url == "https://gitlab.example.com"
-    assert (ci.token_variable, ci.both_tokens, ci.default_branch) == ("CI_JOB_TOKEN", False, "main")
+    assert (ci.token_variable, ci.both_tokens) == ("CI_JOB_TOKEN", False)
     assert not read_ci({"CI_PROJECT_PATH": "g/p"}).in_ci
     assert read_ci({"CI_JOB_TOKEN": "a", "BENCHTRAIL_PUSH_TOKEN": "b"}).token_variable \
         == "BENCHTRAIL_PUSH_TOKEN"

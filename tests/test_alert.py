@@ -12,11 +12,12 @@ from gitlabapi import GitLabApi, serve_gitlab
 
 from benchtrail.compare.comparison import Comparison, Row
 from benchtrail.gitlab.alert import alert_regression, webhook_payload
+from benchtrail.results.model import Source
 
 SOURCE = {"commit": sha(7), "ref": "feature/x", "mr_iid": "12",
           "pipeline_url": "https://gitlab.example.com/g/p/-/pipelines/9"}
 def comparison(*rows, merge_base: str | None = None, baselines=None, notes=None) -> Comparison:  # type: ignore[no-untyped-def]
-    return Comparison(tuple(rows), "main", merge_base, 0.05, baselines or {}, notes or {}, dict(SOURCE))
+    return Comparison(tuple(rows), "main", merge_base, 0.05, baselines or {}, notes or {}, Source(**SOURCE))
 
 
 def test_the_webhook_text_names_each_regressed_benchmark() -> None:
@@ -49,7 +50,7 @@ def receiver() -> Iterator[GitLabApi]:
 
 def main_comparison(*rows: Row) -> Comparison:
     """Runs of main compared with main: what the record job compares."""
-    return Comparison(tuple(rows), "main", None, 0.05, source={"ref": "main", "commit": "ab" * 20})
+    return Comparison(tuple(rows), "main", None, 0.05, source=Source(ref="main", commit="ab" * 20))
 
 
 def test_alert_regression_posts_only_a_regression_of_the_baseline_branch(receiver: GitLabApi) -> None:

@@ -39,7 +39,7 @@ def test_repeated_records_of_one_suite_and_commit_pool_their_runs() -> None:
     (only,) = comparison.rows
     assert only.decision.current_runs == 9 and only.decision.baseline_runs == 36
     assert only.verdict == "unchanged"
-    assert comparison.source["commit"] == sha(100)
+    assert comparison.source.commit == sha(100)
 
 
 def test_pooled_runs_outvote_one_slow_record() -> None:

@@ -21,6 +21,7 @@ from benchtrail.compare.document import (
 )
 from benchtrail.compare.rule import Decision
 from benchtrail.errors import ComparisonError
+from benchtrail.results.model import Source
 
 SOURCE = {"commit": sha(7), "ref": "feature/x", "mr_iid": "12", "pipeline_url": None}
 
@@ -31,7 +32,7 @@ def full() -> Comparison:
     baselines = {("demo", FINGERPRINT): BaselineSummary((sha(1), sha(2)), sha(2), True, False)}
     notes = {("demo", FINGERPRINT): ("image changed since the baseline: sha256:a → sha256:b",)}
     return Comparison((runs, row("b"), row("c", "no_baseline", change=None)), "main", sha(2), 0.05, baselines,
-                      notes, dict(SOURCE))
+                      notes, Source(**SOURCE))
 
 
 def test_a_comparison_survives_the_round_trip(tmp_path: Path) -> None:

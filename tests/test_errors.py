@@ -9,9 +9,15 @@ from benchtrail import errors
 
 def test_every_error_is_a_user_error_with_exit_2() -> None:
     for name in errors.__all__:
+        if name == "EXIT_BUG":
+            continue
         cls = getattr(errors, name)
         assert issubclass(cls, errors.BenchtrailError)
         assert cls.exit_code == 2
+
+
+def test_a_bug_exits_with_neither_a_regression_nor_a_user_error() -> None:
+    assert errors.EXIT_BUG == 3 and errors.EXIT_BUG not in {1, errors.BenchtrailError.exit_code}
 
 
 def test_problems_are_kept_one_per_line() -> None:

@@ -20,7 +20,7 @@ DATA_JS = DATA / "data.js"
 
 
 def import_results(fmt: str, paths: list[Path], **options: Any) -> list[Path]:
-    return import_command(ImportOptions(fmt, paths, **options))
+    return import_command(ImportOptions(fmt=fmt, paths=paths, **options))
 
 
 def _document() -> dict[str, Any]:

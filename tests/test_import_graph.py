@@ -19,7 +19,7 @@ CLEAN = {
     "console.py": "import click\n",
     "errors.py": "class BenchtrailError(Exception):\n    pass\n",
     "commands/__init__.py": "",
-    "commands/compare.py": "from benchtrail.compare import decide\nfrom benchtrail.console import progress\n",
+    "commands/compare_runs.py": "from benchtrail.compare import decide\nfrom benchtrail.console import progress\n",
     "results/__init__.py": "",
     "results/record.py": "import jsonschema\nfrom ..errors import BenchtrailError\nfrom . import schema\n",
     "results/schema.py": "",

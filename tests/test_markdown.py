@@ -8,6 +8,7 @@ from comparefixtures import FINGERPRINT, OTHER_FINGERPRINT, row, sha
 
 from benchtrail.compare.comparison import BaselineSummary, Comparison
 from benchtrail.gitlab.markdown import render_markdown, render_note, suite_page_url
+from benchtrail.results.model import Source
 
 SOURCE = {"commit": sha(7), "ref": "feature/x", "mr_iid": "12",
           "pipeline_url": "https://gitlab.example.com/g/p/-/pipelines/9"}
@@ -15,7 +16,7 @@ OUR_TAGS = {"<details>", "</details>", "<summary>", "</summary>", "<sub>", "</su
 
 
 def comparison(*rows, merge_base: str | None = None, baselines=None, notes=None) -> Comparison:  # type: ignore[no-untyped-def]
-    return Comparison(tuple(rows), "main", merge_base, 0.05, baselines or {}, notes or {}, dict(SOURCE))
+    return Comparison(tuple(rows), "main", merge_base, 0.05, baselines or {}, notes or {}, Source(**SOURCE))
 
 
 def table_rows(markdown: str) -> list[list[str]]:

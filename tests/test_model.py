@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import json
 from pathlib import Path
 
@@ -16,8 +15,6 @@ from benchtrail.results.model import (
     Metric,
     Record,
     benchmark_label,
-    instant,
-    parse_time,
     tidy,
 )
 
@@ -65,26 +62,6 @@ def test_names_and_paths_of_a_record() -> None:
     assert anonymous.filename().endswith("-nocommit.json") and anonymous.branch_path().endswith("-nocommit-local.json")
     odd = record.replace(source=record.source.__class__(job_id="a/b c"))
     assert odd.branch_path().endswith("-nocommit-a_b_c.json")
-
-
-@pytest.mark.parametrize(("text", "expected"), [
-    ("2026-03-02T13:30:00+02:00", dt.datetime(2026, 3, 2, 11, 30, tzinfo=dt.timezone.utc)),
-    ("2026-03-02t11:45:00z", dt.datetime(2026, 3, 2, 11, 45, tzinfo=dt.timezone.utc)),
-    ("2016-12-31T23:59:60Z", dt.datetime(2016, 12, 31, 23, 59, 59, tzinfo=dt.timezone.utc)),
-    ("2026-01-01T00:00:00.123456789Z", dt.datetime(2026, 1, 1, 0, 0, 0, 123456, tzinfo=dt.timezone.utc)),
-    ("2026-01-01T10:00:00", dt.datetime(2026, 1, 1, 10, tzinfo=dt.timezone.utc)),
-    ("0001-01-01T00:30:00+01:00", dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc)),
-    ("yesterday", None),
-    ("2026-02-30T00:00:00Z", None),
-])
-def test_timestamps_are_read_one_way(text: str, expected: dt.datetime | None) -> None:
-    assert parse_time(text) == expected
-
-
-def test_instant_orders_by_time_then_puts_text_last() -> None:
-    stamps = ["2026-03-02T12:00:00Z", "2026-03-02T13:30:00+02:00", "not a time", "2026-03-02t11:45:00z"]
-    assert sorted(stamps, key=instant) == [
-        "2026-03-02T13:30:00+02:00", "2026-03-02t11:45:00z", "2026-03-02T12:00:00Z", "not a time"]
 
 
 def test_the_fingerprint_hashes_the_hardware_block() -> None:

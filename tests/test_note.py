@@ -47,7 +47,7 @@ def compared(tmp_path: Path, verdict: str, *, label: str = "double", suites: tup
 
 
 def post(path: Path, env: dict[str, str], **options: object) -> str:
-    return note(NoteOptions(path, **options), read_ci(env))  # type: ignore[arg-type]
+    return note(NoteOptions(comparison=path, **options), read_ci(env))  # type: ignore[arg-type]
 
 
 def headlines(api: GitLabApi) -> list[str]:

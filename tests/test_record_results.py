@@ -31,9 +31,9 @@ def test_the_context_push_token_and_user_make_the_commit(gitlab: Any, tmp_path: 
     job = job_checkout(gitlab, tmp_path / "job")
     ci = read_ci(ci_of(gitlab, BENCHTRAIL_PUSH_TOKEN=PUSH_TOKEN, GITLAB_USER_NAME="Ada Lovelace",
                        GITLAB_USER_EMAIL="ada@example.com"))
-    done = record(RecordOptions(write_records(tmp_path / "a", [make_record(0)]), repo=job), ci)
+    done = record(RecordOptions(files=write_records(tmp_path / "a", [make_record(0)]), repo=job), ci)
     project = gitlab.root / "group" / "proj.git"
-    assert done.pushed and files_on(project) == [record_path(make_record(0))]
+    assert done.recorded.pushed and files_on(project) == [record_path(make_record(0))]
     author = git(project, "log", "-1", "--format=%an <%ae>|%cn", BRANCH).strip()
     assert author == "Ada Lovelace <ada@example.com>|Ada Lovelace"
 
@@ -43,12 +43,12 @@ def test_the_process_environment_is_not_read(gitlab: Any, tmp_path: Path, monkey
     job = job_checkout(gitlab, tmp_path / "job")
     monkeypatch.setenv("BENCHTRAIL_PUSH_TOKEN", "glpat-SECRET-wrong")
     monkeypatch.setenv("GITLAB_USER_NAME", "Someone Else")
-    done = record(RecordOptions(write_records(tmp_path / "a", [make_record(0)]), repo=job),
+    done = record(RecordOptions(files=write_records(tmp_path / "a", [make_record(0)]), repo=job),
                   read_ci(ci_of(gitlab, BENCHTRAIL_PUSH_TOKEN=PUSH_TOKEN)))
     project = gitlab.root / "group" / "proj.git"
-    assert done.pushed and files_on(project) == [record_path(make_record(0))]
+    assert done.recorded.pushed and files_on(project) == [record_path(make_record(0))]
     assert git(project, "log", "-1", "--format=%an", BRANCH).strip() == "benchtrail"
     with pytest.raises(StoreError) as caught:  # and a wrong one in the context is used, and refused
-        record(RecordOptions(write_records(tmp_path / "b", [make_record(1)]), repo=job),
+        record(RecordOptions(files=write_records(tmp_path / "b", [make_record(1)]), repo=job),
                read_ci(ci_of(gitlab, BENCHTRAIL_PUSH_TOKEN="glpat-SECRET-wrong")))
     assert "glpat-SECRET-wrong" not in str(caught.value) and "Authentication failed" in str(caught.value)

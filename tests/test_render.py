@@ -9,11 +9,12 @@ from comparefixtures import row, sha
 
 from benchtrail.compare.comparison import Comparison
 from benchtrail.compare.render import format_change, format_quantity, render_table
+from benchtrail.results.model import Source
 
 SOURCE = {"commit": sha(7), "ref": "feature/x", "mr_iid": "12",
           "pipeline_url": "https://gitlab.example.com/g/p/-/pipelines/9"}
 def comparison(*rows, merge_base: str | None = None, baselines=None, notes=None) -> Comparison:  # type: ignore[no-untyped-def]
-    return Comparison(tuple(rows), "main", merge_base, 0.05, baselines or {}, notes or {}, dict(SOURCE))
+    return Comparison(tuple(rows), "main", merge_base, 0.05, baselines or {}, notes or {}, Source(**SOURCE))
 
 
 def test_the_table_lists_every_row_and_the_verdict() -> None:

@@ -30,7 +30,7 @@ CI = {"CI_COMMIT_SHA": "c" * 40, "CI_COMMIT_REF_NAME": "feature/x", "CI_JOB_ID":
 def test_the_ci_context_given_is_what_the_record_says(write_suite, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CI_COMMIT_SHA", "d" * 40)  # the process's own variables are not read
-    done = run(RunOptions(write_suite(SUITE), tmp_path / "out"), read_ci(CI))
+    done = run(RunOptions(suite=write_suite(SUITE), out_dir=tmp_path / "out"), read_ci(CI))
     assert done.path.parent == tmp_path / "out" and load_record(done.path) == done.record
     source, environment = done.record.source, done.record.environment
     assert (source.commit, source.ref, source.job_id, source.mr_iid) == ("c" * 40, "feature/x", "77", "5")
@@ -40,11 +40,11 @@ def test_the_ci_context_given_is_what_the_record_says(write_suite, tmp_path: Pat
 
 
 def test_the_machine_option_wins_over_the_runner_tags(write_suite, tmp_path: Path) -> None:
-    done = run(RunOptions(write_suite(SUITE), tmp_path / "out", machine="bench-box"), read_ci(CI))
+    done = run(RunOptions(suite=write_suite(SUITE), out_dir=tmp_path / "out", machine="bench-box"), read_ci(CI))
     assert done.record.environment.hardware.runner_label == "bench-box"
 
 
 def test_outside_ci_the_checkout_says_nothing_here(write_suite, tmp_path: Path) -> None:
-    done = run(RunOptions(write_suite(SUITE), tmp_path / "out", runs=2), read_ci({}))
+    done = run(RunOptions(suite=write_suite(SUITE), out_dir=tmp_path / "out", runs=2), read_ci({}))
     assert done.record.source.commit is None and done.record.environment.hardware.runner_label == ""
     assert done.record.environment.image is None and done.record.run.runs == 2

@@ -24,7 +24,7 @@ from benchtrail.results import (
     validate,
 )
 from benchtrail.results.model import Record
-from benchtrail.results.schema import CURRENT_VERSION, schema_document
+from benchtrail.results.schema import CURRENT_VERSION, schema_document, suite_name_problem
 
 GOLDEN = Path(__file__).parent / "data" / "records" / "result-1.json"
 
@@ -263,6 +263,29 @@ def test_not_an_object(value: Any, found: str) -> None:
 
 
 # --- the shipped schema -------------------------------------------------------------
+
+
+_NOT_A_SLUG = "expected lower-case letters, digits, '.', '_' or '-', starting with a letter or digit"
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("mlp-cpu", None),
+    ("v1.2_x", None),
+    ("a" * 100, None),
+    ("My Suite", f'{_NOT_A_SLUG}, found "My Suite"'),
+    ("-x", f'{_NOT_A_SLUG}, found "-x"'),
+    ("mlp\n", f'{_NOT_A_SLUG}, found "mlp\\n"'),
+    ("a" * 101, "expected at most 100 characters, found 101"),
+    ("A" * 101, f'{_NOT_A_SLUG}, found "{"A" * 56}...; expected at most 100 characters, found 101'),
+])
+def test_a_suite_name_is_checked_by_the_schemas_slug(name: str, expected: str | None) -> None:
+    assert suite_name_problem(name) == expected
+
+
+def test_a_suite_name_the_check_lets_in_makes_a_valid_record(record: dict[str, Any]) -> None:
+    for name in ("My Suite", "a" * 101, "x", "0.a_b-c"):
+        record["suite"] = name
+        assert (suite_name_problem(name) is None) == (problems(record) == [])
 
 
 def test_the_shipped_schema_loads_as_package_data_and_is_a_valid_json_schema() -> None:

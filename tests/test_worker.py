@@ -69,3 +69,15 @@ def test_body_template_fills_row_and_batch() -> None:
         "nested": [{"x": 1}, {"k": 1}],
         "fixed": "$other",
     }
+
+
+def test_a_spec_the_worker_cannot_read_is_a_bug_exit_3(tmp_path: Path) -> None:
+    """The runner wrote the spec: one the worker cannot read is benchtrail's bug, reported
+    with its traceback and a bug file, never as the user's problem (exit 2)."""
+    spec_path = tmp_path / "spec.json"
+    spec_path.write_text(json.dumps({"name": "x", "no_such_field": 1}))
+    done = run_worker(spec_path, tmp_path / "r")
+    assert done.returncode == 3
+    assert "Traceback" in done.stderr and "TypeError" in done.stderr
+    assert json.loads((tmp_path / "r.bug.json").read_text())["error"].startswith("TypeError: ")
+    assert not (tmp_path / "r.error.json").exists() and not (tmp_path / "r.json").exists()

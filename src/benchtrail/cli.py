@@ -19,16 +19,14 @@ from typing import Any
 import click
 
 from benchtrail import __version__
-from benchtrail.errors import BenchtrailError, RecordError
+from benchtrail.errors import EXIT_BUG, BenchtrailError, RecordError
+from benchtrail.importers import FORMATS
 from benchtrail.results.branch import DEFAULT_BRANCH
 
 __all__ = ["cli", "main"]
 
-EXIT_BUG = 3
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
-# Kept here, not imported, so that --help does not load the importers.
-_IMPORT_FORMATS = ("asv", "gab-bigger", "gab-data-js", "gab-smaller", "hyperfine", "pytest-benchmark")
 
 
 class _StderrHandler(logging.Handler):
@@ -115,8 +113,9 @@ class _GpusType(click.ParamType):
               help="Write the result record into this folder.")
 @click.option("--runs", type=int, default=None, callback=_positive, envvar="BENCHTRAIL_RUNS",
               show_envvar=True, help="Measure every benchmark in this many fresh processes (default: the suite's).")
-@click.option("--machine", default=None, envvar="BENCHTRAIL_MACHINE", show_envvar=True,
-              help="Label of the machine class, part of the environment fingerprint (default: the runner's tags).")
+@click.option("--machine", default=None,
+              help="Label of the machine class, part of the environment fingerprint (default: $BENCHTRAIL_MACHINE, "
+                   "else the runner's tags).")
 @click.option("--image", default=None, metavar="IMAGE",
               help="Run the suite in a container of this Docker image, with its workspace mounted "
                    "(default: run here, without Docker).")
@@ -138,7 +137,8 @@ def run_command(suite: Path | None, out_dir: Path, runs: int | None, machine: st
         for name, value in (("--gpus", gpus), ("--pull", pull)):
             if value is not None:
                 raise click.UsageError(f"{name} needs --image")
-    done = run(RunOptions(suite, out_dir, runs, machine, image, gpus, pull))
+    done = run(RunOptions(suite=suite, out_dir=out_dir, runs=runs, machine=machine, image=image, gpus=gpus,
+                          pull=pull))
     click.echo(done.summary)
     click.echo(f"Wrote {done.path}", err=True)
 
@@ -180,16 +180,12 @@ def record_command(files: tuple[Path, ...], repo: Path, remote: str, branch: str
     """Commit result FILES to the results branch in one commit and push it."""
     from benchtrail.commands.record_results import RecordOptions, record
 
-    done = record(RecordOptions(files, repo, remote, branch, push, retries, retry_timeout))
-    for path in done.added:
+    done = record(RecordOptions(files=files, repo=repo, remote=remote, branch=branch, push=push, retries=retries,
+                                retry_timeout_s=retry_timeout))
+    for path in done.recorded.added:
         click.echo(path)
-    for path in done.already:
-        click.echo(f"{path}: already recorded", err=True)
-    if done.commit is not None:
-        where = f"pushed to {remote}" if done.pushed else "committed locally (not pushed)"
-        tries = f" after {done.attempts} attempts" if done.attempts > 1 else ""
-        click.echo(f"Recorded {len(done.added)} result(s) on {branch} ({done.commit[:12]}), {where}{tries}",
-                   err=True)
+    for line in done.notices:
+        click.echo(line, err=True)
 
 
 @cli.command("history")
@@ -216,8 +212,9 @@ def history_command(repo: Path, remote: str, branch: str, suite: str | None, ben
     """Print the history of every benchmark x metric on the results branch, oldest first."""
     from benchtrail.commands.show_history import HistoryOptions, history
 
-    click.echo(history(HistoryOptions(repo, remote, branch, suite, benchmark, metric, ref, environment, fmt, cache,
-                                      fetch, change_points)), nl=False)
+    click.echo(history(HistoryOptions(repo=repo, remote=remote, branch=branch, suite=suite, benchmark=benchmark,
+                                      metric=metric, ref=ref, environment=environment, fmt=fmt, cache=cache,
+                                      fetch=fetch, change_points=change_points)), nl=False)
 
 
 class _PercentType(click.ParamType):
@@ -299,14 +296,16 @@ def compare_command(files: tuple[Path, ...], repo: Path, remote: str, branch: st
     (beyond --min-effect but within the noise), without a baseline, or in a changed
     environment. Several FILES of one suite are repeated runs of the same code.
     """
-    from benchtrail.commands.compare import CompareOptions, compare
+    from benchtrail.commands.compare_runs import CompareOptions, compare
 
     if not baseline_ref:
         raise click.UsageError("--baseline-ref is needed outside a GitLab merge request pipeline")
     done = compare(CompareOptions(
-        files, baseline_ref, repo, remote, branch, baseline_commit, baseline_window, min_effect, fmt,
-        fail_on_regression, confirm_suite, confirm_times, confirm_out, json_path, markdown_path, junit_path,
-        metrics_path, report_url, webhook_url, cache, fetch))
+        files=files, baseline_ref=baseline_ref, repo=repo, remote=remote, branch=branch,
+        baseline_commit=baseline_commit, window=baseline_window, min_effect=min_effect, fmt=fmt,
+        fail_on_regression=fail_on_regression, confirm_suite=confirm_suite, confirm_times=confirm_times,
+        confirm_out=confirm_out, json_path=json_path, markdown_path=markdown_path, junit_path=junit_path,
+        metrics_path=metrics_path, report_url=report_url, webhook_url=webhook_url, cache=cache, fetch=fetch))
     click.echo(done.output, nl=False)
     for line in done.notices:
         click.echo(line, err=True)
@@ -337,33 +336,29 @@ def note_command(comparison_path: Path, suite: str | None, when: str, dry_run: b
     """
     from benchtrail.commands.note import NoteOptions, note
 
-    click.echo(note(NoteOptions(comparison_path, suite, when, dry_run, report_url, gitlab_url, project, mr_iid)))
+    click.echo(note(NoteOptions(comparison=comparison_path, suite=suite, when=when, dry_run=dry_run,
+                                report_url=report_url, gitlab_url=gitlab_url, project=project, mr_iid=mr_iid)))
 
 
-@cli.command("import")
-@click.argument("fmt", metavar="FORMAT", type=click.Choice(sorted(_IMPORT_FORMATS)))
+def _formats_help() -> str:
+    width = max(map(len, FORMATS))
+    return "\b\nFORMAT is one of:\n" + "\n".join(f"  {name:<{width}}  {summary}" for name, summary in FORMATS.items())
+
+
+@cli.command("import", epilog=_formats_help())
+@click.argument("fmt", metavar="FORMAT", type=click.Choice(sorted(FORMATS)))
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--suite", required=True, help="The suite name the imported results get.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default="benchtrail-out", show_default=True, envvar="BENCHTRAIL_OUT", show_envvar=True,
               help="Write the records into this folder.")
-@click.option("--machine", default=None, envvar="BENCHTRAIL_MACHINE", show_envvar=True,
-              help="Label of the machine class the results were measured on.")
+@click.option("--machine", default=None,
+              help="Label of the machine class the results were measured on (default: $BENCHTRAIL_MACHINE).")
 def import_command(fmt: str, paths: tuple[Path, ...], suite: str, out_dir: Path, machine: str | None) -> None:
-    """Turn another tool's results (FORMAT) at PATHS into result records.
-
-    \b
-    FORMAT is one of:
-      asv               an asv results/ folder (one record per result file)
-      gab-bigger        github-action-benchmark customBiggerIsBetter output
-      gab-data-js       github-action-benchmark data.js (its gh-pages history)
-      gab-smaller       github-action-benchmark customSmallerIsBetter output
-      hyperfine         hyperfine --export-json output
-      pytest-benchmark  pytest --benchmark-json output
-    """
+    """Turn another tool's results (FORMAT, listed below) at PATHS into result records."""
     from benchtrail.commands.importing import ImportOptions, import_results
 
-    for written in import_results(ImportOptions(fmt, paths, suite, out_dir, machine)):
+    for written in import_results(ImportOptions(fmt=fmt, paths=paths, suite=suite, out_dir=out_dir, machine=machine)):
         click.echo(written)
 
 

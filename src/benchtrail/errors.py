@@ -1,7 +1,8 @@
 """The exceptions benchtrail raises for problems a user can fix.
 
 Every one of them carries the exit code the CLI uses; anything else that escapes is a
-bug (exit 3). ``cli.main`` is the only place that turns them into output::
+bug (``EXIT_BUG``, 3: also what a worker process or the benchtrail in a container exits
+with when its own code failed). ``cli.main`` is the only place that turns them into output::
 
     BenchtrailError            exit 2: a user or environment error
     ├── SuiteError             the suite file: syntax, fields, targets that do not import
@@ -21,6 +22,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 __all__ = [
+    "EXIT_BUG",
     "BenchtrailError",
     "ComparisonError",
     "DatasetError",
@@ -33,6 +35,10 @@ __all__ = [
     "SuiteError",
     "WebhookError",
 ]
+
+
+#: the exit code of a bug: never 1 ("regression") nor 2 ("your mistake")
+EXIT_BUG = 3
 
 
 class BenchtrailError(Exception):

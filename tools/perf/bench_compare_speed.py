@@ -5,7 +5,7 @@ RUNS records of one suite on main, each with 10 benchmarks x 5 metrics and 3 pro
 per metric; one new record of the same suite is compared with it at the merge base.
 Figures, as medians over --repeat runs:
   decide     compare_records on records already in memory: the rule itself
-  in-process commands.compare.compare: read the branch (one ls-tree, one cat-file batch) and decide
+  in-process commands.compare_runs.compare: read the branch (one ls-tree, one cat-file batch) and decide
   command    `benchtrail compare FILE --no-fetch` as a user runs it, interpreter start included
 
 Usage: python tools/perf/bench_compare_speed.py [--runs 1000] [--repeat 5] [--quick]
@@ -94,7 +94,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.runs, args.repeat = 100, 2
-    from benchtrail.commands.compare import CompareOptions, compare, read_baseline_history
+    from benchtrail.commands.compare_runs import CompareOptions, compare, read_baseline_history
     from benchtrail.compare.comparison import compare_records
     from benchtrail.results.record import load_record
 
@@ -104,7 +104,7 @@ def main() -> int:
     print(f"History: {args.runs} records x {BENCHMARKS * METRICS} metrics x {PROCESS_RUNS} process-runs")
     with tempfile.TemporaryDirectory() as scratch:
         clone, current, base = build(Path(scratch), args.runs)
-        options = CompareOptions([current], "main", repo=clone, branch="benchtrail-results", baseline_commit=base,
+        options = CompareOptions(files=[current], baseline_ref="main", repo=clone, branch="benchtrail-results", baseline_commit=base,
                                  fetch=False)
         history = read_baseline_history(["speed"], repo=clone, branch="benchtrail-results", fetch=False)
         records = [load_record(current)]

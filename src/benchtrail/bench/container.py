@@ -30,9 +30,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
+from benchtrail.bench.runner import WorkerCrash
 from benchtrail.bench.source import describe_source
 from benchtrail.bench.suite import DEFAULT_SUITE
-from benchtrail.errors import DockerError, StoreError
+from benchtrail.errors import EXIT_BUG, DockerError, StoreError
 from benchtrail.results.gitrepo import LOOKUP_TIMEOUT_S, open_repo
 from benchtrail.results.model import Image, Metric, Record, Source
 from benchtrail.results.record import dump_record, parse_record
@@ -247,11 +248,11 @@ def _invocation(suite: Path | None, runs: int | None, machine: str | None) -> di
 
 
 def _run(client: Any, image_id: str, reference: str, gpus: str | None, output: TextIO,
-         invocation: dict[str, Any]) -> tuple[dict[str, bytes], int]:
+         invocation: dict[str, Any], variables: Mapping[str, str]) -> tuple[dict[str, bytes], int]:
     """Run the container to its end; return the files it wrote and its peak memory in bytes."""
     import docker
 
-    passed = container_environment(os.environ)
+    passed = container_environment(variables)
     log.info("Running %s in %s, with %d CI_*/BENCHTRAIL_* variables", " ".join(invocation["command"]),
              reference, len(passed))
     environment = {
@@ -283,6 +284,9 @@ def _run(client: Any, image_id: str, reference: str, gpus: str | None, output: T
         if container.attrs.get("State", {}).get("OOMKilled"):
             raise DockerError(f"image {reference}: the container ran out of memory (OOMKilled) "
                               "while running the suite")
+        if status == EXIT_BUG:  # the benchtrail inside found a bug of its own: so is it out here
+            raise WorkerCrash(f"image {reference}: benchtrail run failed with an internal error in the container "
+                              "(its traceback is above)")
         if status != 0:
             raise DockerError(f"image {reference}: benchtrail run exited with code {status} in the "
                               "container (its output is above)")
@@ -306,6 +310,7 @@ def run_in_image(
     runs: int | None = None,
     machine: str | None = None,
     output: TextIO | None = None,
+    variables: Mapping[str, str] | None = None,
 ) -> tuple[Path, Record]:
     """Run ``benchtrail run`` for ``suite_path`` in a container of ``image``; write the
     record, with the image and the container's peak memory added, into ``out_dir``.
@@ -313,7 +318,9 @@ def run_in_image(
     ``suite_path`` ``None`` runs ``bench/suite.toml`` of the current folder when there is
     one, else the suite baked into the image. ``gpus`` is docker's
     ``--gpus`` value; ``pull`` is ``missing``, ``always`` or ``never``. The container's
-    output goes to ``output`` (default: stderr). Returns the record's path and the record.
+    output goes to ``output`` (default: stderr). ``variables`` are the job's CI variables,
+    passed on to the benchtrail inside (tokens and the like left out). Returns the
+    record's path and the record.
     """
     output = output if output is not None else sys.stderr
     suite = None
@@ -329,7 +336,7 @@ def run_in_image(
     client = _client()
     try:
         found = _image(client, image, pull, output)
-        files, peak = _run(client, found.id, image, gpus, output, invocation)
+        files, peak = _run(client, found.id, image, gpus, output, invocation, variables or {})
     finally:
         client.close()
 

@@ -26,7 +26,7 @@ from benchtrail.bench.gpu import open_gpus
 from benchtrail.bench.metrics import WorkerFigures, WorkerRun, benchmark_entry
 from benchtrail.bench.source import describe_source
 from benchtrail.bench.suite import BenchmarkSpec, Suite
-from benchtrail.errors import SuiteError
+from benchtrail.errors import EXIT_BUG, SuiteError
 from benchtrail.results.model import DatasetRef, Environment, Image, Record, Run, Source
 from benchtrail.results.record import dump_record
 
@@ -87,8 +87,8 @@ def _worker(spec: BenchmarkSpec, stem: Path, progress: Progress) -> WorkerRun:
     error_file, bug_file = Path(f"{stem}.error.json"), Path(f"{stem}.bug.json")
     if error_file.exists():
         raise SuiteError(*json.loads(error_file.read_text(encoding="utf-8"))["problems"])
-    if bug_file.exists():  # benchtrail's own code failed in the worker: a bug (exit 3), not the user's
-        error = json.loads(bug_file.read_text(encoding="utf-8"))["error"]
+    if bug_file.exists() or returncode == EXIT_BUG:  # benchtrail's own code failed: a bug, not the user's
+        error = json.loads(bug_file.read_text(encoding="utf-8"))["error"] if bug_file.exists() else "exit code 3"
         raise WorkerCrash(f"the worker process for {spec.label} failed in benchtrail's code: {error} "
                           f"(its traceback is above)")
     if returncode != 0:

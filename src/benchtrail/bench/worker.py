@@ -26,7 +26,7 @@ from benchtrail.bench.measurement import Measurement
 from benchtrail.bench.metrics import WorkerFigures
 from benchtrail.bench.sampler import Sampler
 from benchtrail.bench.suite import BenchmarkSpec
-from benchtrail.errors import BenchtrailError, SuiteError
+from benchtrail.errors import EXIT_BUG, BenchtrailError, SuiteError
 
 __all__ = ["measure_spec"]
 
@@ -140,8 +140,8 @@ def measure_spec(spec: BenchmarkSpec) -> tuple[Measurement, WorkerFigures]:
 
 def main(argv: list[str]) -> int:
     spec_path, out_prefix = argv
-    spec = BenchmarkSpec(**json.loads(Path(spec_path).read_text(encoding="utf-8")))
     try:
+        spec = BenchmarkSpec(**json.loads(Path(spec_path).read_text(encoding="utf-8")))
         measurement, figures = measure_spec(spec)
     except BenchtrailError as exc:
         Path(out_prefix + ".error.json").write_text(json.dumps({"problems": list(exc.problems)}), encoding="utf-8")
@@ -150,7 +150,7 @@ def main(argv: list[str]) -> int:
         traceback.print_exc()
         Path(out_prefix + ".bug.json").write_text(json.dumps({"error": f"{type(exc).__name__}: {exc}"}),
                                                   encoding="utf-8")
-        return 3
+        return EXIT_BUG
     with open(out_prefix + ".lat", "wb") as handle:
         measurement.latencies_ns.tofile(handle)
     Path(out_prefix + ".json").write_text(json.dumps(figures.to_json()), encoding="utf-8")

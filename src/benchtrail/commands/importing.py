@@ -7,12 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchtrail.gitlab.ci import CiContext, read_ci
 from benchtrail.results.model import Record
 
 __all__ = ["ImportOptions", "import_results"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ImportOptions:
     fmt: str
     paths: Sequence[Path]
@@ -53,15 +54,18 @@ def _placed(records: list[Record], out_dir: Path) -> list[tuple[Path, bytes, boo
     return placed
 
 
-def import_results(options: ImportOptions) -> list[Path]:
+def import_results(options: ImportOptions, ci: CiContext | None = None) -> list[Path]:
     """Turn the ``options.fmt`` outputs at ``options.paths`` into result records in
     ``options.out_dir`` and return their paths, in input order. Nothing is written when
     any input is bad, and no file is overwritten; a failed write removes what this call
-    wrote."""
+    wrote. The machine label defaults to ``BENCHTRAIL_MACHINE`` (never to this job's
+    runner tags: the results were measured elsewhere)."""
     from benchtrail.importers import read_records
     from benchtrail.results.record import dump_record
 
-    records = read_records(options.fmt, list(options.paths), suite=options.suite, machine=options.machine)
+    ci = ci if ci is not None else read_ci()
+    machine = options.machine or ci.machine_label
+    records = read_records(options.fmt, list(options.paths), suite=options.suite, machine=machine)
     placed = _placed(records, Path(options.out_dir))
     written: list[Path] = []
     try:

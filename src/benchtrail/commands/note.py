@@ -16,7 +16,7 @@ from benchtrail.gitlab.ci import CiContext, read_ci
 __all__ = ["NoteOptions", "note"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NoteOptions:
     comparison: Path = Path("benchtrail-report/comparison.json")
     #: the suite whose note to post; ``None``: the only one in the document

@@ -10,10 +10,10 @@ from benchtrail.gitlab.ci import CiContext, read_ci
 from benchtrail.results.branch import DEFAULT_BRANCH
 from benchtrail.results.store import Recorded
 
-__all__ = ["RecordOptions", "record"]
+__all__ = ["RecordOptions", "RecordOutcome", "record"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RecordOptions:
     files: Sequence[Path]
     repo: Path = Path(".")
@@ -24,7 +24,24 @@ class RecordOptions:
     retry_timeout_s: float = 120.0
 
 
-def record(options: RecordOptions, ci: CiContext | None = None) -> Recorded:
+@dataclass(frozen=True)
+class RecordOutcome:
+    recorded: Recorded
+    #: lines for stderr: what was there already, and where the commit went
+    notices: tuple[str, ...]
+
+
+def _notices(done: Recorded, options: RecordOptions) -> tuple[str, ...]:
+    lines = [f"{path}: already recorded" for path in done.already]
+    if done.commit is not None:
+        where = f"pushed to {options.remote}" if done.pushed else "committed locally (not pushed)"
+        tries = f" after {done.attempts} attempts" if done.attempts > 1 else ""
+        lines.append(f"Recorded {len(done.added)} result(s) on {options.branch} ({done.commit[:12]}), "
+                     f"{where}{tries}")
+    return tuple(lines)
+
+
+def record(options: RecordOptions, ci: CiContext | None = None) -> RecordOutcome:
     """Record ``options.files`` on the results branch; what was added, and where. In
     GitLab CI the push goes to this project with the job's token, as the GitLab user who
     started the job."""
@@ -32,7 +49,8 @@ def record(options: RecordOptions, ci: CiContext | None = None) -> Recorded:
     from benchtrail.results.store import record as store_record
 
     ci = ci if ci is not None else read_ci()
-    return store_record(options.files, repo=options.repo, remote=options.remote, branch=options.branch,
+    done = store_record(options.files, repo=options.repo, remote=options.remote, branch=options.branch,
                         push=options.push, retries=options.retries, retry_timeout_s=options.retry_timeout_s,
                         access=remote_access(options.remote, ci.push_url(), ci.secrets),
                         identity=identity_env(ci.user_name, ci.user_email))
+    return RecordOutcome(done, _notices(done, options))

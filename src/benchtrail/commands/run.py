@@ -11,7 +11,7 @@ from benchtrail.results.model import Record
 __all__ = ["RunOptions", "RunOutcome", "run"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunOptions:
     """What to run and where; ``None`` means the default (see ``benchtrail run --help``)."""
 
@@ -43,7 +43,8 @@ def run(options: RunOptions, ci: CiContext | None = None) -> RunOutcome:
         from benchtrail.bench.container import run_in_image
 
         path, record = run_in_image(options.suite, options.out_dir, options.image, gpus=options.gpus,
-                                    pull=options.pull or "missing", runs=options.runs, machine=machine)
+                                    pull=options.pull or "missing", runs=options.runs, machine=machine,
+                                    variables=ci.variables)
     else:
         from benchtrail.bench import DEFAULT_SUITE, load_suite, run_suite
         from benchtrail.bench.fingerprint import job_image

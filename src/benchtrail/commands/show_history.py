@@ -11,7 +11,7 @@ from benchtrail.results.branch import DEFAULT_BRANCH
 __all__ = ["HistoryOptions", "history"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class HistoryOptions:
     repo: Path = Path(".")
     remote: str = "origin"

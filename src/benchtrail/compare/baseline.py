@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from benchtrail.results.model import Record, instant
+from benchtrail.results.model import Record
+from benchtrail.results.timestamps import instant
 
 __all__ = ["DEFAULT_WINDOW", "Baseline", "choose_baseline"]
 

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from benchtrail.compare.baseline import DEFAULT_WINDOW, Baseline, choose_baseline
 from benchtrail.compare.rule import DEFAULT_MIN_EFFECT, VERDICTS, Decision, decide
 from benchtrail.errors import RecordError
-from benchtrail.results.model import Benchmark, Environment, Metric, Record, benchmark_label
+from benchtrail.results.model import Benchmark, Gpu, Image, Metric, Record, Source, benchmark_label
 
 __all__ = ["BaselineSummary", "Comparison", "Row", "compare_records", "overall_verdict"]
 
@@ -82,8 +82,8 @@ class Comparison:
     baselines: dict[tuple[str, str], BaselineSummary] = field(default_factory=dict)
     #: per (suite, fingerprint): what changed in the environment since the baseline, one line each
     environment_notes: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
-    #: the ``source`` block of the first record under test
-    source: dict[str, Any] = field(default_factory=dict)
+    #: the source of the first record under test: the commit, MR and pipeline compared
+    source: Source = field(default_factory=Source)
 
     @property
     def verdict(self) -> str:
@@ -140,19 +140,19 @@ def _environment_notes(baseline: Baseline, current: Record) -> tuple[str, ...]:
     """What the environment fingerprint does not cover but changed since the baseline."""
     if not baseline.records:
         return ()
-    before, now = _software(baseline.records[-1].environment), _software(current.environment)
+    before, now = baseline.records[-1].environment, current.environment
     notes = []
-    for key, name in (("image", "image"), ("gpu", "GPU driver/CUDA"), ("python", "Python"),
-                      ("packages", "packages")):
-        if key in before and key in now and before[key] != now[key]:
-            notes.append(f"{name} changed since the baseline: {_difference(before[key], now[key])}")
+    for name, then, today in (("image", _json(before.image), _json(now.image)),
+                              ("GPU driver/CUDA", _json(before.gpu) or "none", _json(now.gpu) or "none"),
+                              ("Python", before.python, now.python),
+                              ("packages", dict(before.packages), dict(now.packages))):
+        if then is not None and today is not None and then != today:
+            notes.append(f"{name} changed since the baseline: {_difference(then, today)}")
     return tuple(notes)
 
 
-def _software(environment: Environment) -> dict[str, Any]:
-    """What the fingerprint leaves out, as the record writes it."""
-    data = environment.to_json()
-    return {key: data[key] for key in ("image", "gpu", "python", "packages") if key in data}
+def _json(part: Image | Gpu | None) -> dict[str, Any] | None:
+    return part.to_json() if part is not None else None
 
 
 def _difference(before: Any, now: Any) -> str:
@@ -222,5 +222,5 @@ def compare_records(
                             metric.unit, direction, fingerprint, decision,
                             tuple(tuple(runs) for runs in window_runs), tuple(runs)))
     rows.sort(key=_sort_key)
-    return Comparison(tuple(rows), target_ref, merge_base, min_effect, baselines, notes, current[0].source.to_json())
+    return Comparison(tuple(rows), target_ref, merge_base, min_effect, baselines, notes, current[0].source)
 

@@ -22,6 +22,7 @@ from typing import Any
 from benchtrail.compare.comparison import BaselineSummary, Comparison, Row, overall_verdict
 from benchtrail.compare.rule import Decision
 from benchtrail.errors import ComparisonError
+from benchtrail.results.model import Source
 from benchtrail.results.record import write_atomic
 from benchtrail.results.validation import format_problems, load_schema, make_validator, schema_problems
 
@@ -56,7 +57,7 @@ def comparison_document(comparison: Comparison) -> dict[str, Any]:
         "target_ref": comparison.target_ref,
         "merge_base": comparison.merge_base,
         "min_effect": comparison.min_effect,
-        "source": dict(comparison.source),
+        "source": comparison.source.to_json(),
         "baselines": [{
             "suite": suite, "environment": fingerprint, "commits": list(summary.commit_ids),
             "anchor": summary.anchor, "at_merge_base": summary.at_merge_base,
@@ -103,7 +104,7 @@ def parse_comparison(document: Any, source: str = "<comparison>") -> Comparison:
         for b in document["baselines"]}
     notes = {(b["suite"], b["environment"]): tuple(b["environment_notes"]) for b in document["baselines"]}
     comparison = Comparison(rows, document["target_ref"], document["merge_base"], document["min_effect"],
-                            baselines, notes, dict(document["source"]))
+                            baselines, notes, Source.from_json(document["source"]))
     if overall_verdict(row.verdict for row in rows) != document["verdict"]:
         raise ComparisonError(f"{source}: verdict: {document['verdict']!r} is not the worst of its results "
                               f"({comparison.verdict!r})")

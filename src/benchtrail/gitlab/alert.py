@@ -21,21 +21,20 @@ def webhook_payload(comparison: Comparison) -> dict[str, Any]:
     the comparison document's fields with its regressed results only."""
     source = comparison.source
     regressed = [r for r in comparison.rows if r.verdict == "regression"]
-    where = f"{source.get('ref') or comparison.target_ref} at {(source.get('commit') or '?')[:12]}"
+    where = f"{source.ref or comparison.target_ref} at {(source.commit or '?')[:12]}"
     lines = [f"benchtrail: {len(regressed)} regression{'s' if len(regressed) != 1 else ''} on {where}"]
     lines += [f"- {r.suite} {r.label} {r.metric}: {format_change(r.decision.change)} "
               f"({format_quantity(r.decision.baseline, r.unit)} -> {format_quantity(r.decision.current, r.unit)})"
               for r in regressed[:_LISTED]]
     if len(regressed) > _LISTED:
         lines.append(f"- and {len(regressed) - _LISTED} more")
-    if source.get("pipeline_url"):
-        lines.append(f"Pipeline: {source['pipeline_url']}")
+    if source.pipeline_url:
+        lines.append(f"Pipeline: {source.pipeline_url}")
     body = comparison_document(comparison)
     body["results"] = [r for r in body["results"] if r["verdict"] == "regression"]
     # Slack and Mattermost read <...> as links and mentions (<!channel>): escape as they ask
     text = "\n".join(lines).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return {**body, "text": text, "commit": source.get("commit"), "ref": source.get("ref"),
-            "pipeline_url": source.get("pipeline_url")}
+    return {**body, "text": text, "commit": source.commit, "ref": source.ref, "pipeline_url": source.pipeline_url}
 
 
 def alert_regression(comparison: Comparison, url: str, *, baseline_ref: str) -> str | None:
@@ -43,7 +42,7 @@ def alert_regression(comparison: Comparison, url: str, *, baseline_ref: str) -> 
     (the default branch: a merge request's regression is the note's business) and
     regressed. Returns the line to show, or ``None`` when there was nothing to post. A
     webhook that fails is a warning: the verdict stands whatever the chat server says."""
-    if comparison.verdict != "regression" or comparison.source.get("ref") != baseline_ref:
+    if comparison.verdict != "regression" or comparison.source.ref != baseline_ref:
         return None
     try:
         post_webhook(url, webhook_payload(comparison))

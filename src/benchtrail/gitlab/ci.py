@@ -48,13 +48,13 @@ class CiContext:
     api_url: str | None = None
     project_path: str | None = None
     project_id: str | None = None
-    default_branch: str | None = None
-    commit_branch: str | None = None
     mr_iid: str | None = None
     #: the record's ``source`` block as GitLab describes this job (values may be ``None``)
     source: Mapping[str, str | None] = field(default_factory=dict)
-    #: ``BENCHTRAIL_MACHINE``, else the runner's tags as one sorted, comma-joined label
-    machine: str | None = None
+    #: ``BENCHTRAIL_MACHINE``: the machine class a CI/CD variable names
+    machine_label: str | None = None
+    #: the runner's tags (``CI_RUNNER_TAGS``) as one sorted, comma-joined label
+    runner_tags: str | None = None
     job_image: str | None = None
     user_name: str | None = None
     user_email: str | None = None
@@ -63,6 +63,15 @@ class CiContext:
     note_token: str | None = field(default=None, repr=False)
     #: the variable ``note_token`` came from, for messages
     note_token_variable: str | None = None
+    #: every ``CI_*`` and ``BENCHTRAIL_*`` variable, for a benchtrail run in a container
+    #: (which needs the same context); may hold tokens, so never in a repr
+    variables: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def machine(self) -> str | None:
+        """The label of the machine class this job runs on: ``BENCHTRAIL_MACHINE``, else
+        the runner's tags."""
+        return self.machine_label or self.runner_tags
 
     @property
     def in_ci(self) -> bool:
@@ -128,11 +137,10 @@ def read_ci(environ: Mapping[str, str] | None = None) -> CiContext:
         api_url=api_url,
         project_path=get("CI_PROJECT_PATH"),
         project_id=get("CI_PROJECT_ID"),
-        default_branch=get("CI_DEFAULT_BRANCH"),
-        commit_branch=get("CI_COMMIT_BRANCH"),
         mr_iid=get("CI_MERGE_REQUEST_IID"),
         source={key: env.get(variable) or None for key, variable in _SOURCE_VARIABLES.items()},
-        machine=get("BENCHTRAIL_MACHINE") or runner_tags_label(env.get("CI_RUNNER_TAGS", "")) or None,
+        machine_label=get("BENCHTRAIL_MACHINE"),
+        runner_tags=runner_tags_label(env.get("CI_RUNNER_TAGS", "")) or None,
         job_image=get("CI_JOB_IMAGE"),
         user_name=get("GITLAB_USER_NAME"),
         user_email=get("GITLAB_USER_EMAIL"),
@@ -140,5 +148,6 @@ def read_ci(environ: Mapping[str, str] | None = None) -> CiContext:
         job_token=env.get(JOB_TOKEN) or None,
         note_token=env[note_variable] if note_variable else None,
         note_token_variable=note_variable,
+        variables={name: value for name, value in env.items() if name.startswith(("CI_", "BENCHTRAIL_"))},
     )
 

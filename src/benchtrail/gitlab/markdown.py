@@ -67,8 +67,8 @@ def _markdown_table(rows: list[Row], with_environment: bool) -> str:
 
 def _baseline_line(comparison: Comparison, suite: str) -> str:
     source = comparison.source
-    commit = _code((source.get("commit") or "this run")[:12])
-    mr = f" (!{source['mr_iid']})" if source.get("mr_iid") else ""
+    commit = _code((source.commit or "this run")[:12])
+    mr = f" (!{source.mr_iid})" if source.mr_iid else ""
     baselines = [b for (s, _), b in comparison.baselines.items() if s == suite]
     commits = max((b.commits for b in baselines), default=0)
     at_base = any(b.at_merge_base for b in baselines)
@@ -110,8 +110,8 @@ def render_note(comparison: Comparison, suite: str, *, report_url: str | None = 
     links = []
     if report_url:
         links.append(f"[History charts]({suite_page_url(report_url, suite)})")
-    if comparison.source.get("pipeline_url"):
-        links.append(f"[Pipeline]({comparison.source['pipeline_url']})")
+    if comparison.source.pipeline_url:
+        links.append(f"[Pipeline]({comparison.source.pipeline_url})")
     if links:
         lines += [" · ".join(links), ""]
     return "\n".join(lines).rstrip() + "\n\n" + _RULE

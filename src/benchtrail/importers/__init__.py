@@ -1,60 +1,71 @@
 """Other tools' results turned into benchtrail result records.
 
-One module per input format, each with an ``IMPORTER``; ``IMPORTERS`` maps the format
-names the CLI accepts to them. ``read_records`` reads and checks every input and
-returns the records; ``benchtrail import`` (``commands.importing``) writes them only
-when every input was good::
+One module per input format, each with its ``Importer``s. ``FORMATS`` names the formats
+and says in one line what each reads: it is the one list, which ``benchtrail import``
+offers and its ``--help`` shows. Each input file gives one record, but an asv folder one
+per result file and a ``data.js`` history one per entry. ``importer_for`` finds a format's
+importer; ``read_records`` reads and checks every input and returns the records;
+``benchtrail import`` (``commands.importing``) writes them only when every input was good.
 
-    pytest-benchmark   pytest-benchmark --benchmark-json output        one record per file
-    hyperfine          hyperfine --export-json output                  one record per file
-    gab-smaller        github-action-benchmark customSmallerIsBetter   one record per file
-    gab-bigger         github-action-benchmark customBiggerIsBetter    one record per file
-    gab-data-js        github-action-benchmark data.js (gh-pages)      one record per entry
-    asv                an asv results/ folder                          one record per result file
+Importing this package loads none of the format modules (they load on first use), so
+that ``--help`` can read ``FORMATS`` for nothing.
 """
 
 from __future__ import annotations
 
-import re
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from benchtrail.errors import ImportFormatError
-from benchtrail.importers import asv, gab, gab_history, hyperfine, pytest_benchmark
-from benchtrail.importers.base import Context, Importer
-from benchtrail.importers.reader import Bad, limit
-from benchtrail.results.model import Record
 
-__all__ = ["IMPORTERS", "Importer", "read_records"]
+if TYPE_CHECKING:
+    from benchtrail.importers.base import Importer
+    from benchtrail.results.model import Record
 
-IMPORTERS: dict[str, Importer] = {
-    importer.name: importer
-    for importer in (
-        pytest_benchmark.IMPORTER,
-        hyperfine.IMPORTER,
-        gab.SMALLER,
-        gab.BIGGER,
-        gab_history.IMPORTER,
-        asv.IMPORTER,
-    )
+__all__ = ["FORMATS", "importer_for", "read_records"]
+
+#: format name -> what it reads, in one line for ``--help``
+FORMATS: dict[str, str] = {
+    "asv": "an asv results/ folder (one record per result file)",
+    "gab-bigger": "github-action-benchmark customBiggerIsBetter output",
+    "gab-data-js": "github-action-benchmark data.js (its gh-pages history)",
+    "gab-smaller": "github-action-benchmark customSmallerIsBetter output",
+    "hyperfine": "hyperfine --export-json output",
+    "pytest-benchmark": "pytest --benchmark-json output",
 }
 
-_SLUG = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}", re.ASCII)
+
+@cache
+def _registry() -> dict[str, Importer]:
+    from benchtrail.importers import asv, gab, gab_history, hyperfine, pytest_benchmark
+
+    found = (pytest_benchmark.IMPORTER, hyperfine.IMPORTER, gab.SMALLER, gab.BIGGER,
+             gab_history.IMPORTER, asv.IMPORTER)
+    return {importer.name: importer for importer in found}
+
+
+def importer_for(fmt: str) -> Importer:
+    """The importer of the format named ``fmt`` (a key of ``FORMATS``); raise
+    ``ImportFormatError`` listing the formats otherwise."""
+    if fmt not in FORMATS:
+        raise ImportFormatError(
+            f"unknown import format {fmt!r}: expected one of {', '.join(sorted(FORMATS))}")
+    return _registry()[fmt]
 
 
 def read_records(fmt: str, paths: list[Path], *, suite: str,
                  machine: str | None = None) -> list[Record]:
     """Every record the inputs hold, each checked against the record schema; raise one
     ``ImportFormatError`` listing every problem of every input otherwise."""
-    from benchtrail.results.schema import problems
+    from benchtrail.importers.base import Context
+    from benchtrail.importers.reader import Bad, limit
+    from benchtrail.results.schema import problems, suite_name_problem
 
-    importer = IMPORTERS.get(fmt)
-    if importer is None:
-        raise ImportFormatError(
-            f"unknown import format {fmt!r}: expected one of {', '.join(sorted(IMPORTERS))}")
-    if not _SLUG.fullmatch(suite):
-        raise ImportFormatError(
-            f"suite: expected lower-case letters, digits, '.', '_' or '-' (at most 100, "
-            f"starting with a letter or digit), found {suite!r}")
+    importer = importer_for(fmt)
+    wrong_suite = suite_name_problem(suite)
+    if wrong_suite:
+        raise ImportFormatError(f"suite: {wrong_suite}")
     if not paths:
         raise ImportFormatError(f"{fmt}: no input path given")
     context = Context(suite, machine or None)

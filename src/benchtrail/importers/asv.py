@@ -241,4 +241,4 @@ def read(path: Path, context: Context) -> list[Record]:
     return records
 
 
-IMPORTER = Importer("asv", "an asv results/ folder (result format 2)", read)
+IMPORTER = Importer("asv", read)

@@ -76,10 +76,10 @@ class Context:
 
 @dataclass(frozen=True)
 class Importer:
-    """One input format: ``read(path, context)`` returns the records of one input path."""
+    """One input format: ``read(path, context)`` returns the records of one input path.
+    ``name`` is its key in ``benchtrail.importers.FORMATS``, which holds its summary."""
 
     name: str
-    summary: str  # one line for --help
     read: Callable[[Path, Context], list[Record]]
 
 

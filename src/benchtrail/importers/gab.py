@@ -59,7 +59,5 @@ def _reader(tool: str, direction: str) -> Callable[[Path, Context], list[Record]
     return read
 
 
-SMALLER = Importer("gab-smaller", "github-action-benchmark customSmallerIsBetter JSON",
-                   _reader("customSmallerIsBetter", "lower"))
-BIGGER = Importer("gab-bigger", "github-action-benchmark customBiggerIsBetter JSON",
-                  _reader("customBiggerIsBetter", "higher"))
+SMALLER = Importer("gab-smaller", _reader("customSmallerIsBetter", "lower"))
+BIGGER = Importer("gab-bigger", _reader("customBiggerIsBetter", "higher"))

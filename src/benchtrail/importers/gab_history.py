@@ -97,4 +97,4 @@ def read(path: Path, context: Context) -> list[Record]:
     return records
 
 
-IMPORTER = Importer("gab-data-js", "github-action-benchmark data.js history (gh-pages)", read)
+IMPORTER = Importer("gab-data-js", read)

@@ -67,4 +67,4 @@ def read(path: Path, context: Context) -> list[Record]:
     return [record(context, benchmarks, duration_s=sum(spent), timer="hyperfine")]
 
 
-IMPORTER = Importer("hyperfine", "hyperfine --export-json output", read)
+IMPORTER = Importer("hyperfine", read)

@@ -181,4 +181,4 @@ def read(path: Path, context: Context) -> list[Record]:
                    timer=timers[0] if timers else UNKNOWN)]
 
 
-IMPORTER = Importer("pytest-benchmark", "pytest-benchmark --benchmark-json output", read)
+IMPORTER = Importer("pytest-benchmark", read)

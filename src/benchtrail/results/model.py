@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from benchtrail.results.schema import SCHEMA_ID, SKETCH_QUANTILES
+from benchtrail.results.timestamps import parse_time
 
 __all__ = [
     "PERCENTILES",
@@ -36,48 +37,11 @@ __all__ = [
     "Source",
     "Timer",
     "benchmark_label",
-    "instant",
-    "parse_time",
     "tidy",
 ]
 
 #: the percentiles a distribution names, and their quantiles
 PERCENTILES = {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99}
-
-_RFC3339 = re.compile(r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(\.\d+)?(?:[Zz]|([+-])(\d\d):(\d\d))?",
-                      re.ASCII)
-
-
-def parse_time(timestamp: str) -> dt.datetime | None:
-    """An RFC 3339 / ISO 8601 date-time as an aware UTC datetime, or ``None`` when it is
-    not one. Whatever the schema's ``date-time`` allows is read, on every Python we
-    support: lower-case ``t``/``z``, a leap second (read as :59), any number of fractional
-    digits (microseconds kept); one without an offset is UTC; a time within an offset of
-    year 1 or 9999 is clamped there."""
-    match = _RFC3339.fullmatch(timestamp.strip())
-    if match is None:
-        return None
-    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
-    micro = int((match.group(7) or ".0")[1:7].ljust(6, "0"))
-    try:
-        when = dt.datetime(year, month, day, hour, minute, min(second, 59), micro)
-    except ValueError:
-        return None
-    if match.group(8):
-        offset = dt.timedelta(hours=int(match.group(9)), minutes=int(match.group(10)))
-        try:
-            when = when - offset if match.group(8) == "+" else when + offset
-        except OverflowError:
-            when = dt.datetime.min if match.group(8) == "+" else dt.datetime.max
-    return when.replace(tzinfo=dt.timezone.utc)
-
-
-def instant(timestamp: str) -> tuple[int, Any]:
-    """A sort key that puts ISO 8601 timestamps in time order whatever their UTC offsets (a
-    string comparison would not: ``10:00+02:00`` is before ``09:00Z``); text that is no
-    timestamp sorts after every timestamp."""
-    moment = parse_time(timestamp)
-    return (1, timestamp) if moment is None else (0, moment)
 
 
 def benchmark_label(name: str, params: Mapping[str, Any]) -> str:

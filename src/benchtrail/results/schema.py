@@ -10,15 +10,15 @@ one-step upgrade function registered in ``_UPGRADES``):
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import math
 import re
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from benchtrail.errors import RecordError
+from benchtrail.results.timestamps import is_rfc3339
 from benchtrail.results.validation import (
     Problem,
     format_problems,
@@ -34,12 +34,13 @@ __all__ = [
     "CURRENT_VERSION",
     "SCHEMA_ID",
     "SKETCH_QUANTILES",
-    "problems",
-    "schema_document",
     "is_unicode",
     "json_path",
     "json_type",
+    "problems",
+    "schema_document",
     "shorten",
+    "suite_name_problem",
     "validate",
     "value_problems",
 ]
@@ -57,9 +58,8 @@ SKETCH_QUANTILES: tuple[float, ...] = (
 _UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 _TAG = re.compile(re.escape(SCHEMA_PREFIX) + r"([1-9][0-9]*)", re.ASCII)
-_DATE_TIME = re.compile(
-    r"(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(?:\.\d+)?(?:[Zz]|[+-](\d\d):(\d\d))", re.ASCII
-)
+#: words for the record schema's slug pattern (``$defs/slug``), which a suite name follows
+_SLUG_TITLE = "lower-case letters, digits, '.', '_' or '-', starting with a letter or digit"
 
 
 def schema_document(version: int = CURRENT_VERSION) -> dict[str, Any]:
@@ -68,25 +68,30 @@ def schema_document(version: int = CURRENT_VERSION) -> dict[str, Any]:
 
 
 def _is_date_time(value: object) -> bool:
-    """RFC 3339 date-time, checked here rather than by an optional package, so that a
-    record is valid or not whatever else is installed."""
-    if not isinstance(value, str):
-        return True
-    match = _DATE_TIME.fullmatch(value)
-    if match is None:
-        return False
-    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
-    off_hour, off_minute = match.group(7), match.group(8)
-    try:
-        dt.datetime(year, month, day, hour, minute, min(second, 59))  # 60: a leap second
-    except ValueError:
-        return False
-    return second <= 60 and (off_hour is None or (int(off_hour) <= 23 and int(off_minute) <= 59))
+    """The ``date-time`` format, which JSON Schema applies to strings only."""
+    return not isinstance(value, str) or is_rfc3339(value)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(version: int) -> Any:
     return make_validator(schema_document(version), formats={"date-time": _is_date_time})
+
+
+@cache
+def _slug_validator() -> Any:
+    # strict: a pattern's "$" ends the text, so "my-suite\n" is no slug (as in the suite file)
+    record = schema_document()
+    slug = {"$schema": record["$schema"], "$ref": f"{record['$id']}#/$defs/slug", "title": _SLUG_TITLE}
+    return make_validator(slug, references=[record], strict=True)
+
+
+def suite_name_problem(name: str) -> str | None:
+    """What is wrong with ``name`` as a suite name, by the record schema's slug rule, as
+    ``expected ..., found ...`` (several problems joined by ``; ``); ``None`` when it is
+    good. For names given before any record exists (``--suite``), so that they fail with
+    one line up front rather than as a record refused on write."""
+    found = format_problems(schema_problems(_slug_validator(), name), render=lambda path: "")
+    return "; ".join(found) or None
 
 
 def _version_of(record: Any) -> int:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from benchtrail.results.model import Record, instant
+from benchtrail.results.model import Record
+from benchtrail.results.timestamps import instant
 
 __all__ = ["Point", "series"]
 

@@ -28,7 +28,7 @@ __all__ = ["CompareOptions", "CompareOutcome", "commit_time", "compare", "read_b
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CompareOptions:
     files: Sequence[Path]
     #: the branch whose runs are the baseline

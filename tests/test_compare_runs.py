@@ -1,4 +1,4 @@
-"""``benchtrail compare`` (``commands.compare``) with a real results branch: records read from the remote, the merge
+"""``benchtrail compare`` (``commands.compare_runs``) with a real results branch: records read from the remote, the merge
 base's time from the project repository, and the fallbacks of a shallow CI clone."""
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from comparefixtures import (
 )
 from gitremotes import BRANCH, DATE, ci_clone, git, rev, write_records
 
-from benchtrail.commands.compare import CompareOptions, commit_time, read_baseline_history
-from benchtrail.commands.compare import compare as compare_command
+from benchtrail.commands.compare_runs import CompareOptions, commit_time, read_baseline_history
+from benchtrail.commands.compare_runs import compare as compare_command
 from benchtrail.errors import BenchtrailError, RecordError
 
 pytest_plugins = ("gitfixtures",)
@@ -39,7 +39,7 @@ def under_test(tmp_path: Path, level: float = 10.0, **fields) -> Path:  # type: 
 
 
 def compare(files: list[Path], repo: Path, **options):  # type: ignore[no-untyped-def]
-    return compare_command(CompareOptions(files, "main", repo=repo, branch=BRANCH, **options)).comparison
+    return compare_command(CompareOptions(files=files, baseline_ref="main", repo=repo, branch=BRANCH, **options)).comparison
 
 
 def test_commit_time_reads_the_committer_date(work: Path, tmp_path: Path) -> None:

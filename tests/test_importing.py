@@ -1,0 +1,92 @@
+"""``benchtrail import`` without Click (``commands.importing``): all-or-nothing writes,
+deterministic names and bytes, and no file overwritten."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_importers import DATA, SAMPLES
+
+from benchtrail.commands.importing import ImportOptions
+from benchtrail.commands.importing import import_results as import_command
+from benchtrail.errors import ImportFormatError
+from benchtrail.results import load_record
+
+
+def import_results(fmt: str, paths: list[Path], **options: Any) -> list[Path]:
+    return import_command(ImportOptions(fmt=fmt, paths=paths, **options))
+
+
+@pytest.mark.parametrize("fmt", sorted(SAMPLES))
+def test_every_sample_imports_into_valid_records(fmt: str, tmp_path: Path) -> None:
+    written = import_results(fmt, [SAMPLES[fmt]], suite="imported", out_dir=tmp_path,
+                             machine="ci-small")
+    assert written and all(path.parent == tmp_path for path in written)
+    assert sorted(tmp_path.iterdir()) == sorted(written)
+    for path in written:
+        record = load_record(path)
+        assert record.suite == "imported"
+        assert record.environment.hardware.runner_label == "ci-small"
+        assert record.run.tool_version
+        assert path.name.startswith("imported-")
+
+
+@pytest.mark.parametrize("fmt", sorted(SAMPLES))
+def test_same_input_same_bytes(fmt: str, tmp_path: Path) -> None:
+    first = import_results(fmt, [SAMPLES[fmt]], suite="s", out_dir=tmp_path / "a")
+    second = import_results(fmt, [SAMPLES[fmt]], suite="s", out_dir=tmp_path / "b")
+    assert [p.name for p in first] == [p.name for p in second]
+    assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]
+
+
+def test_records_that_would_share_a_name_get_numbered(tmp_path: Path) -> None:
+    written = import_results("hyperfine", [SAMPLES["hyperfine"], DATA / "hyperfine-params.json",
+                                           DATA / "hyperfine-failing.json"],
+                             suite="cli", out_dir=tmp_path)
+    assert [p.name for p in written] == [
+        "cli-19700101T000000Z-nocommit.json",
+        "cli-19700101T000000Z-nocommit-2.json",
+        "cli-19700101T000000Z-nocommit-3.json",
+    ]
+
+
+def test_a_bad_input_writes_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"results": [{"command": "x", "times": "soon"}]}', encoding="utf-8")
+    out = tmp_path / "out"
+    with pytest.raises(ImportFormatError) as caught:
+        import_results("hyperfine", [SAMPLES["hyperfine"], bad], suite="s", out_dir=out)
+    assert caught.value.problems == (f'{bad}: $.results[0].times: expected an array, found "soon"',)
+    assert not out.exists()
+
+
+def test_importing_again_changes_nothing(tmp_path: Path) -> None:
+    first = import_results("gab-bigger", [SAMPLES["gab-bigger"]], suite="s", out_dir=tmp_path)
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in tmp_path.iterdir()}
+    again = import_results("gab-bigger", [SAMPLES["gab-bigger"]], suite="s", out_dir=tmp_path)
+    assert again == first
+    assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in tmp_path.iterdir()} == before
+
+
+def test_a_different_record_never_overwrites_one_with_its_name(tmp_path: Path) -> None:
+    (first,) = import_results("gab-bigger", [SAMPLES["gab-bigger"]], suite="s", out_dir=tmp_path)
+    kept = first.read_bytes()
+    (second,) = import_results("gab-smaller", [SAMPLES["gab-smaller"]], suite="s",
+                               out_dir=tmp_path)
+    assert (first.name, second.name) == ("s-19700101T000000Z-nocommit.json",
+                                         "s-19700101T000000Z-nocommit-2.json")
+    assert first.read_bytes() == kept
+    assert load_record(second).benchmarks[0].metrics["value"].direction == "lower"
+
+
+def test_a_refused_import_writes_nothing(tmp_path: Path) -> None:
+    with pytest.raises(ImportFormatError) as caught:
+        import_results("criterion", [SAMPLES["hyperfine"]], suite="s", out_dir=tmp_path)
+    assert caught.value.problems == (
+        ("unknown import format 'criterion': expected one of asv, gab-bigger, gab-data-js, "
+         "gab-smaller, hyperfine, pytest-benchmark"),)
+    with pytest.raises(ImportFormatError, match="^suite: expected lower-case"):
+        import_results("hyperfine", [SAMPLES["hyperfine"]], suite="My Suite", out_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []
