@@ -13,7 +13,8 @@ from comparefixtures import TINY_SUITE, bench_record, row, typed
 from benchtrail.bench.fingerprint import describe_environment
 from benchtrail.bench.gpu import open_gpus
 from benchtrail.bench.runner import local_environment
-from benchtrail.commands.confirm import CONFIRM_TIMES, confirm_runs
+from benchtrail.commands.confirm import confirm_runs
+from benchtrail.commands.defaults import CONFIRM_TIMES
 from benchtrail.compare.comparison import Comparison, compare_records
 from benchtrail.errors import SuiteError
 from benchtrail.results import load_record

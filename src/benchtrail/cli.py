@@ -19,6 +19,8 @@ from typing import Any
 import click
 
 from benchtrail import __version__
+from benchtrail.commands import defaults
+from benchtrail.compare.defaults import DEFAULT_MIN_EFFECT, DEFAULT_WINDOW
 from benchtrail.errors import EXIT_BUG, BenchtrailError, RecordError
 from benchtrail.importers import FORMATS
 from benchtrail.results.branch import DEFAULT_BRANCH
@@ -109,7 +111,7 @@ class _GpusType(click.ParamType):
 @click.argument("suite", required=False, type=click.Path(dir_okay=False, path_type=Path),
                 envvar="BENCHTRAIL_SUITE")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default="benchtrail-out", show_default=True, envvar="BENCHTRAIL_OUT", show_envvar=True,
+              default=defaults.OUT_DIR, show_default=True, envvar="BENCHTRAIL_OUT", show_envvar=True,
               help="Write the result record into this folder.")
 @click.option("--runs", type=int, default=None, callback=_positive, envvar="BENCHTRAIL_RUNS",
               show_envvar=True, help="Measure every benchmark in this many fresh processes (default: the suite's).")
@@ -171,9 +173,9 @@ _REMOTE = click.option("--remote", default="origin", show_default=True, envvar="
 @_BRANCH
 @click.option("--push/--no-push", default=True, show_default=True,
               help="Push the commit, or only commit to the local branch.")
-@click.option("--retries", type=click.IntRange(min=0), default=10, show_default=True,
+@click.option("--retries", type=click.IntRange(min=0), default=defaults.RECORD_RETRIES, show_default=True,
               help="Pushes to retry when another job pushed first.")
-@click.option("--retry-timeout", type=click.FloatRange(min=0), default=120.0, show_default=True,
+@click.option("--retry-timeout", type=click.FloatRange(min=0), default=defaults.RETRY_TIMEOUT_S, show_default=True,
               help="Give up retrying after this many seconds.")
 def record_command(files: tuple[Path, ...], repo: Path, remote: str, branch: str, push: bool,
                    retries: int, retry_timeout: float) -> None:
@@ -247,9 +249,9 @@ class _PercentType(click.ParamType):
 @click.option("--baseline-commit", envvar="CI_MERGE_REQUEST_DIFF_BASE_SHA", show_envvar=True,
               help="Compare with this commit's runs, or the latest ones before it (default: the merge base; "
                    "without one, the latest runs of the baseline branch).")
-@click.option("--baseline-window", type=int, default=20, show_default=True, callback=_positive,
+@click.option("--baseline-window", type=int, default=DEFAULT_WINDOW, show_default=True, callback=_positive,
               help="How many baseline commits, ending at the merge base, give the baseline and its noise.")
-@click.option("--min-effect", type=_PercentType(), default="5%", show_default=True,
+@click.option("--min-effect", type=_PercentType(), default=f"{DEFAULT_MIN_EFFECT:.0%}", show_default=True,
               envvar="BENCHTRAIL_MIN_EFFECT", show_envvar=True,
               help="The smallest change that counts as a regression (and only beyond the noise too).")
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table",
@@ -260,11 +262,11 @@ class _PercentType(click.ParamType):
               envvar="BENCHTRAIL_CONFIRM_SUITE", show_envvar=True,
               help="Before deciding, run this suite's benchmarks that look regressed (or inconclusive) "
                    "again, in fresh processes, and decide on all the runs together.")
-@click.option("--confirm-times", type=click.IntRange(min=0), default=2, show_default=True,
+@click.option("--confirm-times", type=click.IntRange(min=0), default=defaults.CONFIRM_TIMES, show_default=True,
               envvar="BENCHTRAIL_CONFIRM_TIMES", show_envvar=True,
               help="How many more runs --confirm-suite makes (0: none).")
 @click.option("--confirm-out", type=click.Path(file_okay=False, path_type=Path),
-              default="benchtrail-report/confirm", show_default=True,
+              default=defaults.CONFIRM_OUT, show_default=True,
               help="Where the confirmation runs write their records (not under benchtrail-out/, which the "
                    "record job records).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -314,7 +316,7 @@ def compare_command(files: tuple[Path, ...], repo: Path, remote: str, branch: st
 
 @cli.command("note")
 @click.option("--comparison", "comparison_path", type=click.Path(dir_okay=False, path_type=Path),
-              default="benchtrail-report/comparison.json", show_default=True,
+              default=defaults.COMPARISON_PATH, show_default=True,
               help="The comparison document that `benchtrail compare --json` wrote.")
 @click.option("--suite", default=None, help="The suite whose note to post (default: the only one compared).")
 @click.option("--when", type=click.Choice(["always", "changed", "regressed"]), default="always",
@@ -350,7 +352,7 @@ def _formats_help() -> str:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--suite", required=True, help="The suite name the imported results get.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default="benchtrail-out", show_default=True, envvar="BENCHTRAIL_OUT", show_envvar=True,
+              default=defaults.OUT_DIR, show_default=True, envvar="BENCHTRAIL_OUT", show_envvar=True,
               help="Write the records into this folder.")
 @click.option("--machine", default=None,
               help="Label of the machine class the results were measured on (default: $BENCHTRAIL_MACHINE).")

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchtrail.compare.baseline import DEFAULT_WINDOW
+from benchtrail.commands.defaults import CONFIRM_OUT, CONFIRM_TIMES
 from benchtrail.compare.comparison import Comparison
-from benchtrail.compare.rule import DEFAULT_MIN_EFFECT
+from benchtrail.compare.defaults import DEFAULT_MIN_EFFECT, DEFAULT_WINDOW
 from benchtrail.errors import BenchtrailError, StoreError
 from benchtrail.gitlab.ci import CiContext, read_ci
 from benchtrail.results.branch import DEFAULT_BRANCH
@@ -44,8 +44,8 @@ class CompareOptions:
     fmt: str = "table"
     fail_on_regression: bool = False
     confirm_suite: Path | None = None
-    confirm_times: int = 2
-    confirm_out: Path = Path("benchtrail-report/confirm")
+    confirm_times: int = CONFIRM_TIMES
+    confirm_out: Path = CONFIRM_OUT
     json_path: Path | None = None
     markdown_path: Path | None = None
     junit_path: Path | None = None

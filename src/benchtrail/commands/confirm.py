@@ -14,13 +14,12 @@ import dataclasses
 import logging
 from pathlib import Path
 
+from benchtrail.commands.defaults import CONFIRM_TIMES
 from benchtrail.compare.comparison import Comparison
 from benchtrail.errors import SuiteError
 from benchtrail.results.model import Image, Record
 
-__all__ = ["CONFIRM_TIMES", "confirm_runs"]
-
-CONFIRM_TIMES = 2
+__all__ = ["confirm_runs"]
 
 log = logging.getLogger(__name__)
 

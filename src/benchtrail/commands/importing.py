@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchtrail.commands.defaults import OUT_DIR
 from benchtrail.gitlab.ci import CiContext, read_ci
 from benchtrail.results.model import Record
 
@@ -18,7 +19,7 @@ class ImportOptions:
     fmt: str
     paths: Sequence[Path]
     suite: str
-    out_dir: Path = Path("benchtrail-out")
+    out_dir: Path = OUT_DIR
     machine: str | None = None
 
 

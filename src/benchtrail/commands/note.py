@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchtrail.commands.defaults import COMPARISON_PATH
 from benchtrail.errors import ComparisonError
 from benchtrail.gitlab.ci import CiContext, read_ci
 
@@ -18,7 +19,7 @@ __all__ = ["NoteOptions", "note"]
 
 @dataclass(frozen=True, kw_only=True)
 class NoteOptions:
-    comparison: Path = Path("benchtrail-report/comparison.json")
+    comparison: Path = COMPARISON_PATH
     #: the suite whose note to post; ``None``: the only one in the document
     suite: str | None = None
     #: ``always``, ``changed`` or ``regressed``: when a *new* note is posted

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchtrail.commands.defaults import RECORD_RETRIES, RETRY_TIMEOUT_S
 from benchtrail.gitlab.ci import CiContext, read_ci
 from benchtrail.results.branch import DEFAULT_BRANCH
 from benchtrail.results.store import Recorded
@@ -20,8 +21,8 @@ class RecordOptions:
     remote: str = "origin"
     branch: str = DEFAULT_BRANCH
     push: bool = True
-    retries: int = 10
-    retry_timeout_s: float = 120.0
+    retries: int = RECORD_RETRIES
+    retry_timeout_s: float = RETRY_TIMEOUT_S
 
 
 @dataclass(frozen=True)

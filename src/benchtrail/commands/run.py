@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchtrail.commands.defaults import OUT_DIR
 from benchtrail.gitlab.ci import CiContext, read_ci
 from benchtrail.results.model import Record
 
@@ -16,7 +17,7 @@ class RunOptions:
     """What to run and where; ``None`` means the default (see ``benchtrail run --help``)."""
 
     suite: Path | None = None
-    out_dir: Path = Path("benchtrail-out")
+    out_dir: Path = OUT_DIR
     runs: int | None = None
     #: the machine-class label; default: ``BENCHTRAIL_MACHINE``, else the runner's tags
     machine: str | None = None

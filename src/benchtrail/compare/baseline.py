@@ -14,12 +14,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from benchtrail.compare.defaults import DEFAULT_WINDOW
 from benchtrail.results.model import Record
 from benchtrail.results.timestamps import instant
 
 __all__ = ["DEFAULT_WINDOW", "Baseline", "choose_baseline"]
 
-DEFAULT_WINDOW = 20
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from benchtrail.compare.baseline import DEFAULT_WINDOW, Baseline, choose_baseline
-from benchtrail.compare.rule import DEFAULT_MIN_EFFECT, VERDICTS, Decision, decide
+from benchtrail.compare.baseline import Baseline, choose_baseline
+from benchtrail.compare.defaults import DEFAULT_MIN_EFFECT, DEFAULT_WINDOW
+from benchtrail.compare.rule import VERDICTS, Decision, decide
 from benchtrail.errors import RecordError
 from benchtrail.results.model import Benchmark, Gpu, Image, Metric, Record, Source, benchmark_label
 

@@ -49,6 +49,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchtrail.compare.changepoints import MIN_SIZE, detect_change_points
+from benchtrail.compare.defaults import DEFAULT_MIN_EFFECT
 
 __all__ = [
     "ALPHA",
@@ -65,7 +66,6 @@ __all__ = [
 
 #: every verdict, the worst first (the order tables are sorted in)
 VERDICTS = ("regression", "inconclusive", "environment_changed", "no_baseline", "improvement", "unchanged")
-DEFAULT_MIN_EFFECT = 0.05
 #: one-sided false-alarm level of the noise test for one benchmark × metric, once the
 #: current side has three runs or more: one outlying run among them is then set aside
 ALPHA = 0.01

@@ -1,0 +1,21 @@
+"""Where the commands read and write by default, and how hard they try: one place for the
+options objects and for ``cli.py``, which shows them in ``--help`` without loading the
+commands themselves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["COMPARISON_PATH", "CONFIRM_OUT", "CONFIRM_TIMES", "OUT_DIR", "RECORD_RETRIES", "RETRY_TIMEOUT_S"]
+
+#: where ``run`` and ``import`` write records (and the record job records from)
+OUT_DIR = Path("benchtrail-out")
+#: the comparison document ``compare --json`` writes in the template and ``note`` reads
+COMPARISON_PATH = Path("benchtrail-report/comparison.json")
+#: where confirmation runs write their records: not under ``OUT_DIR``, which gets recorded
+CONFIRM_OUT = Path("benchtrail-report/confirm")
+#: how many more runs a suspect benchmark gets before the verdict
+CONFIRM_TIMES = 2
+#: pushes ``record`` retries when another job pushed first, and for how long
+RECORD_RETRIES = 10
+RETRY_TIMEOUT_S = 120.0
