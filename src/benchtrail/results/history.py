@@ -33,7 +33,7 @@ from benchtrail.results.gitrepo import (
     remote_access,
     strip_credentials,
 )
-from benchtrail.results.model import Record
+from benchtrail.results.model import RESULTS_FOLDER, Record, suite_folder
 from benchtrail.results.record import parse_record
 from benchtrail.results.schema import SCHEMA_ID, validate
 from benchtrail.results.store import fetch_tip
@@ -95,15 +95,15 @@ def _tip(repo: GitRepo, access: RemoteAccess, branch: str, fetch: bool) -> tuple
 
 
 def _prefixes(repo: GitRepo, tip: str, suite: str | None, months: Sequence[str] | None) -> list[str]:
-    """The folders to read: ``results/``, one suite's, or some months of one or every suite
-    (literal prefixes: neither ``ls-tree`` nor the object walk of ``rev-list`` glob)."""
+    """The folders to read: every record's, one suite's, or some months of one or every
+    suite (literal prefixes: neither ``ls-tree`` nor the object walk of ``rev-list`` glob)."""
     if suite:
-        bases = [f"results/{suite}/"]
+        bases = [suite_folder(suite)]
     elif months:
-        out = repo.run("ls-tree", "-z", "-d", "--full-tree", "--name-only", tip, "--", "results/")
+        out = repo.run("ls-tree", "-z", "-d", "--full-tree", "--name-only", tip, "--", RESULTS_FOLDER)
         bases = [f"{path}/" for path in out.split("\0") if path]
     else:
-        return ["results/"]
+        return [RESULTS_FOLDER]
     return [f"{base}{month.strip('/')}/" for base in bases for month in months] if months else bases
 
 

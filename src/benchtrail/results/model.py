@@ -22,6 +22,7 @@ from benchtrail.results.timestamps import parse_time
 
 __all__ = [
     "PERCENTILES",
+    "RESULTS_FOLDER",
     "SCHEMA_ID",
     "SKETCH_QUANTILES",
     "Benchmark",
@@ -37,6 +38,7 @@ __all__ = [
     "Source",
     "Timer",
     "benchmark_label",
+    "suite_folder",
     "tidy",
 ]
 
@@ -389,7 +391,16 @@ class Record:
         started = self.started
         commit = (self.source.commit or "nocommit")[:12]
         job = _UNSAFE.sub("_", self.source.job_id or "")[:_MAX_JOB_CHARS] or "local"
-        return f"results/{self.suite}/{started.year:04d}/{started.month:02d}/{_stamp(started)}-{commit}-{job}.json"
+        return f"{suite_folder(self.suite)}{started.year:04d}/{started.month:02d}/{_stamp(started)}-{commit}-{job}.json"
+
+
+#: the folder of the results branch that holds every record
+RESULTS_FOLDER = "results/"
+
+
+def suite_folder(suite: str) -> str:
+    """The folder of the results branch that holds ``suite``'s records (by year and month)."""
+    return f"{RESULTS_FOLDER}{suite}/"
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+", re.ASCII)
