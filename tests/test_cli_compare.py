@@ -350,3 +350,61 @@ def test_change_points_of_pure_noise_are_none(stepped: Path) -> None:
     assert json.loads(result.stdout) == []
     csv_only_header = invoke("history", "--repo", stepped, "--change-points", "--suite", "calm", "--format", "csv")
     assert len(csv_only_header.stdout.splitlines()) == 1
+
+
+# --- failing calls, missing benchmarks, a record given twice --------------------------------------
+
+
+def _failing(tmp_path: Path, errors: int, suite: str = "demo") -> Path:
+    record = bench_record({"double": [10.0, 10.1, 9.9]}, n=100, ref="feature", suite=suite)
+    (entry,) = record["benchmarks"]
+    entry["errors"], entry["error_samples"] = errors, ["ValueError: <b>bad</b> | row"]
+    (path,) = write_records(tmp_path / "failing", [record], prefix=f"e{errors}-")
+    return path
+
+
+def test_a_broken_benchmark_fails_the_gate_and_leads_the_note(recorded: Path, tmp_path: Path) -> None:
+    junit = tmp_path / "junit.xml"
+    result = compare(recorded, _failing(tmp_path, 30), "--baseline-ref", "main", "--fail-on-regression",
+                     "--format", "markdown", "--junit", junit)
+    assert result.exit_code == 1, result.output
+    first = next(line for line in result.stdout.splitlines() if line.startswith("| ⛔"))
+    assert "`double`" in first and "broken: every call failed `ValueError: <b>bad</b> \\| row`" in first
+    assert result.stdout.startswith("### ❌ benchtrail · `demo`: 1 broken")
+    failures = [case for case in ET.fromstring(junit.read_text(encoding="utf-8")).iter("testcase")
+                if case.find("failure") is not None]
+    assert [(case.get("name"), case.find("failure").get("type")) for case in failures] == [  # type: ignore[union-attr]
+        ("double errors", "broken")]
+
+
+def test_new_errors_fail_the_gate(recorded: Path, tmp_path: Path) -> None:
+    result = compare(recorded, _failing(tmp_path, 3), "--baseline-ref", "main", "--fail-on-regression",
+                     "--format", "json")
+    assert result.exit_code == 1, result.output
+    (errors,) = [r for r in json.loads(result.stdout)["results"] if r["metric"] == "errors"]
+    assert (errors["verdict"], errors["detail"]) == ("errors", "ValueError: <b>bad</b> | row")
+
+
+def test_a_missing_benchmark_fails_unless_allowed(work: Path, tmp_path: Path) -> None:
+    past = [bench_record({"double": [10.0] * 3, "gone": [5.0] * 3}, n=n) for n in range(1, 6)]
+    push_history(work, past, tmp_path / "hist")
+    current = under_test(tmp_path, 10.0)
+    failed = compare(work, current, "--baseline-ref", "main", "--fail-on-regression", "--format", "markdown")
+    assert failed.exit_code == 1, failed.output
+    assert "| ❓" in failed.stdout and "BENCHTRAIL_FAIL_ON_MISSING=false" in failed.stdout
+    allowed = compare(work, current, "--baseline-ref", "main", "--fail-on-regression", "--allow-missing",
+                      "--format", "json")
+    assert allowed.exit_code == 0, allowed.output
+    assert json.loads(allowed.stdout)["gate"] == ["broken", "errors", "regression"]
+    by_variable = compare(work, current, "--baseline-ref", "main", "--fail-on-regression",
+                          env={"BENCHTRAIL_FAIL_ON_MISSING": "false"})
+    assert by_variable.exit_code == 0, by_variable.output
+
+
+def test_a_record_given_twice_counts_once(recorded: Path, tmp_path: Path) -> None:
+    current = under_test(tmp_path, 14.0)
+    once = json.loads(compare(recorded, current, "--baseline-ref", "main", "--format", "json").stdout)
+    twice = compare(recorded, current, current, "--baseline-ref", "main", "--format", "json")
+    assert twice.exit_code == 0, twice.output
+    assert f"Warning: {current} is the same run as {current}: counted once" in twice.stderr
+    assert json.loads(twice.stdout)["results"] == once["results"]

@@ -141,6 +141,8 @@ def test_params_and_labels() -> None:
 def test_overall_verdict_is_the_worst() -> None:
     assert overall_verdict([]) == "no_baseline"
     assert overall_verdict(["unchanged", "improvement"]) == "improvement"
-    assert overall_verdict(reversed(VERDICTS)) == "regression"
+    assert overall_verdict(reversed(VERDICTS)) == "broken"
+    assert overall_verdict(["regression", "errors", "unchanged"]) == "errors"
+    assert overall_verdict(["inconclusive", "regression"]) == "regression"
     with pytest.raises(ValueError, match="no records"):
         compare_records([], [], target_ref="main")

@@ -50,7 +50,7 @@ def test_the_document_has_every_figure_the_decision_rests_on() -> None:
     first = data["results"][0]
     assert set(first) == {"suite", "benchmark", "params", "label", "metric", "unit", "direction", "environment",
                           "baseline", "current", "change", "noise", "threshold", "baseline_runs",
-                          "current_runs", "verdict", "suspect", "runs"}
+                          "current_runs", "verdict", "suspect", "runs", "detail"}
     assert (first["label"], first["params"], first["runs"]) == (
         "a[batch=4]", {"batch": 4}, {"baseline": [[10.0, 10.1], [9.9]], "current": [12.0, 12.1, 11.9]})
     [baseline] = data["baselines"]

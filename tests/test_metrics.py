@@ -217,7 +217,7 @@ def test_errors_and_timeouts_are_counted_with_a_warning() -> None:
     entry = entry_json(spec(), runs)
     assert (entry["calls"], entry["errors"], entry["timeouts"]) == (8, 2, 1)
     assert entry["iterations"] == 4
-    assert "2 errors and 1 timeouts in 8 calls" in entry["warnings"]
+    assert "2 errors and 1 timeouts in 8 calls; the first: ValueError: bad row" in entry["warnings"]
     assert entry["error_samples"] == ["ValueError: bad row"]
     assert entry["metrics"]["latency_ms"]["n"] == 5  # only successful calls have a latency
     assert_valid(entry)
@@ -238,7 +238,7 @@ def test_a_run_with_zero_successful_calls() -> None:
     assert entry["metrics"]["cpu_ms_per_item"]["runs"] == pytest.approx([12.5])
     assert entry["metrics"]["peak_rss_mb"]["runs"] == [100.0, 100.0]
     assert (entry["calls"], entry["errors"]) == (8, 4)
-    assert "4 errors and 0 timeouts in 8 calls" in entry["warnings"]
+    assert "4 errors and 0 timeouts in 8 calls; the first: RuntimeError: CUDA OOM" in entry["warnings"]
     assert_valid(entry)
 
 
@@ -247,7 +247,7 @@ def test_every_call_failed() -> None:
     entry = entry_json(spec(), runs)
     assert set(entry["metrics"]) == {"peak_rss_mb"}
     assert (entry["calls"], entry["errors"], entry["timeouts"]) == (6, 4, 2)
-    assert entry["warnings"] == ["4 errors and 2 timeouts in 6 calls"]
+    assert entry["warnings"] == ["every call failed (4 errors and 2 timeouts in 6 calls); the first: TimeoutError"]
     assert entry["error_samples"] == ["TimeoutError", "boom"]
     assert_valid(entry)
 

@@ -257,7 +257,12 @@ class _PercentType(click.ParamType):
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table",
               show_default=True, help="What to print on stdout.")
 @click.option("--fail-on-regression", is_flag=True, envvar="BENCHTRAIL_FAIL_ON_REGRESSION", show_envvar=True,
-              help="Exit 1 when a benchmark regressed (default: report it and exit 0).")
+              help="Exit 1 when a benchmark regressed, errs, is broken or (see --allow-missing) is missing "
+                   "(default: report it and exit 0).")
+@click.option("--fail-on-missing/--allow-missing", default=True, show_default=True,
+              envvar="BENCHTRAIL_FAIL_ON_MISSING", show_envvar=True,
+              help="Whether a benchmark the baseline has and the records lack (removed or renamed) fails "
+                   "the gate; allow it for an intended removal.")
 @click.option("--confirm-suite", type=click.Path(dir_okay=False, path_type=Path), default=None,
               envvar="BENCHTRAIL_CONFIRM_SUITE", show_envvar=True,
               help="Before deciding, run this suite's benchmarks that look regressed (or inconclusive) "
@@ -289,7 +294,8 @@ class _PercentType(click.ParamType):
               help="Fetch the results branch from the remote first, or read only the local copy.")
 def compare_command(files: tuple[Path, ...], repo: Path, remote: str, branch: str, baseline_ref: str | None,
                     baseline_commit: str | None, baseline_window: int, min_effect: float, fmt: str,
-                    fail_on_regression: bool, confirm_suite: Path | None, confirm_times: int, confirm_out: Path,
+                    fail_on_regression: bool, fail_on_missing: bool, confirm_suite: Path | None,
+                    confirm_times: int, confirm_out: Path,
                     json_path: Path | None, markdown_path: Path | None, junit_path: Path | None, metrics_path: Path | None,
                     report_url: str | None, webhook_url: str | None, cache: Path | None, fetch: bool) -> int:
     """Compare result record FILES with their baseline on the results branch.
@@ -305,7 +311,7 @@ def compare_command(files: tuple[Path, ...], repo: Path, remote: str, branch: st
     done = compare(CompareOptions(
         files=files, baseline_ref=baseline_ref, repo=repo, remote=remote, branch=branch,
         baseline_commit=baseline_commit, window=baseline_window, min_effect=min_effect, fmt=fmt,
-        fail_on_regression=fail_on_regression, confirm_suite=confirm_suite, confirm_times=confirm_times,
+        fail_on_regression=fail_on_regression, fail_on_missing=fail_on_missing, confirm_suite=confirm_suite, confirm_times=confirm_times,
         confirm_out=confirm_out, json_path=json_path, markdown_path=markdown_path, junit_path=junit_path,
         metrics_path=metrics_path, report_url=report_url, webhook_url=webhook_url, cache=cache, fetch=fetch))
     click.echo(done.output, nl=False)

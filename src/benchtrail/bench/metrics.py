@@ -130,7 +130,11 @@ def benchmark_entry(spec: BenchmarkSpec, runs: list[WorkerRun]) -> Benchmark:
                 metrics["gpu_energy_j_per_item"] = _single("J", "lower", *energy)
 
     if errors or timeouts:
-        warnings.append(f"{errors} errors and {timeouts} timeouts in {calls} calls")
+        first = f"; the first: {samples[0]}" if samples else ""
+        if errors + timeouts == calls:
+            warnings.append(f"every call failed ({errors} errors and {timeouts} timeouts in {calls} calls){first}")
+        else:
+            warnings.append(f"{errors} errors and {timeouts} timeouts in {calls} calls{first}")
     return Benchmark(
         name=spec.name, kind=spec.kind, metrics=metrics, calls=calls, errors=errors, timeouts=timeouts,
         params=dict(spec.params), target=spec.target if spec.kind == "callable" else _shown_url(spec.url or ""),

@@ -22,6 +22,7 @@ from benchtrail.errors import BenchtrailError, StoreError
 from benchtrail.gitlab.ci import CiContext, read_ci
 from benchtrail.results.branch import DEFAULT_BRANCH
 from benchtrail.results.model import Image, Record
+from benchtrail.results.record import record_bytes
 
 __all__ = ["CompareOptions", "CompareOutcome", "commit_time", "compare", "read_baseline_history"]
 
@@ -43,6 +44,8 @@ class CompareOptions:
     #: what to print: ``table``, ``markdown`` or ``json``
     fmt: str = "table"
     fail_on_regression: bool = False
+    #: a benchmark the baseline has and the records lack fails the gate too
+    fail_on_missing: bool = True
     confirm_suite: Path | None = None
     confirm_times: int = CONFIRM_TIMES
     confirm_out: Path = CONFIRM_OUT
@@ -64,7 +67,8 @@ class CompareOutcome:
     output: str
     #: lines for stderr: files written, the webhook's fate
     notices: tuple[str, ...]
-    #: 1 on a regression under ``fail_on_regression``, else 0
+    #: 1 when a verdict fails the gate (regression, errors, broken, missing) under
+    #: ``fail_on_regression``, else 0
     exit_code: int
 
 
@@ -96,9 +100,27 @@ def read_baseline_history(suites: Sequence[str], **options: Any) -> list[Record]
     return found
 
 
+def _once(records: list[Record], files: Sequence[Path]) -> list[Record]:
+    """``records`` with each run once: a record given twice (the same file twice, or a glob
+    that matches one artifact in two places) would count its runs twice and make a
+    change look surer than it is. The same job and start, or the same content, is one run."""
+    kept: dict[tuple[str | None, str, str], Path] = {}
+    unique = []
+    for record, path in zip(records, files):
+        key = (record.source.job_id, record.run.started_at, record.suite) if record.source.job_id else (
+            None, record_bytes(record).decode("utf-8"), record.suite)
+        if key in kept:
+            log.warning("%s is the same run as %s: counted once", path, kept[key])
+            continue
+        kept[key] = path
+        unique.append(record)
+    return unique
+
+
 def _decide(options: CompareOptions, ci: CiContext) -> Comparison:
     """Load, read the baseline history, decide, and confirm the suspects."""
     from benchtrail.compare.comparison import compare_records
+    from benchtrail.compare.rule import GATE
     from benchtrail.results.record import load_record
 
     if not options.files:
@@ -108,7 +130,7 @@ def _decide(options: CompareOptions, ci: CiContext) -> Comparison:
         baseline_commit = None  # GitLab's "no commit" (e.g. CI_COMMIT_BEFORE_SHA of a new branch)
     from benchtrail.results.gitrepo import remote_access
 
-    current = [load_record(path) for path in options.files]
+    current = _once([load_record(path) for path in options.files], options.files)
     history = read_baseline_history(sorted({r.suite for r in current}), repo=options.repo,
                                     remote=options.remote, branch=options.branch, cache=options.cache,
                                     fetch=options.fetch,
@@ -120,7 +142,8 @@ def _decide(options: CompareOptions, ci: CiContext) -> Comparison:
             log.warning("the merge base %s has no runs and is not in this clone: comparing with the latest "
                         "runs of %s (fetch it, e.g. GIT_DEPTH: 0, to compare with the runs before it)",
                         baseline_commit[:12], options.baseline_ref)
-    rule = {"target_ref": options.baseline_ref, "merge_base": baseline_commit, "merge_base_time": when,
+    gate = GATE if options.fail_on_missing else tuple(v for v in GATE if v != "missing")
+    rule = {"target_ref": options.baseline_ref, "merge_base": baseline_commit, "merge_base_time": when, "gate": gate,
             "min_effect": options.min_effect, "window": options.window}
     comparison = compare_records(current, history, **rule)
     if options.confirm_suite is not None and options.confirm_times:
@@ -177,5 +200,5 @@ def compare(options: CompareOptions, ci: CiContext | None = None) -> CompareOutc
         said = alert_regression(comparison, options.webhook_url, baseline_ref=options.baseline_ref)
         if said:
             notices.append(said)
-    regressed = comparison.verdict == "regression" and options.fail_on_regression
+    regressed = comparison.failed and options.fail_on_regression
     return CompareOutcome(comparison, output, tuple(notices), 1 if regressed else 0)

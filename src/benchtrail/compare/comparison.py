@@ -14,7 +14,14 @@ from typing import Any, NamedTuple
 
 from benchtrail.compare.baseline import Baseline, choose_baseline
 from benchtrail.compare.defaults import DEFAULT_MIN_EFFECT, DEFAULT_WINDOW
-from benchtrail.compare.rule import VERDICTS, Decision, decide
+from benchtrail.compare.failures import (
+    ERRORS_METRIC,
+    PRESENCE_METRIC,
+    decide_failures,
+    failures_of,
+    missing_benchmarks,
+)
+from benchtrail.compare.rule import GATE, VERDICTS, Decision, decide
 from benchtrail.errors import RecordError
 from benchtrail.results.model import Benchmark, Gpu, Image, Metric, Record, Source, benchmark_label
 
@@ -37,6 +44,8 @@ class Row:
     baseline_values: tuple[tuple[float, ...], ...] = ()
     #: the run values under test
     current_values: tuple[float, ...] = ()
+    #: what a reader needs beside the numbers: the first error message of a failing benchmark
+    detail: str | None = None
 
     @property
     def label(self) -> str:
@@ -85,10 +94,17 @@ class Comparison:
     environment_notes: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
     #: the source of the first record under test: the commit, MR and pipeline compared
     source: Source = field(default_factory=Source)
+    #: the verdicts that fail the gate
+    gate: tuple[str, ...] = GATE
 
     @property
     def verdict(self) -> str:
         return overall_verdict(row.verdict for row in self.rows)
+
+    @property
+    def failed(self) -> bool:
+        """A row's verdict is one of the gate's: the job fails under ``--fail-on-regression``."""
+        return any(row.verdict in self.gate for row in self.rows)
 
     @property
     def suites(self) -> list[str]:
@@ -99,7 +115,7 @@ class Comparison:
         return Comparison(
             tuple(r for r in self.rows if r.suite == suite), self.target_ref, self.merge_base,
             self.min_effect, {k: v for k, v in self.baselines.items() if k[0] == suite},
-            {k: v for k, v in self.environment_notes.items() if k[0] == suite}, self.source)
+            {k: v for k, v in self.environment_notes.items() if k[0] == suite}, self.source, self.gate)
 
     def suspects(self, suite: str, fingerprint: str | None = None) -> list[str]:
         """The labels of ``suite``'s benchmarks with a suspect metric: regressed,
@@ -185,10 +201,13 @@ def compare_records(
     merge_base_time: str | None = None,
     min_effect: float = DEFAULT_MIN_EFFECT,
     window: int = DEFAULT_WINDOW,
+    gate: tuple[str, ...] = GATE,
 ) -> Comparison:
     """Compare the records under test (``current``) with their baselines in ``history``
     (records of the results branch, any order): one row per benchmark × metric ×
-    environment of ``current``."""
+    environment of ``current``, one per benchmark whose calls failed on either side (see
+    ``failures``), and one per benchmark of the baseline that ``current`` lacks. ``gate``
+    names the verdicts that fail the job."""
     if not current:
         raise ValueError("no records to compare")
     history = list(history)
@@ -222,6 +241,25 @@ def compare_records(
             rows.append(Row(suite, entry.name, tuple(sorted(entry.params.items())), key[1],
                             metric.unit, direction, fingerprint, decision,
                             tuple(tuple(runs) for runs in window_runs), tuple(runs)))
+        rows += _failure_rows(suite, fingerprint, records, baseline)
     rows.sort(key=_sort_key)
-    return Comparison(tuple(rows), target_ref, merge_base, min_effect, baselines, notes, current[0].source)
+    return Comparison(tuple(rows), target_ref, merge_base, min_effect, baselines, notes, current[0].source, gate)
+
+
+def _failure_rows(suite: str, fingerprint: str, records: list[Record], baseline: Baseline) -> list[Row]:
+    """The rows of failed calls (an error rate in %) and of benchmarks the records lack."""
+    rows = []
+    before = failures_of(baseline.records) if not baseline.environment_changed else {}
+    entries = {entry.label: entry for record in records for entry in record.benchmarks}
+    for label, now in sorted(failures_of(records).items()):
+        decision = decide_failures(now, before.get(label))
+        if decision is not None:
+            entry = entries[label]
+            rows.append(Row(suite, entry.name, tuple(sorted(entry.params.items())), ERRORS_METRIC, "%", "lower",
+                            fingerprint, decision, detail=now.first_error))
+    latest = baseline.by_commit()[-1] if baseline.records and not baseline.environment_changed else []
+    for entry in missing_benchmarks(latest, records):
+        rows.append(Row(suite, entry.name, tuple(sorted(entry.params.items())), PRESENCE_METRIC, "", "lower",
+                        fingerprint, Decision("missing", None, None, baseline_runs=entry.runs or 1)))
+    return rows
 

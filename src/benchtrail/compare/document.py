@@ -43,7 +43,7 @@ def _result(row: Row) -> dict[str, Any]:
         "metric": row.metric, "unit": row.unit, "direction": row.direction, "environment": row.fingerprint,
         "verdict": row.verdict, "baseline": _finite(d.baseline), "current": _finite(d.current),
         "change": _finite(d.change), "noise": _finite(d.noise), "threshold": _finite(d.threshold),
-        "baseline_runs": d.baseline_runs, "current_runs": d.current_runs, "suspect": d.suspect,
+        "baseline_runs": d.baseline_runs, "current_runs": d.current_runs, "suspect": d.suspect, "detail": row.detail,
         "runs": {"baseline": [list(values) for values in row.baseline_values],
                  "current": list(row.current_values)},
     }
@@ -54,6 +54,7 @@ def comparison_document(comparison: Comparison) -> dict[str, Any]:
     return {
         "schema": SCHEMA_ID,
         "verdict": comparison.verdict,
+        "gate": list(comparison.gate),
         "target_ref": comparison.target_ref,
         "merge_base": comparison.merge_base,
         "min_effect": comparison.min_effect,
@@ -89,7 +90,8 @@ def _row(result: dict[str, Any]) -> Row:
                         result["suspect"])
     return Row(result["suite"], result["benchmark"], tuple(sorted(result["params"].items())), result["metric"],
                result["unit"], result["direction"], result["environment"], decision,
-               tuple(tuple(values) for values in result["runs"]["baseline"]), tuple(result["runs"]["current"]))
+               tuple(tuple(values) for values in result["runs"]["baseline"]), tuple(result["runs"]["current"]),
+               result["detail"])
 
 
 def parse_comparison(document: Any, source: str = "<comparison>") -> Comparison:
@@ -104,7 +106,7 @@ def parse_comparison(document: Any, source: str = "<comparison>") -> Comparison:
         for b in document["baselines"]}
     notes = {(b["suite"], b["environment"]): tuple(b["environment_notes"]) for b in document["baselines"]}
     comparison = Comparison(rows, document["target_ref"], document["merge_base"], document["min_effect"],
-                            baselines, notes, Source.from_json(document["source"]))
+                            baselines, notes, Source.from_json(document["source"]), tuple(document["gate"]))
     if overall_verdict(row.verdict for row in rows) != document["verdict"]:
         raise ComparisonError(f"{source}: verdict: {document['verdict']!r} is not the worst of its results "
                               f"({comparison.verdict!r})")

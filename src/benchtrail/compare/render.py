@@ -16,7 +16,8 @@ __all__ = ["VERDICT_ORDER", "count_verdicts", "format_change", "format_quantity"
 
 _WORDS = {"environment_changed": "environment changed", "no_baseline": "no baseline"}
 #: the order verdicts are counted in, in the note's headline
-VERDICT_ORDER = ("regression", "inconclusive", "improvement", "environment_changed", "no_baseline", "unchanged")
+VERDICT_ORDER = ("broken", "missing", "errors", "regression", "inconclusive", "improvement", "environment_changed",
+                 "no_baseline", "unchanged")
 
 
 def format_quantity(value: float | None, unit: str) -> str:

@@ -55,6 +55,7 @@ __all__ = [
     "ALPHA",
     "ALPHA_FEW_RUNS",
     "DEFAULT_MIN_EFFECT",
+    "GATE",
     "VERDICTS",
     "WINSOR",
     "Decision",
@@ -65,7 +66,10 @@ __all__ = [
 ]
 
 #: every verdict, the worst first (the order tables are sorted in)
-VERDICTS = ("regression", "inconclusive", "environment_changed", "no_baseline", "improvement", "unchanged")
+VERDICTS = ("broken", "missing", "errors", "regression", "inconclusive", "environment_changed", "no_baseline",
+            "improvement", "unchanged")
+#: the verdicts that fail the gate (``compare --fail-on-regression``; "missing" unless allowed)
+GATE = ("broken", "missing", "errors", "regression")
 #: one-sided false-alarm level of the noise test for one benchmark × metric, once the
 #: current side has three runs or more: one outlying run among them is then set aside
 ALPHA = 0.01
@@ -90,8 +94,8 @@ class Decision:
     #: the baseline's typical run: geometric mean of its runs within ``WINSOR`` sigmas of
     #: their median (their median when the noise is unknown); ``None`` without a baseline
     baseline: float | None
-    #: the same for the current runs
-    current: float
+    #: the same for the current runs; ``None`` when nothing was measured (a missing benchmark)
+    current: float | None
     #: ``current / baseline - 1``; ``None`` when it has no meaning (no baseline, zero values)
     change: float | None = None
     #: relative run-to-run noise (robust standard deviation of log values); ``None`` when unknown

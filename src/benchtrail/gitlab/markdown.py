@@ -17,10 +17,14 @@ from benchtrail.compare.render import count_verdicts, format_change, format_quan
 
 __all__ = ["render_markdown", "render_note", "suite_page_url"]
 
-_ICONS = {"regression": "🔴", "inconclusive": "🟡", "environment_changed": "⚪", "no_baseline": "⚪",
-          "improvement": "🟢", "unchanged": "✅"}
-_HEADLINES = {"regression": "❌", "inconclusive": "⚠️", "environment_changed": "ℹ️", "no_baseline": "ℹ️",
-              "improvement": "✅", "unchanged": "✅"}
+_ICONS = {"broken": "⛔", "missing": "❓", "errors": "🔴", "regression": "🔴", "inconclusive": "🟡",
+          "environment_changed": "⚪", "no_baseline": "⚪", "improvement": "🟢", "unchanged": "✅"}
+_HEADLINES = {"broken": "❌", "missing": "❌", "errors": "❌", "regression": "❌", "inconclusive": "⚠️",
+              "environment_changed": "ℹ️", "no_baseline": "ℹ️", "improvement": "✅", "unchanged": "✅"}
+_WHY = {"broken": "every call failed", "errors": "calls fail", "missing": "the baseline has it, this run has not"}
+_ACCEPT_MISSING = ("A missing benchmark was removed or renamed. If that is intended, run the pipeline with the "
+                   "CI/CD variable `BENCHTRAIL_FAIL_ON_MISSING=false` (or set the template input "
+                   "`fail-on-missing: false`); once merged, the baseline no longer has it.")
 _RULE = ("<sub>A regression is a change in the bad direction beyond both the minimum effect and the "
          "run-to-run noise of the baseline; inconclusive: beyond the minimum effect but within the "
          "noise.</sub>\n")
@@ -51,8 +55,10 @@ def _cells(row: Row, with_environment: bool) -> list[str]:
         cells.append(_code(row.fingerprint[:12]))
     noise = (f" (within the noise: {d.threshold * 100:.1f} %)"
              if d.threshold is not None and row.verdict == "inconclusive" else "")
+    why = f": {_WHY[row.verdict]}" if row.verdict in _WHY else ""
+    error = f" {_code(row.detail)}" if row.detail and row.verdict in ("broken", "errors") else ""
     cells += [_cell(format_quantity(d.baseline, row.unit)), _cell(format_quantity(d.current, row.unit)),
-              format_change(d.change), verdict_words(row.verdict) + noise]
+              format_change(d.change), verdict_words(row.verdict) + noise + why + error]
     return cells
 
 
@@ -103,6 +109,9 @@ def render_note(comparison: Comparison, suite: str, *, report_url: str | None = 
     if quiet:
         lines += [f"<details><summary>{len(quiet)} unchanged</summary>", "",
                   _markdown_table(quiet, multi), "", "</details>", ""]
+    if any(r.verdict == "missing" for r in rows):
+        lines += [_ACCEPT_MISSING if "missing" in part.gate else
+                  "A missing benchmark was removed or renamed; missing benchmarks do not fail this pipeline.", ""]
     for (_, fingerprint), notes in sorted(part.environment_notes.items()):
         lines += [f"- Environment {_code(fingerprint[:12])}: {_cell(note)}." for note in notes]
     if any(part.environment_notes.values()):

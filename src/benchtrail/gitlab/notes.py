@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 NOTE_WHEN = ("always", "changed", "regressed")
 
 _QUIET_VERDICTS = ("unchanged", "no_baseline")  # nothing changed worth a new note
+_FAILING = ("broken", "missing", "errors", "regression")  # what when=regressed posts on
 _PER_PAGE = 100  # GitLab's maximum: an MR with many system notes ("added 1 commit") needs few pages
 TOKEN_ADVICE = ("set BENCHTRAIL_GITLAB_TOKEN to a project access token with the api scope and the Reporter "
                 "role or higher (Settings > Access tokens, then Settings > CI/CD > Variables)")
@@ -79,7 +80,7 @@ def should_post(when: str, verdict: str) -> bool:
         raise ValueError(f"when must be one of {', '.join(NOTE_WHEN)}, not {when!r}")
     if when == "changed":
         return verdict not in _QUIET_VERDICTS
-    return when == "always" or verdict == "regression"
+    return when == "always" or verdict in _FAILING
 
 
 @dataclass(frozen=True)

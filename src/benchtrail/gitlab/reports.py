@@ -87,7 +87,11 @@ def _outcome(row: Row, comparison: Comparison) -> str:
     if d.change is None and row.verdict == "inconclusive":
         why = "the change is undefined for zero or negative values"
     else:
-        why = {"regression": f"beyond {effect} and {_noise(row)}",
+        error = f": {row.detail}" if row.detail else ""
+        why = {"broken": f"every call failed{error}",
+               "errors": f"calls fail where the baseline's did not, or clearly more often{error}",
+               "missing": f"{comparison.target_ref} has it, the runs compared have not: removed or renamed",
+               "regression": f"beyond {effect} and {_noise(row)}",
                "improvement": f"beyond {effect} and {_noise(row)}",
                "inconclusive": f"beyond {effect} but within {_noise(row)}",
                "unchanged": f"within {effect}",
@@ -109,8 +113,8 @@ def _testcase(parent: ET.Element, row: Row, comparison: Comparison, with_environ
           for note in comparison.environment_notes.get((row.suite, row.fingerprint), ())),
         f"runs: {d.baseline_runs} baseline, {d.current_runs} current; {row.direction} is better",
     ])
-    if row.verdict == "regression":
-        _add(case, "failure", details, message=line, type="regression")
+    if row.verdict in comparison.gate:
+        _add(case, "failure", details, message=line, type=row.verdict)
     else:
         _add(case, "system-out", details)
 
@@ -120,19 +124,19 @@ def junit_xml(comparison: Comparison) -> str:
     benchmark × metric (× environment), a ``<failure>`` for each regression."""
     several = _several_environments(comparison)
     root = ET.Element("testsuites")
-    _add_counts(root, "benchtrail", comparison.rows)
+    _add_counts(root, "benchtrail", comparison.rows, comparison.gate)
     for suite in comparison.suites:
         rows = [row for row in comparison.rows if row.suite == suite]
         element = _add(root, "testsuite")
-        _add_counts(element, f"benchtrail {suite}", rows)
+        _add_counts(element, f"benchtrail {suite}", rows, comparison.gate)
         for row in rows:
             _testcase(element, row, comparison, suite in several)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def _add_counts(element: ET.Element, name: str, rows: Sequence[Row]) -> None:
-    failures = sum(row.verdict == "regression" for row in rows)
+def _add_counts(element: ET.Element, name: str, rows: Sequence[Row], gate: Sequence[str]) -> None:
+    failures = sum(row.verdict in gate for row in rows)
     for key, value in (("name", name), ("tests", len(rows)), ("failures", failures), ("errors", 0),
                        ("skipped", 0), ("time", "0")):
         element.set(key, _xml_safe(str(value)))
