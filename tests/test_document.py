@@ -50,9 +50,10 @@ def test_the_document_has_every_figure_the_decision_rests_on() -> None:
     first = data["results"][0]
     assert set(first) == {"suite", "benchmark", "params", "label", "metric", "unit", "direction", "environment",
                           "baseline", "current", "change", "noise", "threshold", "baseline_runs",
-                          "current_runs", "verdict", "suspect", "runs", "detail"}
+                          "current_runs", "verdict", "suspect", "runs", "detail", "why"}
     assert (first["label"], first["params"], first["runs"]) == (
         "a[batch=4]", {"batch": 4}, {"baseline": [[10.0, 10.1], [9.9]], "current": [12.0, 12.1, 11.9]})
+    assert first["why"].startswith("latency_ms +20.0 % (baseline 10 ms → 12 ms), beyond the 5 % minimum effect and ")
     [baseline] = data["baselines"]
     assert baseline["commits"] == [sha(1), sha(2)] and baseline["at_merge_base"] is True
     assert baseline["environment_notes"] == ["image changed since the baseline: sha256:a → sha256:b"]

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from benchtrail.compare.comparison import BaselineSummary, Comparison, Row, overall_verdict
+from benchtrail.compare.render import explain
 from benchtrail.compare.rule import Decision
 from benchtrail.errors import ComparisonError
 from benchtrail.results.model import Source
@@ -36,7 +37,7 @@ def _finite(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else value
 
 
-def _result(row: Row) -> dict[str, Any]:
+def _result(row: Row, comparison: Comparison) -> dict[str, Any]:
     d = row.decision
     return {
         "suite": row.suite, "benchmark": row.benchmark, "params": dict(row.params), "label": row.label,
@@ -44,6 +45,7 @@ def _result(row: Row) -> dict[str, Any]:
         "verdict": row.verdict, "baseline": _finite(d.baseline), "current": _finite(d.current),
         "change": _finite(d.change), "noise": _finite(d.noise), "threshold": _finite(d.threshold),
         "baseline_runs": d.baseline_runs, "current_runs": d.current_runs, "suspect": d.suspect, "detail": row.detail,
+        "why": explain(row, comparison.min_effect, comparison.target_ref),
         "runs": {"baseline": [list(values) for values in row.baseline_values],
                  "current": list(row.current_values)},
     }
@@ -65,7 +67,7 @@ def comparison_document(comparison: Comparison) -> dict[str, Any]:
             "before_merge_base": summary.before_merge_base, "environment_changed": summary.environment_changed,
             "environment_notes": list(comparison.environment_notes.get((suite, fingerprint), ())),
         } for (suite, fingerprint), summary in sorted(comparison.baselines.items())],
-        "results": [_result(row) for row in comparison.rows],
+        "results": [_result(row, comparison) for row in comparison.rows],
     }
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 
-from benchtrail.compare.comparison import Comparison
+from benchtrail.compare.comparison import Comparison, Row
 
-__all__ = ["VERDICT_ORDER", "count_verdicts", "format_change", "format_quantity", "render_table",
+__all__ = ["VERDICT_ORDER", "count_verdicts", "explain", "format_change", "format_quantity", "render_table",
            "verdict_words"]
 
 _WORDS = {"environment_changed": "environment changed", "no_baseline": "no baseline"}
@@ -68,3 +68,35 @@ def render_table(comparison: Comparison) -> str:
     return f"{table}\n\nverdict: {verdict_words(comparison.verdict)}\n"
 
 
+def _noise(row: Row) -> str:
+    d = row.decision
+    parts = ([] if d.noise is None else [f"±{d.noise * 100:.1f} % per run"]) + (
+        [] if d.threshold is None else [f"threshold {d.threshold * 100:.1f} %"])
+    return f"the noise ({', '.join(parts)})" if parts else "the noise"
+
+
+def explain(row: Row, min_effect: float, target_ref: str) -> str:
+    """One line: the metric, its change and values, and why that is the verdict (the
+    comparison document keeps it as ``why``; the JUnit report shows it)."""
+    d = row.decision
+    effect = f"the {min_effect * 100:g} % minimum effect"
+    if d.baseline is None or d.change is None:
+        measured = f"{row.metric} {format_quantity(d.current, row.unit)}"
+    else:
+        measured = (f"{row.metric} {format_change(d.change)} (baseline {format_quantity(d.baseline, row.unit)}"
+                    f" → {format_quantity(d.current, row.unit)})")
+    if d.change is None and row.verdict == "inconclusive":
+        why = "the change is undefined for zero or negative values"
+    else:
+        error = f": {row.detail}" if row.detail else ""
+        why = {"broken": f"every call failed{error}",
+               "errors": f"calls fail where the baseline's did not, or clearly more often{error}",
+               "missing": f"{target_ref} has it, the runs compared have not: removed or renamed",
+               "regression": f"beyond {effect} and {_noise(row)}",
+               "improvement": f"beyond {effect} and {_noise(row)}",
+               "inconclusive": f"beyond {effect} but within {_noise(row)}",
+               "unchanged": f"within {effect}",
+               "no_baseline": f"{target_ref} has no runs of it in this environment",
+               "environment_changed": "the environment changed since the baseline, so it was not compared",
+               }[row.verdict]
+    return f"{measured}, {why}"

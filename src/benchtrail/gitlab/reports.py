@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from benchtrail.compare.comparison import Comparison, Row
-from benchtrail.compare.render import format_change, format_quantity, verdict_words
+from benchtrail.compare.render import explain, verdict_words
 from benchtrail.errors import ReportError
 from benchtrail.results.record import write_atomic
 
@@ -68,44 +68,11 @@ def _several_environments(comparison: Comparison) -> set[str]:
     return {suite for suite, prints in seen.items() if len(prints) > 1}
 
 
-def _noise(row: Row) -> str:
-    d = row.decision
-    parts = ([] if d.noise is None else [f"±{d.noise * 100:.1f} % per run"]) + (
-        [] if d.threshold is None else [f"threshold {d.threshold * 100:.1f} %"])
-    return f"the noise ({', '.join(parts)})" if parts else "the noise"
-
-
-def _outcome(row: Row, comparison: Comparison) -> str:
-    """One line: the metric, its change and values, and why that is the verdict."""
-    d = row.decision
-    effect = f"the {comparison.min_effect * 100:g} % minimum effect"
-    if d.baseline is None or d.change is None:
-        measured = f"{row.metric} {format_quantity(d.current, row.unit)}"
-    else:
-        measured = (f"{row.metric} {format_change(d.change)} (baseline {format_quantity(d.baseline, row.unit)}"
-                    f" → {format_quantity(d.current, row.unit)})")
-    if d.change is None and row.verdict == "inconclusive":
-        why = "the change is undefined for zero or negative values"
-    else:
-        error = f": {row.detail}" if row.detail else ""
-        why = {"broken": f"every call failed{error}",
-               "errors": f"calls fail where the baseline's did not, or clearly more often{error}",
-               "missing": f"{comparison.target_ref} has it, the runs compared have not: removed or renamed",
-               "regression": f"beyond {effect} and {_noise(row)}",
-               "improvement": f"beyond {effect} and {_noise(row)}",
-               "inconclusive": f"beyond {effect} but within {_noise(row)}",
-               "unchanged": f"within {effect}",
-               "no_baseline": f"{comparison.target_ref} has no runs of it in this environment",
-               "environment_changed": "the environment changed since the baseline, so it was not compared",
-               }[row.verdict]
-    return f"{measured}, {why}"
-
-
 def _testcase(parent: ET.Element, row: Row, comparison: Comparison, with_environment: bool) -> None:
     """The ``<testcase>`` of one row: a ``<failure>`` if it regressed, else a ``<system-out>``."""
     name = f"{row.label} {row.metric}" + (f" (env {row.fingerprint[:8]})" if with_environment else "")
     case = _add(parent, "testcase", classname=row.suite, name=name, time="0")
-    line = _outcome(row, comparison)
+    line = explain(row, comparison.min_effect, comparison.target_ref)
     d = row.decision
     details = "\n".join([
         f"{verdict_words(row.verdict)}: {line}",
