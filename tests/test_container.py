@@ -81,6 +81,7 @@ def test_a_missing_suite_file_is_named_before_docker_is_asked(no_engine: str, tm
 @pytest.mark.parametrize(("args", "message"), [
     (["--gpus", "all"], "Error: --gpus needs --image"),
     (["--pull", "never"], "Error: --pull needs --image"),
+    (["--env", "OMP_NUM_THREADS"], "Error: --env needs --image"),
     (["--image", "x", "--gpus", "al"], "expected all, a number of GPUs >= 1, or device=ID[,ID...], found 'al'"),
     (["--image", "x", "--gpus", "0"], "found '0'"),
     (["--image", "x", "--pull", "sometimes"], "'sometimes' is not one of 'missing', 'always', 'never'"),

@@ -124,10 +124,13 @@ class _GpusType(click.ParamType):
 @click.option("--gpus", type=_GpusType(), default=None,
               help="With --image: the GPUs the container gets, as docker takes them: all, a count, "
                    "or device=ID[,ID] (default: none).")
+@click.option("--env", "env_names", multiple=True, metavar="NAME",
+              help="With --image: also pass this environment variable into the container (repeatable), e.g. "
+                   "OMP_NUM_THREADS; CI_* and BENCHTRAIL_* variables pass without it.")
 @click.option("--pull", type=click.Choice(["missing", "always", "never"]), default=None,
               help="With --image: when to pull it from its registry (default: missing).")
 def run_command(suite: Path | None, out_dir: Path, runs: int | None, machine: str | None,
-                image: str | None, gpus: str | None, pull: str | None) -> None:
+                image: str | None, gpus: str | None, env_names: tuple[str, ...], pull: str | None) -> None:
     """Run the benchmark SUITE (default: bench/suite.toml, or $BENCHTRAIL_SUITE) and write one record.
 
     With --image, the suite runs in a container of IMAGE; with no SUITE and no
@@ -136,11 +139,11 @@ def run_command(suite: Path | None, out_dir: Path, runs: int | None, machine: st
     from benchtrail.commands.run import RunOptions, run
 
     if image is None:
-        for name, value in (("--gpus", gpus), ("--pull", pull)):
+        for name, value in (("--gpus", gpus), ("--pull", pull), ("--env", env_names or None)):
             if value is not None:
                 raise click.UsageError(f"{name} needs --image")
     done = run(RunOptions(suite=suite, out_dir=out_dir, runs=runs, machine=machine, image=image, gpus=gpus,
-                          pull=pull))
+                          pull=pull, env=env_names))
     click.echo(done.summary)
     click.echo(f"Wrote {done.path}", err=True)
 

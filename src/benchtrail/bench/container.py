@@ -248,13 +248,14 @@ def _invocation(suite: Path | None, runs: int | None, machine: str | None) -> di
 
 
 def _run(client: Any, image_id: str, reference: str, gpus: str | None, output: TextIO,
-         invocation: dict[str, Any], variables: Mapping[str, str]) -> tuple[dict[str, bytes], int]:
+         invocation: dict[str, Any], variables: Mapping[str, str],
+         named: Mapping[str, str]) -> tuple[dict[str, bytes], int]:
     """Run the container to its end; return the files it wrote and its peak memory in bytes."""
     import docker
 
-    passed = container_environment(variables)
-    log.info("Running %s in %s, with %d CI_*/BENCHTRAIL_* variables", " ".join(invocation["command"]),
-             reference, len(passed))
+    passed = {**container_environment(variables), **named}
+    log.info("Running %s in %s, with %d CI_*/BENCHTRAIL_* variables and %s", " ".join(invocation["command"]),
+             reference, len(passed) - len(named), ", ".join(sorted(named)) or "no other")
     environment = {
         **passed,
         "PYTHONDONTWRITEBYTECODE": "1",  # the workspace is read-only
@@ -311,6 +312,7 @@ def run_in_image(
     machine: str | None = None,
     output: TextIO | None = None,
     variables: Mapping[str, str] | None = None,
+    named: Mapping[str, str] | None = None,
 ) -> tuple[Path, Record]:
     """Run ``benchtrail run`` for ``suite_path`` in a container of ``image``; write the
     record, with the image and the container's peak memory added, into ``out_dir``.
@@ -319,8 +321,10 @@ def run_in_image(
     one, else the suite baked into the image. ``gpus`` is docker's
     ``--gpus`` value; ``pull`` is ``missing``, ``always`` or ``never``. The container's
     output goes to ``output`` (default: stderr). ``variables`` are the job's CI variables,
-    passed on to the benchtrail inside (tokens and the like left out). Returns the
-    record's path and the record.
+    passed on to the benchtrail inside (tokens and the like left out); ``named`` are
+    variables the user asked to pass as they are (``--env``: thread counts such as
+    ``OMP_NUM_THREADS``, which change inference speed). Returns the record's path and
+    the record.
     """
     output = output if output is not None else sys.stderr
     suite = None
@@ -336,7 +340,7 @@ def run_in_image(
     client = _client()
     try:
         found = _image(client, image, pull, output)
-        files, peak = _run(client, found.id, image, gpus, output, invocation, variables or {})
+        files, peak = _run(client, found.id, image, gpus, output, invocation, variables or {}, named or {})
     finally:
         client.close()
 

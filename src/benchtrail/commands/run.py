@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +12,8 @@ from benchtrail.gitlab.ci import CiContext, read_ci
 from benchtrail.results.model import Record
 
 __all__ = ["RunOptions", "RunOutcome", "run"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -24,6 +28,8 @@ class RunOptions:
     image: str | None = None
     gpus: str | None = None
     pull: str | None = None
+    #: with ``image``: more variables to pass into the container by name (``--env``)
+    env: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -43,9 +49,12 @@ def run(options: RunOptions, ci: CiContext | None = None) -> RunOutcome:
     if options.image is not None:
         from benchtrail.bench.container import run_in_image
 
+        named = {name: os.environ[name] for name in options.env if name in os.environ}
+        for name in sorted(set(options.env) - set(named)):
+            log.warning("--env %s: not set here, so not passed to the container", name)
         path, record = run_in_image(options.suite, options.out_dir, options.image, gpus=options.gpus,
                                     pull=options.pull or "missing", runs=options.runs, machine=machine,
-                                    variables=ci.variables)
+                                    variables=ci.variables, named=named)
     else:
         from benchtrail.bench import DEFAULT_SUITE, load_suite, run_suite
         from benchtrail.bench.fingerprint import job_image
