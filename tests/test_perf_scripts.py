@@ -76,3 +76,11 @@ def test_bench_job_noise_quick_reports_the_goal() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     for line in ("Machine:", "Command:", "benchtrail", "github-action-benchmark >105%", "Goal: benchtrail false alarms"):
         assert line in done.stdout
+
+
+def test_bench_post_step_quick_reports_the_goal() -> None:
+    done = run_script("bench_post_step.py")
+    assert done.returncode == 0, done.stdout + done.stderr
+    for line in ("Machine:", "Command:", "step +30 % 1 commit(s) before the merge base", "one outlying record",
+                 "Goal: no-change merge requests after a step"):
+        assert line in done.stdout

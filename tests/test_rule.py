@@ -146,6 +146,32 @@ def test_a_step_in_the_middle_of_a_short_window_is_a_step_not_a_slope() -> None:
         assert decision.baseline == pytest.approx(12.0, rel=0.05), seed
 
 
+def test_a_step_just_before_the_merge_base_is_the_level_compared_with() -> None:
+    """The target branch stepped +30 % two commits before the merge base (too few for a
+    segment of their own): a merge request at that new level did nothing, and is compared
+    with it (not with the level before the step, which would read +30 %), for every
+    verdict: before, an inconclusive one kept the old level."""
+    for seed in range(40):
+        rng = np.random.default_rng(100 + seed)
+        past = [noisy(rng, 10.0 if i < 18 else 13.0, 3, 0.03) for i in range(20)]
+        decision = decide(past, noisy(rng, 13.0, 3, 0.03))
+        assert decision.verdict in ("unchanged", "inconclusive"), seed
+        assert decision.baseline == pytest.approx(13.0, rel=0.06), seed
+        assert decision.baseline_runs == 6, seed  # the two records after the step
+        assert decide(past, noisy(rng, 13.0 * 1.25, 3, 0.03)).verdict == "regression", seed
+
+
+def test_one_outlying_record_at_the_merge_base_is_not_a_level() -> None:
+    """A merge request back at the usual level, faster than one outlying job at the merge
+    base, is no improvement: the two levels disagree, and one record cannot tell them apart."""
+    found: Counter[str] = Counter()
+    for seed in range(200):
+        rng = np.random.default_rng(300 + seed)
+        past = [noisy(rng, 13.0 if i == 19 else 10.0, 1, 0.03) for i in range(20)]
+        found[decide(past, noisy(rng, 10.0, 1, 0.03)).verdict] += 1
+    assert found["improvement"] + found["regression"] <= 4, found
+
+
 @pytest.mark.parametrize("past", [[], [[], []]])
 def test_no_history_is_no_baseline(past: list[list[float]]) -> None:
     assert decide(past, [1.0, 2.0]) == Decision("no_baseline", None, 1.5, current_runs=2)

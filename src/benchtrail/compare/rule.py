@@ -9,7 +9,11 @@ The rule, in the log domain (so a change is relative and the rule is scale-free)
 1. The baseline history is the window of records up to the merge base, oldest first.
    Change points over the records' medians split it into segments; the baseline is the
    last segment's runs (a step that already landed on the target branch is not held
-   against the merge request).
+   against the merge request). When the last few records (too few for a segment) stand
+   apart from the rest of it, they are the target branch's current level: a verdict other
+   than "unchanged" is taken again against them, with the step no longer counted as
+   noise, and stands only if it held against both levels alike (one outlying record at
+   the merge base is not a level: disagreeing levels make it "inconclusive").
 2. The run-to-run noise ``sigma`` is a winsorized standard deviation of every run's log
    value around its segment's median, baseline segments and the current runs pooled
    (deviations clipped at ``WINSOR`` robust sigmas): an outlying run counts, but only as
@@ -40,6 +44,7 @@ CI-like histories; the README quotes the figures.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import statistics
@@ -244,13 +249,41 @@ def decide(
         base, now = float(np.median(baseline_runs)), float(np.median(current))
         return Decision("unchanged" if base == now else "inconclusive", base, now,
                         change=0.0 if base == now else None, **counts)
+    decision, bad = _decide_on(segments, current, direction, min_effect, alpha, current_jobs, counts)
+    if decision.verdict == "unchanged" or decision.noise is None:
+        return decision
+    _, dof = run_noise([*([v for g in segment for v in g] for segment in segments), list(current)])
+    tail = _recent_tail(segments[-1], decision.noise, dof, math.log1p(min_effect))
+    if tail == 0:
+        return decision
+    # The target branch itself moved in its last few commits, too few for a segment of
+    # their own: that is its current level, which the merge request is compared with (a
+    # step just before the merge base is not the merge request's doing), and the step no
+    # longer inflates the noise of the segment before it.
+    split = [*segments[:-1], segments[-1][:-tail], segments[-1][-tail:]]
+    counts = {**counts, "baseline_runs": sum(len(g) for g in split[-1])}
+    again, again_bad = _decide_on(split, current, direction, min_effect, alpha, current_jobs, counts)
+    if again.verdict == "unchanged" or (
+            decision.verdict in ("regression", "improvement") and (again_bad > 0) == (bad > 0)):
+        return again
+    # Only a change that held against the older level and holds against the newer one is
+    # one; otherwise the two levels disagree, and one record off by itself (an outlying
+    # job at the merge base) is not a level to tell that from.
+    return dataclasses.replace(again, verdict="inconclusive", suspect=True)
+
+
+def _decide_on(segments: list[list[list[float]]], current: Sequence[float], direction: str, min_effect: float,
+               alpha: float | None, current_jobs: int, counts: dict[str, int]) -> tuple[Decision, float]:
+    """The decision against the last of ``segments`` (positive values), and the change's
+    log size in the bad direction."""
+    baseline_runs = [v for group in segments[-1] for v in group]
     sigma, dof = run_noise([*([v for g in segment for v in g] for segment in segments), list(current)])
     base_log, base_variance = _center(baseline_runs, sigma)
     now_log, now_variance = _center(current, sigma)
     base, now = math.exp(base_log), math.exp(now_log)
     log_change = now_log - base_log
     if log_change == 0:
-        return Decision("unchanged", base, now, change=0.0, noise=sigma, **counts)
+        return Decision("unchanged", base, now, change=0.0, noise=sigma, **counts), 0.0
     bad = log_change if direction == "lower" else -log_change
     floor = math.log1p(min_effect)
     error = math.inf if sigma is None else 0.0
@@ -268,38 +301,25 @@ def decide(
         verdict = "inconclusive"
     else:
         verdict = "regression" if bad > 0 else "improvement"
-    if verdict in ("regression", "improvement") and sigma:
-        recent = _recent_level(segments[-1], sigma, dof, floor)
-        if recent is not None:
-            # The target branch itself moved in its last few commits, too few for a segment
-            # of their own: the change must hold against that new level too, and is shown
-            # against it.
-            base, log_change = math.exp(recent), now_log - recent
-            recent_bad = log_change if direction == "lower" else -log_change
-            if abs(recent_bad) <= floor:
-                verdict = "unchanged"
-            elif (recent_bad > 0) != (bad > 0):
-                verdict = "inconclusive"
-            bad = recent_bad
     suspect = verdict in ("regression", "inconclusive") or bad + error > floor
     return Decision(verdict, base, now, change=math.expm1(log_change), noise=sigma,
-                    threshold=math.expm1(bar) if math.isfinite(bar) else None, suspect=suspect, **counts)
+                    threshold=math.expm1(bar) if math.isfinite(bar) else None, suspect=suspect, **counts), bad
 
 
-def _recent_level(groups: list[list[float]], sigma: float, dof: float, floor: float) -> float | None:
-    """The log level of the last few records of the baseline segment (fewer than a
-    segment's minimum size) when they stand apart from the rest of it beyond the minimum
-    effect and the noise (at ``ALPHA_FEW_RUNS``): a step that landed just before the
-    merge base. ``None`` when there is no such tail."""
-    best: tuple[float, float] | None = None
+def _recent_tail(groups: list[list[float]], sigma: float, dof: float, floor: float) -> int:
+    """How many of the last records of the baseline segment (fewer than a segment's
+    minimum size) stand apart from the rest of it beyond the minimum effect and the noise
+    (at ``ALPHA_FEW_RUNS``): a step that landed just before the merge base. 0 when there
+    is no such tail."""
+    best: tuple[float, int] | None = None
     for k in range(1, min(MIN_SIZE, len(groups) - 1)):
         tail_log, tail_variance = _center([v for g in groups[-k:] for v in g], sigma)
         head_log, head_variance = _center([v for g in groups[:-k] for v in g], sigma)
         error = sigma * math.sqrt(tail_variance + head_variance)
         gap = abs(tail_log - head_log)
         if gap > max(floor, t_quantile(ALPHA_FEW_RUNS, dof) * error) and (best is None or gap / error > best[0]):
-            best = (gap / error, tail_log)
-    return None if best is None else best[1]
+            best = (gap / error, k)
+    return 0 if best is None else best[1]
 
 
 def _center(values: Sequence[float], sigma: float | None) -> tuple[float, float]:
