@@ -163,6 +163,18 @@ def test_metrics_report_lines() -> None:
         "benchtrail_infer_huge_latency_ms 2.5e+20", "benchtrail_infer_predict_latency_ms 1e-09"]
 
 
+def test_a_missing_benchmark_has_no_metrics_line_and_a_failing_test_case() -> None:
+    """A benchmark the merge request removed has no current value: no line in the metrics
+    report (a crash there once turned a "missing" verdict into exit 3), a failed test case
+    in the JUnit report."""
+    missing = Row("infer", "gone", (), "presence", "", "lower", ENV_A, Decision("missing", None, None, baseline_runs=3))
+    both = comparison(row(current=4.56789), missing)
+    assert metrics_report(both) == "benchtrail_infer_predict_latency_ms 4.568\n# EOF\n"
+    failure = cases(junit_xml(both))["infer", "gone presence"].find("failure")
+    assert failure is not None and failure.get("type") == "missing"
+    assert "main has it, the runs compared have not" in (failure.text or "")
+
+
 def test_metrics_report_is_deterministic_and_names_environments() -> None:
     rows = [row(verdict="regression", fingerprint=ENV_A), row(fingerprint=ENV_B), row("load", suite="io")]
     text = metrics_report(comparison(*rows))

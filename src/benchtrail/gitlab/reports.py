@@ -157,9 +157,11 @@ def _unique(names: list[tuple[str, str]]) -> list[str]:
 
 def metrics_report(comparison: Comparison) -> str:
     """GitLab's metrics report: ``name value`` per benchmark × metric (× environment), the
-    current value, sorted by name, then ``# EOF``."""
+    current value, sorted by name, then ``# EOF``. A missing benchmark has no current
+    value, so no line."""
     several = _several_environments(comparison)
-    rows = sorted(comparison.rows, key=lambda r: (r.suite, r.label, r.metric, r.unit, r.fingerprint))
+    rows = sorted((r for r in comparison.rows if r.decision.current is not None),
+                  key=lambda r: (r.suite, r.label, r.metric, r.unit, r.fingerprint))
     keyed = [(_metric_name(r, r.suite in several), repr((r.suite, r.label, r.metric, r.unit, r.fingerprint)))
              for r in rows]
     lines = sorted(f"{name} {_number(row.decision.current)}" for name, row in zip(_unique(keyed), rows))
