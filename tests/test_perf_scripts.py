@@ -84,3 +84,11 @@ def test_bench_post_step_quick_reports_the_goal() -> None:
     for line in ("Machine:", "Command:", "step +30 % 1 commit(s) before the merge base", "one outlying record",
                  "Goal: no-change merge requests after a step"):
         assert line in done.stdout
+
+
+def test_bench_short_history_quick_reports_every_baseline_size() -> None:
+    done = run_script("bench_short_history.py")
+    assert done.returncode == 0, done.stdout + done.stderr
+    for line in ("Machine:", "Command:", "baseline jobs", "Goal: false alarms after confirmation"):
+        assert line in done.stdout
+    assert len([line for line in done.stdout.splitlines() if line.strip()[:2].strip().isdigit()]) == 7
