@@ -172,6 +172,22 @@ def test_one_outlying_record_at_the_merge_base_is_not_a_level() -> None:
     assert found["improvement"] + found["regression"] <= 4, found
 
 
+@pytest.mark.parametrize("jobs", [1, 2, 3, 4])
+def test_a_few_baseline_jobs_cannot_tell_a_jobs_offset_from_a_change(jobs: int) -> None:
+    """Every run of a job shares its machine's offset (job noise 3 % over run noise 1 %):
+    with fewer than five baseline jobs that noise cannot be measured, so it is taken as at
+    least a shared runner's. Before, the runs counted as independent and 6-14 % of
+    no-change jobs read "regression"; a slowdown far beyond any job noise still does."""
+    rng = np.random.default_rng(40 + jobs)
+    alarms = 0
+    for _ in range(300):
+        past = [(np.exp(rng.normal(0, 0.03) + rng.normal(0, 0.01, 3))).tolist() for _ in range(jobs)]
+        now = (np.exp(rng.normal(0, 0.03) + rng.normal(0, 0.01, 3))).tolist()
+        alarms += decide(past, now).verdict == "regression"
+        assert decide(past, [v * 100 for v in now]).verdict == "regression"
+    assert alarms <= 3, alarms
+
+
 @pytest.mark.parametrize("past", [[], [[], []]])
 def test_no_history_is_no_baseline(past: list[list[float]]) -> None:
     assert decide(past, [1.0, 2.0]) == Decision("no_baseline", None, 1.5, current_runs=2)

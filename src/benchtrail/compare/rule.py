@@ -35,6 +35,9 @@ The rule, in the log domain (so a change is relative and the rule is scale-free)
    runs inside one job cannot average out. The current runs then count as many jobs as
    they came from (``current_jobs``: a confirmation's runs share their job), and when the
    job part is the larger, the level is ``ALPHA_FEW_RUNS`` unless there are three jobs.
+   With fewer than five baseline jobs the job noise cannot be measured: it is taken as at
+   least ``JOB_NOISE_PRIOR`` (what shared runners show), pooled with what the jobs show,
+   so a project's first merge requests do not read a job's offset as a change.
 6. A decision is **suspect**, worth confirming with more runs, when it is a regression,
    inconclusive, or within one standard error of a regression of the minimum effect.
 
@@ -61,6 +64,7 @@ __all__ = [
     "ALPHA_FEW_RUNS",
     "DEFAULT_MIN_EFFECT",
     "GATE",
+    "JOB_NOISE_PRIOR",
     "VERDICTS",
     "WINSOR",
     "Decision",
@@ -85,6 +89,10 @@ ALPHA_FEW_RUNS = 0.002
 WINSOR = 2.5
 #: the job noise is estimated from five jobs or more (fewer: runs count as independent)
 _MIN_JOB_DOF = 4
+#: below that, the job noise is at least what shared runners show (CV 5 %), counted as two
+#: degrees of freedom and pooled with what the few jobs show: a project's first merge
+#: requests cannot tell a job's offset from a change, and must not claim one
+JOB_NOISE_PRIOR, _PRIOR_DOF = 0.05, 2.0
 _MAD_TO_SD = 1.482602218505602
 _WINSOR_CONSISTENCY = 0.98849  # sqrt(E[min(Z², 2.5²)]) for a standard normal Z
 #: variance of the median of n normal values, in units of one value's variance (exact for small n)
@@ -191,10 +199,13 @@ def _job_noise(segments: list[list[list[float]]], current: Sequence[float]) -> t
         return None
     levels = [[math.exp(_center(g, within or None)[0]) for g in segment] for segment in segments]
     between, between_dof = run_noise(levels)
-    if between is None or between_dof < _MIN_JOB_DOF:  # too few jobs to say how much they vary
-        return None
     run_share = float(np.mean([1.0 / len(g) for g in groups]))
-    return within, within_dof, math.sqrt(max(0.0, between**2 - within**2 * run_share)), between_dof
+    job = math.sqrt(max(0.0, between**2 - within**2 * run_share)) if between is not None else 0.0
+    if between is not None and between_dof >= _MIN_JOB_DOF:
+        return within, within_dof, job, between_dof
+    # too few jobs to say how much they vary: what they show, pooled with the prior
+    pooled = (_PRIOR_DOF * JOB_NOISE_PRIOR**2 + between_dof * job**2) / (_PRIOR_DOF + between_dof)
+    return within, within_dof, math.sqrt(pooled), _PRIOR_DOF + between_dof
 
 
 def _difference_noise(segments: list[list[list[float]]], current: Sequence[float], current_jobs: int,
