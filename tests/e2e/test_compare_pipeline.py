@@ -30,10 +30,11 @@ from pipelines import (
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("git_env", "gitlab_ci_local")]
 pytest_plugins = ("gitfixtures",)
 
-# Three processes per benchmark, and a minimum effect far above what a microsecond-scale
-# workload wobbles by between two containers on a busy 2-core machine (a harmless change
-# once read +37 % at a 30 % minimum), far below the injected slowdown (some 100 times).
-COMPARE_YML = CI_YML + '      runs: "3"\n      min-effect: 90\n'
+# Three processes per benchmark, and a minimum effect far below the injected slowdown (some
+# 100 times). A harmless change once read +37 % here, from one baseline job: a microsecond-
+# scale workload wobbles that much between two containers on a busy 2-core machine, and
+# with fewer than five baseline jobs the rule now allows for such job noise.
+COMPARE_YML = CI_YML + '      runs: "3"\n      min-effect: 30\n'
 # The same workload, some 100 times slower per call.
 SLOW_WORKLOAD = "import time\n\n" + WORKLOAD.replace(
     "    return [row * scale for row in batch]", "    time.sleep(0.002)\n    return [row * scale for row in batch]")
