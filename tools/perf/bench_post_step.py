@@ -23,16 +23,17 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).parent))
+
+from histories import noisy_runs  # noqa: E402
+
 RECORDS = 20
 CV = 0.03
 STEP = 1.30
 
 
 def runs(rng: np.random.Generator, level: float, count: int) -> list[float]:
-    noise = rng.normal(0.0, CV, count)
-    wide = rng.random(count) < 0.02
-    noise[wide] *= 4
-    return (level * np.exp(noise)).tolist()
+    return noisy_runs(rng, level, count, cv=CV)
 
 
 def history(rng: np.random.Generator, per_record: int, tail: int, tail_level: float) -> list[list[float]]:

@@ -24,13 +24,18 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).parent))
+
+from histories import noisy_runs  # noqa: E402
+
 RUN_CV, JOB_CV, RUNS = 0.01, 0.03, 3
 JOBS = (1, 2, 3, 4, 5, 10, 20)
 
 
 def job(rng: np.random.Generator, level: float, runs: int = RUNS, offset: float | None = None) -> list[float]:
-    shift = rng.normal(0.0, JOB_CV) if offset is None else offset
-    return (level * np.exp(shift + rng.normal(0.0, RUN_CV, runs))).tolist()
+    """``runs`` runs of one job: its offset drawn (or the given one, for more runs of the same job)."""
+    shift = float(rng.normal(0.0, JOB_CV)) if offset is None else offset
+    return noisy_runs(rng, level * float(np.exp(shift)), runs, cv=RUN_CV, outlier_rate=0.0)
 
 
 def main() -> int:

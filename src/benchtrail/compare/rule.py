@@ -260,10 +260,9 @@ def decide(
         base, now = float(np.median(baseline_runs)), float(np.median(current))
         return Decision("unchanged" if base == now else "inconclusive", base, now,
                         change=0.0 if base == now else None, **counts)
-    decision, bad = _decide_on(segments, current, direction, min_effect, alpha, current_jobs, counts)
+    decision, bad, dof = _decide_on(segments, current, direction, min_effect, alpha, current_jobs, counts)
     if decision.verdict == "unchanged" or decision.noise is None:
         return decision
-    _, dof = run_noise([*([v for g in segment for v in g] for segment in segments), list(current)])
     tail = _recent_tail(segments[-1], decision.noise, dof, math.log1p(min_effect))
     if tail == 0:
         return decision
@@ -273,7 +272,7 @@ def decide(
     # longer inflates the noise of the segment before it.
     split = [*segments[:-1], segments[-1][:-tail], segments[-1][-tail:]]
     counts = {**counts, "baseline_runs": sum(len(g) for g in split[-1])}
-    again, again_bad = _decide_on(split, current, direction, min_effect, alpha, current_jobs, counts)
+    again, again_bad, _ = _decide_on(split, current, direction, min_effect, alpha, current_jobs, counts)
     if again.verdict == "unchanged" or (
             decision.verdict in ("regression", "improvement") and (again_bad > 0) == (bad > 0)):
         return again
@@ -284,17 +283,18 @@ def decide(
 
 
 def _decide_on(segments: list[list[list[float]]], current: Sequence[float], direction: str, min_effect: float,
-               alpha: float | None, current_jobs: int, counts: dict[str, int]) -> tuple[Decision, float]:
-    """The decision against the last of ``segments`` (positive values), and the change's
-    log size in the bad direction."""
+               alpha: float | None, current_jobs: int,
+               counts: dict[str, int]) -> tuple[Decision, float, float]:
+    """The decision against the last of ``segments`` (positive values), the change's log
+    size in the bad direction, and the run noise's degrees of freedom."""
     baseline_runs = [v for group in segments[-1] for v in group]
-    sigma, dof = run_noise([*([v for g in segment for v in g] for segment in segments), list(current)])
+    sigma, run_dof = run_noise([*([v for g in segment for v in g] for segment in segments), list(current)])
     base_log, base_variance = _center(baseline_runs, sigma)
     now_log, now_variance = _center(current, sigma)
     base, now = math.exp(base_log), math.exp(now_log)
     log_change = now_log - base_log
     if log_change == 0:
-        return Decision("unchanged", base, now, change=0.0, noise=sigma, **counts), 0.0
+        return Decision("unchanged", base, now, change=0.0, noise=sigma, **counts), 0.0, run_dof
     bad = log_change if direction == "lower" else -log_change
     floor = math.log1p(min_effect)
     error = math.inf if sigma is None else 0.0
@@ -302,7 +302,7 @@ def _decide_on(segments: list[list[list[float]]], current: Sequence[float], dire
         noise_bar = math.inf if sigma is None else 0.0
     else:
         error, dof, units = _difference_noise(segments, current, current_jobs, base_variance, now_variance,
-                                              sigma, dof)
+                                              sigma, run_dof)
         level = alpha if alpha is not None else ALPHA if units >= 3 else ALPHA_FEW_RUNS
         noise_bar = t_quantile(level, dof) * error
     bar = max(floor, noise_bar)
@@ -313,8 +313,9 @@ def _decide_on(segments: list[list[list[float]]], current: Sequence[float], dire
     else:
         verdict = "regression" if bad > 0 else "improvement"
     suspect = verdict in ("regression", "inconclusive") or bad + error > floor
-    return Decision(verdict, base, now, change=math.expm1(log_change), noise=sigma,
-                    threshold=math.expm1(bar) if math.isfinite(bar) else None, suspect=suspect, **counts), bad
+    decision = Decision(verdict, base, now, change=math.expm1(log_change), noise=sigma,
+                        threshold=math.expm1(bar) if math.isfinite(bar) else None, suspect=suspect, **counts)
+    return decision, bad, run_dof
 
 
 def _recent_tail(groups: list[list[float]], sigma: float, dof: float, floor: float) -> int:
