@@ -12,6 +12,7 @@ import pytest
 
 from benchtrail.bench.callables import measure_callable
 from benchtrail.bench.clock import TIMER_NAME, now_ns, timer_info
+from benchtrail.bench.metrics import robust_rate
 
 
 def noop(batch: Any) -> None:
@@ -126,3 +127,47 @@ def test_timer_info_describes_the_clock() -> None:
     assert info.resolution_ns > 0
     assert 0 < info.overhead_ns < 1e6
     assert now_ns() < now_ns()
+
+
+# --- completion times, for a throughput that one stall cannot move ------------------------
+
+
+@pytest.mark.parametrize(("duration_s", "concurrency"), [(None, 1), (None, 3), (0.03, 1), (0.03, 3)])
+def test_completions_of_the_successful_calls_within_the_wall_time(duration_s: float | None,
+                                                                  concurrency: int) -> None:
+    m = measure_callable(Recorder(), [(1,), (-1,), (2,)], items_per_call=1, iterations=None if duration_s else 30,
+                         duration_s=duration_s, concurrency=concurrency)
+    offsets = m.completion_offsets_ns()
+    assert len(offsets) == len(m.latencies_ns) == m.tally.calls - m.tally.errors > 0
+    assert list(offsets) == sorted(offsets)
+    assert 0 < offsets[0] and offsets[-1] <= m.wall_ns
+
+
+class Stalls:
+    """Sleeps ``call_s`` per call, and once, at call ``at``, ``stall_s`` more."""
+
+    def __init__(self, call_s: float, at: int = -1, stall_s: float = 0.0) -> None:
+        self.call_s, self.at, self.stall_s, self.calls = call_s, at, stall_s, 0
+        self.lock = threading.Lock()
+
+    def __call__(self) -> None:
+        with self.lock:  # a stall of the whole process: every thread waits it out
+            self.calls += 1
+            if self.calls == self.at:
+                time.sleep(self.stall_s)
+        time.sleep(self.call_s)
+
+
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_one_stall_leaves_the_robust_rate_and_a_slowdown_does_not(concurrency: int) -> None:
+    def rates(target: Stalls) -> tuple[float, int, float]:
+        m = measure_callable(target, [()], items_per_call=1, iterations=200, duration_s=None,
+                             concurrency=concurrency)
+        return robust_rate(m.completion_offsets_ns(), m.items, concurrency) or 0.0, m.items, m.wall_ns / 1e9
+
+    stalled, items, wall_s = rates(Stalls(0.002, at=100, stall_s=0.4))
+    outside_stall = items / (wall_s - 0.4)
+    assert items / wall_s < 0.75 * outside_stall  # items over wall time takes the stall
+    assert stalled == pytest.approx(outside_stall, rel=0.15)
+    steady, slower = rates(Stalls(0.002))[0], rates(Stalls(0.003))[0]
+    assert slower < 0.85 * steady

@@ -246,7 +246,9 @@ def test_confirmation_reruns_only_the_suspects_and_clears_a_one_off_slow_record(
     none = compare(work, current, *base, "--confirm-times", "0", "--confirm-out", out,
                    env={**in_the_job, "BENCHTRAIL_CONFIRM_SUITE": str(suite)})
     assert none.exit_code == 1 and not out.exists()
-    result = compare(work, current, *base, "--confirm-suite", suite, "--confirm-out", out, env=in_the_job)
+    # the baseline's commits are not in any repository: no pairs, two more runs in this job
+    result = compare(work, current, *base, "--confirm-suite", suite, "--confirm-times", "2", "--confirm-out", out,
+                     env=in_the_job)
     assert result.exit_code == 0, result.output
     files = sorted(out.rglob("*.json"))
     assert [f.parent.name for f in files] == ["confirm-1", "confirm-2"]
@@ -257,6 +259,8 @@ def test_confirmation_reruns_only_the_suspects_and_clears_a_one_off_slow_record(
     results = {(r["benchmark"], r["metric"]): r for r in json.loads(result.stdout)["results"]}
     assert results["sleepy", "latency_ms"]["verdict"] != "regression"
     assert results["sleepy", "latency_ms"]["current_runs"] == 9  # 3 slow + 2 x 3 confirmations
+    assert results["sleepy", "latency_ms"]["confirmation"]["method"] == "same_job"
+    assert f"{sha(2)[:12]} is not in this clone" in results["sleepy", "latency_ms"]["confirmation"]["reason"]
     assert results["double", "latency_ms"]["current_runs"] == 1  # not suspect: not run again
     assert results["sleepy", "throughput"]["verdict"] == "no_baseline"
 

@@ -113,6 +113,34 @@ def test_an_image_change_is_noted_but_still_compared() -> None:
     assert same.environment_notes == {("demo", FINGERPRINT): ()}
 
 
+def test_a_change_of_thread_settings_is_named_beside_the_numbers() -> None:
+    def with_threads(record, threads: int, variables: dict[str, str]):  # type: ignore[no-untyped-def]
+        record["environment"]["threads"] = {"variables": variables, "pools": [
+            {"user_api": "blas", "internal_api": "openblas", "num_threads": threads}]}
+        return record
+
+    past = [with_threads(r, 2, {}) for r in history(STEADY, seed=8)]
+    now = with_threads(current({"double": [10.0] * 3}), 1, {"OMP_NUM_THREADS": "1"})
+    [[note]] = compare_records([now], past, target_ref="main").environment_notes.values()
+    assert note == ("thread settings changed since the baseline: default: openblas 2 threads → "
+                    "OMP_NUM_THREADS=1; openblas 1 thread")
+    same = with_threads(current({"double": [10.0] * 3}), 2, {})
+    assert compare_records([same], past, target_ref="main").environment_notes == {("demo", FINGERPRINT): ()}
+
+
+@pytest.mark.parametrize("seed", range(1, 6))
+def test_a_commit_measured_several_times_is_several_jobs_not_one_jobs_runs(seed: int) -> None:
+    """tokio's history: one run per job at 10 % job noise, a few commits measured twice.
+    Counted as one job's runs, their spread read as run noise with two degrees of freedom
+    and set the threshold at 50 % to 3,000 % with these seeds; as jobs, at 21-44 %."""
+    rng = np.random.default_rng(seed)
+    past = [bench_record({"double": [float(10 * np.exp(rng.normal(0, 0.10)))]}, n=n, rerun=rerun)
+            for n in range(1, 21) for rerun in range(2 if n in (7, 15) else 1)]
+    (row,) = compare_records([current({"double": [12.5]})], past, target_ref="main").rows
+    assert row.decision.threshold < 0.45 and row.decision.baseline_runs == 22
+    assert len(row.baseline_values) == 22  # one group per job
+
+
 def test_runs_only_in_another_environment_give_environment_changed() -> None:
     past = history(STEADY, seed=9, fingerprint=OTHER_FINGERPRINT)
     comparison = compare_records([current({"double": [30.0, 31.0, 29.0]})], past, target_ref="main")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from comparefixtures import FINGERPRINT, row, sha
 
-from benchtrail.compare.comparison import BaselineSummary, Comparison
+from benchtrail.compare.comparison import BaselineSummary, Comparison, Confirmation
 from benchtrail.compare.document import (
     SCHEMA_ID,
     comparison_document,
@@ -28,7 +28,8 @@ SOURCE = {"commit": sha(7), "ref": "feature/x", "mr_iid": "12", "pipeline_url": 
 
 def full() -> Comparison:
     runs = dataclasses.replace(row("a", "regression", change=0.2, params=(("batch", 4),)),
-                               baseline_values=((10.0, 10.1), (9.9,)), current_values=(12.0, 12.1, 11.9))
+                               baseline_values=((10.0, 10.1), (9.9,)), current_values=(12.0, 12.1, 11.9),
+                               confirmation=Confirmation("paired", 2, sha(2), ((10.0, 12.0), (10.2, 12.1))))
     baselines = {("demo", FINGERPRINT): BaselineSummary((sha(1), sha(2)), sha(2), True, False)}
     notes = {("demo", FINGERPRINT): ("image changed since the baseline: sha256:a → sha256:b",)}
     return Comparison((runs, row("b"), row("c", "no_baseline", change=None)), "main", sha(2), 0.05, baselines,
@@ -50,13 +51,23 @@ def test_the_document_has_every_figure_the_decision_rests_on() -> None:
     first = data["results"][0]
     assert set(first) == {"suite", "benchmark", "params", "label", "metric", "unit", "direction", "environment",
                           "baseline", "current", "change", "noise", "threshold", "baseline_runs",
-                          "current_runs", "verdict", "suspect", "runs", "detail", "why"}
+                          "current_runs", "verdict", "suspect", "runs", "detail", "why", "confirmation"}
     assert (first["label"], first["params"], first["runs"]) == (
         "a[batch=4]", {"batch": 4}, {"baseline": [[10.0, 10.1], [9.9]], "current": [12.0, 12.1, 11.9]})
     assert first["why"].startswith("latency_ms +20.0 % (baseline 10 ms → 12 ms), beyond the 5 % minimum effect and ")
+    assert first["confirmation"] == {"method": "paired", "runs": 2, "against": sha(2),
+                                     "pairs": [[10.0, 12.0], [10.2, 12.1]], "reason": None}
+    assert data["results"][1]["confirmation"] is None
     [baseline] = data["baselines"]
     assert baseline["commits"] == [sha(1), sha(2)] and baseline["at_merge_base"] is True
     assert baseline["environment_notes"] == ["image changed since the baseline: sha256:a → sha256:b"]
+
+
+def test_a_document_written_before_confirmations_were_kept_still_reads() -> None:
+    data = comparison_document(full())
+    for result in data["results"]:
+        del result["confirmation"]
+    assert all(row.confirmation is None for row in parse_comparison(data).rows)
 
 
 def test_values_that_are_not_numbers_become_null() -> None:

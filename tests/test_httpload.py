@@ -14,6 +14,7 @@ from loopback import Loopback, serve
 
 from benchtrail.bench import httpload
 from benchtrail.bench.httpload import HttpLoad, measure_http, poisson_offsets_ns
+from benchtrail.bench.metrics import robust_rate
 from benchtrail.bench.runner import run_suite
 from benchtrail.bench.suite import load_suite
 
@@ -162,6 +163,27 @@ def test_a_stall_shows_in_the_open_loop_tail(server: Loopback) -> None:
     assert latencies[-1] <= (stall_s + 0.3) * 1e3
     assert _quantile(latencies, 0.5) < 20  # the rest are untouched
     assert server.stats()["service_ms"]["max"] >= 0.9 * stall_s * 1e3
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_a_stall_leaves_the_closed_loop_robust_rate(server: Loopback, concurrency: int) -> None:
+    """The worker keeps every successful call's completion time: one server stall slows
+    one slice of the run, and the median slice rate stays the run's rate outside the
+    stall (compared within the run: back-to-back runs on a busy runner differ more)."""
+    stall_s = 0.6
+    server.reset(service_ms=2.0, stall_at_s=0.05, stall_s=stall_s)
+    m = measure_http(_load(server + "/infer"), warmup=0, iterations=300, duration_s=None, concurrency=concurrency)
+    offsets = m.completion_offsets_ns()
+    assert len(offsets) == len(m.latencies_ns) == 300 and 0 < offsets[0] and offsets[-1] <= m.wall_ns
+    outside_stall = m.items / (m.wall_ns / 1e9 - stall_s)
+    assert m.items / (m.wall_ns / 1e9) < 0.8 * outside_stall  # items over wall time takes the stall
+    assert robust_rate(offsets, m.items, concurrency) == pytest.approx(outside_stall, rel=0.2)
+
+
+def test_open_loop_keeps_completion_times(server: Loopback) -> None:
+    m = measure_http(_load(server + "/infer"), warmup=0, iterations=50, duration_s=None, rate=500.0)
+    offsets = m.completion_offsets_ns()
+    assert len(offsets) == 50 and list(offsets) == sorted(offsets) and offsets[-1] <= m.wall_ns
 
 
 _LOW_FD_SCRIPT = """

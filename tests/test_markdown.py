@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from comparefixtures import FINGERPRINT, OTHER_FINGERPRINT, row, sha
 
-from benchtrail.compare.comparison import BaselineSummary, Comparison
+from benchtrail.compare.comparison import BaselineSummary, Comparison, Confirmation
 from benchtrail.gitlab.markdown import render_markdown, render_note, suite_page_url
 from benchtrail.results.model import Source
 
@@ -110,3 +111,19 @@ def test_links_and_environment_notes() -> None:
     assert ("[History charts](https://g.example.io/proj/suites/demo.html) · "
             f"[Pipeline]({SOURCE['pipeline_url']})") in text
     assert suite_page_url("https://x.io/p", "a b/c") == "https://x.io/p/suites/a%20b%2Fc.html"
+
+
+def test_the_note_says_how_each_verdict_was_confirmed() -> None:
+    paired = replace(row("slow", "regression", change=0.2),
+                     confirmation=Confirmation("paired", 5, sha(3), ((10.0, 12.0),) * 5))
+    alone = replace(row("fast", "inconclusive", change=0.1),
+                    confirmation=Confirmation("same_job", 5, reason="the merge base has no bench/suite.toml | @all"))
+    note = render_note(comparison(paired, alone, row("calm")), "demo")
+    assert (f"Confirmed in pairs: `slow` ran 5 times beside the code of `{sha(3)[:12]}`, the two in turn "
+            f"in this job") in note
+    assert "Confirmed in this job: `fast` ran 5 more times" in note
+    assert "`the merge base has no bench/suite.toml \\| @all`" in note  # user text stays in a code span
+    cells = {r[1]: r[-1] for r in table_rows(note)}
+    assert cells["`slow`"] == f"regression · 5 pairs with {sha(3)[:12]}"
+    assert cells["`fast`"].endswith("· 5 more runs")
+    assert "Confirmed" not in render_note(comparison(row("calm")), "demo")

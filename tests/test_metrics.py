@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from benchtrail.bench.fingerprint import describe_environment
-from benchtrail.bench.metrics import WorkerFigures, WorkerRun, benchmark_entry
+from benchtrail.bench.metrics import WorkerFigures, WorkerRun, benchmark_entry, robust_rate
 from benchtrail.bench.suite import BenchmarkSpec
 from benchtrail.errors import RecordError
 from benchtrail.results import SCHEMA_ID, record_bytes, validate
@@ -280,3 +280,71 @@ def test_the_record_schema_refuses_a_broken_entry() -> None:
     del entry["metrics"]["latency_ms"]["p99"]
     with pytest.raises(RecordError, match=r"latency_ms"):
         validate(record_around(entry))
+
+
+# --- throughput robust to a stall -----------------------------------------------------------
+
+
+def completions(latencies_ms: list[float], concurrency: int = 1) -> np.ndarray:
+    """Completion offsets (ns) of a closed loop: ``concurrency`` threads in lock-step, each
+    taking the next latency of ``latencies_ms`` in turn."""
+    ends = np.cumsum(np.array(latencies_ms) * MS)
+    return np.repeat(ends, concurrency).astype(np.int64)
+
+
+STEADY = [10.0] * 200
+STALLED = [10.0] * 100 + [2010.0] + [10.0] * 99  # one call waits out a 2 s stall
+SLOWER = [12.0] * 200  # every call 20 % slower
+
+
+def test_one_stall_does_not_move_the_robust_rate() -> None:
+    steady = robust_rate(completions(STEADY), items=200)
+    assert steady == pytest.approx(100.0)
+    assert robust_rate(completions(STALLED), items=200) == pytest.approx(steady, rel=0.01)
+    assert 200 / (sum(STALLED) / 1e3) == 0.5 * steady  # what items over wall time reads
+
+
+def test_a_uniform_slowdown_shows_in_full() -> None:
+    assert robust_rate(completions(SLOWER), items=200) == pytest.approx(100.0 / 1.2, rel=0.005)
+
+
+def test_a_regular_cost_is_not_mistaken_for_a_stall() -> None:
+    """Every 10th call 10x slower is the target's speed, not a stall: every slice holds it."""
+    periodic = [100.0 if i % 10 == 9 else 10.0 for i in range(200)]
+    assert robust_rate(completions(periodic), items=200) == pytest.approx(200 / (sum(periodic) / 1e3))
+
+
+def test_threads_finishing_together_stay_in_one_slice() -> None:
+    assert robust_rate(completions(STEADY, concurrency=4), items=800, concurrency=4) == pytest.approx(400.0)
+    stalled = robust_rate(completions(STALLED, concurrency=4), items=800, concurrency=4)
+    assert stalled == pytest.approx(400.0, rel=0.01)
+    # 28 calls: slices of 2 would end twice within one burst of 4, a zero duration
+    assert robust_rate(completions([10.0] * 7, concurrency=4), items=28, concurrency=4) == pytest.approx(400.0)
+
+
+def test_the_rate_counts_items_and_ignores_completion_order() -> None:
+    shuffled = np.random.default_rng(1).permutation(completions(STALLED))
+    assert robust_rate(shuffled, items=1600) == pytest.approx(800.0, rel=0.01)  # 8 items per call
+
+
+def test_few_calls() -> None:
+    assert robust_rate(completions([10.0, 2010.0, 10.0]), items=3) == pytest.approx(100.0)
+    assert robust_rate(completions([10.0] * 3), items=3, concurrency=4) is None  # no full slice
+    assert robust_rate(np.array([], dtype=np.int64), items=0) is None
+
+
+def test_throughput_runs_are_robust_rates_and_the_value_the_whole_wall_time() -> None:
+    stalled = WorkerRun(np.full(200, 10 * MS, dtype=np.int64), WorkerFigures.from_json(
+        {**run([10.0] * 200).figures.to_json(), "items": 1600, "wall_s": sum(STALLED) / 1e3}),
+        completions(STALLED))
+    throughput = entry_json(spec(), [stalled])["metrics"]["throughput"]
+    assert throughput["runs"] == [pytest.approx(800.0, rel=0.01)]
+    assert throughput["value"] == pytest.approx(1600 / 4.0)
+
+
+def test_an_open_loop_keeps_items_over_wall_time() -> None:
+    """Its arrivals are fixed in advance: a stall is caught up afterwards."""
+    stalled = WorkerRun(np.full(200, 10 * MS, dtype=np.int64), WorkerFigures.from_json(
+        {**run([10.0] * 200).figures.to_json(), "items": 1600, "wall_s": 2.0}), completions(STALLED))
+    http = spec(kind="http", target=None, url="http://127.0.0.1:8000/predict", rate=100.0)
+    assert entry_json(http, [stalled])["metrics"]["throughput"]["runs"] == [800.0]

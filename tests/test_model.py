@@ -20,9 +20,12 @@ from benchtrail.results.model import (
     Hardware,
     Metric,
     Record,
+    ThreadPool,
+    Threads,
     benchmark_label,
     tidy,
 )
+from benchtrail.results.record import record_bytes
 
 GOLDEN = Path(__file__).parent / "data" / "records" / "result-1.json"
 
@@ -41,6 +44,27 @@ def test_optional_fields_keep_their_presence() -> None:
     entry.pop("dataset")
     del data["environment"]["image"]
     assert Record.from_json(data).to_json() == data
+
+
+def test_a_record_without_thread_settings_keeps_its_bytes() -> None:
+    record = Record.from_json(golden())
+    assert "threads" not in golden()["environment"] and record.environment.threads is None
+    assert "threads" not in record.to_json()["environment"]
+    assert record_bytes(record) == GOLDEN.read_bytes()
+
+
+def test_thread_settings_round_trip_outside_the_fingerprint() -> None:
+    data = copy.deepcopy(golden())
+    data["environment"]["threads"] = {
+        "variables": {"OMP_NUM_THREADS": "1"},
+        "pools": [{"user_api": "blas", "internal_api": "openblas", "num_threads": 1},
+                  {"user_api": "openmp", "internal_api": "openmp", "num_threads": None}],
+    }
+    record = Record.from_json(data)
+    assert record.environment.threads == Threads.of(
+        {"OMP_NUM_THREADS": "1"}, [ThreadPool("openmp", "openmp", None), ThreadPool("blas", "openblas", 1)])
+    assert record.to_json() == data and Record.from_json(record.to_json()) == record
+    assert record.fingerprint == Record.from_json(golden()).fingerprint == "d305c9f7cbc55706"
 
 
 def test_headline_is_p50_of_a_distribution_else_the_value() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -92,3 +93,29 @@ def test_bench_short_history_quick_reports_every_baseline_size() -> None:
     for line in ("Machine:", "Command:", "baseline jobs", "Goal: false alarms after confirmation"):
         assert line in done.stdout
     assert len([line for line in done.stdout.splitlines() if line.strip()[:2].strip().isdigit()]) == 7
+
+
+def test_bench_template_path_quick_reports_every_goal() -> None:
+    done = run_script("bench_template_path.py")
+    assert done.returncode == 0, done.stdout + done.stderr
+    for line in ("Machine:", "Command:", "job noise, 2 baseline jobs", "measured 2-4 times", "+30 % step 5",
+                 "Goal: false alarms", "Goal: +10 %", "Goal: no change after a +30 % step"):
+        assert line in done.stdout
+
+
+def test_bench_tokio_quick_reads_a_data_js_and_reports_each_factor(tmp_path: Path) -> None:
+    """A small history in github-action-benchmark's format (the real one is ../shared/data)."""
+    entries = [{"commit": {"id": f"{n:040x}", "message": f"commit {n}", "timestamp": f"2021-01-{n:02d}T00:00:00Z",
+                           "url": f"https://example.com/{n}"},
+                "date": 1609459200000 + n * 86_400_000, "tool": "cargo",
+                "benches": [{"name": "spawn", "value": 100 + (n % 3), "range": "± 2", "unit": "ns/iter"}]}
+               for n in range(1, 26)]
+    data = tmp_path / "data.js"
+    data.write_text("window.BENCHMARK_DATA = " + json.dumps(
+        {"lastUpdate": 1, "repoUrl": "https://example.com", "entries": {"rt": entries}}))
+    done = run_script("bench_tokio.py", "--data", str(data))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "25 records of 25 commits" in done.stdout
+    for factor in ("x1.00", "x1.10", "x1.25"):
+        assert f"last point {factor}: 1 series x points:" in done.stdout
+    assert "last point x1.25: 1 series x points: regression 100.0%" in done.stdout

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 from comparefixtures import row, sha
 
-from benchtrail.compare.comparison import Comparison
-from benchtrail.compare.render import format_change, format_quantity, render_table
+from benchtrail.compare.comparison import Comparison, Confirmation
+from benchtrail.compare.render import confirmed_how, explain, format_change, format_quantity, render_table
 from benchtrail.results.model import Source
 
 SOURCE = {"commit": sha(7), "ref": "feature/x", "mr_iid": "12",
@@ -39,3 +40,16 @@ def test_format_quantity_and_change_of_nothing() -> None:
     assert format_quantity(3.0, "") == "3"
     assert [format_change(c) for c in (0.1234, -0.004, 0.0, None)] == ["+12.3 %", "-0.4 %", "+0.0 %", "-"]
 
+
+
+def test_the_why_line_says_how_the_verdict_was_confirmed() -> None:
+    paired = replace(row("slow", "regression", change=0.2),
+                     confirmation=Confirmation("paired", 3, sha(3), ((10.0, 12.0),) * 3))
+    why = explain(paired, 0.05, "main")
+    assert "per pair" in why and why.endswith(f"; measured in 3 pairs with {sha(3)[:12]}, the two codes in turn "
+                                              f"in one job")
+    alone = replace(row("fast", "inconclusive", change=0.1),
+                    confirmation=Confirmation("same_job", 2, reason="no merge base commit to measure beside it"))
+    assert explain(alone, 0.05, "main").endswith(
+        "; with 2 more runs in one job (no pairs: no merge base commit to measure beside it)")
+    assert confirmed_how(paired) == f"3 pairs with {sha(3)[:12]}" and confirmed_how(row("calm")) is None

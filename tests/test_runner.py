@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 from benchtrail.bench import load_suite, run_suite
+from benchtrail.bench.runner import local_environment
 from benchtrail.errors import SuiteError
 from benchtrail.results import load_record
+from benchtrail.results.threads import THREAD_VARIABLES, describe_threads
 
 
 class Steps:
@@ -154,3 +156,38 @@ iterations = 5
     assert not isinstance(caught.value, BenchtrailError)
     assert "Traceback" in capfd.readouterr().err  # the worker's own traceback, for the bug report
     assert not out.exists()
+
+
+def test_the_record_states_the_thread_settings_the_workers_ran_with(suite_dir: Path, write_suite, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    (suite_dir / "matmul.py").write_text("import numpy as np\n\n"
+                                         "def multiply(batch):\n    a = np.ones((64, 64))\n    return a @ a\n")
+    suite = load_suite(write_suite("""
+[suite]
+name = "threads"
+[[benchmark]]
+name = "pure"
+target = "workload:tick"
+iterations = 3
+[[benchmark]]
+name = "matmul"
+target = "matmul:multiply"
+dataset = "data/rows.jsonl"
+batch_size = 8
+iterations = 5
+runs = 2
+"""))
+    path, record = run_suite(suite, tmp_path / "out")
+    threads = record.environment.threads
+    assert threads is not None and dict(threads.variables) == {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    blas = [pool for pool in threads.pools if pool.user_api == "blas"]
+    # the union over both benchmarks: the pure-Python one loaded no BLAS, the matmul did
+    assert blas and all(pool.num_threads == 1 for pool in blas)
+    assert describe_threads(threads).startswith("OMP_NUM_THREADS=1, OPENBLAS_NUM_THREADS=1; ")
+    assert load_record(path) == record and load_record(path).to_json()["environment"]["threads"] == threads.to_json()
+    # not fingerprinted: the hardware class is the one this machine has anyway
+    assert record.fingerprint == local_environment().fingerprint

@@ -68,6 +68,23 @@ def test_valid_record_with_a_gpu_an_http_benchmark_and_an_mr(record: dict[str, A
     assert problems(record) == []
 
 
+def test_thread_settings_are_optional_and_checked(record: dict[str, Any]) -> None:
+    assert "threads" not in record["environment"] and problems(record) == []
+    record["environment"]["threads"] = {
+        "variables": {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
+        "pools": [{"user_api": "blas", "internal_api": "openblas", "num_threads": 1},
+                  {"user_api": "openmp", "internal_api": "openmp", "num_threads": None}],
+    }
+    assert problems(record) == []
+    record["environment"]["threads"] = {"variables": {}, "pools": []}
+    assert problems(record) == []
+    record["environment"]["threads"] = {"variables": {"OMP_NUM_THREADS": 1},
+                                        "pools": [{"user_api": "blas", "internal_api": "mkl", "num_threads": "2"}],
+                                        "extra": True}
+    found = refused(record)
+    assert len(found) == 3 and all("environment.threads" in line for line in found), found
+
+
 # --- every problem, with its JSON path --------------------------------------------
 
 

@@ -8,8 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
+
+from benchtrail.bench.runner import run_suite
 from benchtrail.bench.suite import load_suite
 from benchtrail.bench.worker import _fill
+from benchtrail.results.threads import THREAD_VARIABLES
 
 SUITE = """
 [suite]
@@ -49,6 +54,8 @@ def test_worker_writes_figures_and_latencies(write_suite, tmp_path: Path) -> Non
     assert figures["timer"]["name"] == "perf_counter_ns"
     assert figures["gpu_peak_memory_mb"] is None
     assert (tmp_path / "r.lat").stat().st_size == 20 * 8
+    done = np.fromfile(tmp_path / "r.done", dtype=np.int64)  # completion offsets, sorted
+    assert len(done) == 20 and list(done) == sorted(done) and 0 < done[-1] <= figures["wall_s"] * 1e9
 
 
 def test_worker_reports_the_users_problem(write_suite, tmp_path: Path) -> None:
@@ -81,3 +88,87 @@ def test_a_spec_the_worker_cannot_read_is_a_bug_exit_3(tmp_path: Path) -> None:
     assert "Traceback" in done.stderr and "TypeError" in done.stderr
     assert json.loads((tmp_path / "r.bug.json").read_text())["error"].startswith("TypeError: ")
     assert not (tmp_path / "r.error.json").exists() and not (tmp_path / "r.json").exists()
+
+
+MATMUL = """
+import numpy as np
+
+def matrix():
+    return np.ones((64, 64))
+
+def multiply(a):
+    return a @ a
+"""
+
+
+def test_worker_reports_the_thread_settings_after_warmup(suite_dir: Path, write_suite, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """numpy is loaded only by the benchmark's setup: threadpoolctl sees its BLAS because
+    the settings are read after the benchmark ran, with the variables of the process."""
+    for name in THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    (suite_dir / "matmul.py").write_text(MATMUL)
+    spec_path = write_spec(write_suite('[suite]\nname = "m"\n[[benchmark]]\nname = "mm"\n'
+                                       'target = "matmul:multiply"\nsetup = "matmul:matrix"\niterations = 5\n'),
+                           tmp_path)
+    done = run_worker(spec_path, tmp_path / "r")
+    assert done.returncode == 0, done.stderr
+    threads = json.loads((tmp_path / "r.json").read_text())["threads"]
+    assert threads["variables"] == {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    blas = [pool for pool in threads["pools"] if pool["user_api"] == "blas"]
+    assert blas and all(pool["num_threads"] == 1 for pool in blas), threads
+
+
+def test_an_http_benchmark_reads_no_thread_settings(write_suite, tmp_path: Path) -> None:
+    """Its model runs in the server: the worker's own pools say nothing about it."""
+    spec_path = write_spec(write_suite('[suite]\nname = "h"\n[[benchmark]]\nname = "h"\n'
+                                       'url = "http://127.0.0.1:9/none"\niterations = 1\ntimeout_s = 0.5\n'),
+                           tmp_path)
+    done = run_worker(spec_path, tmp_path / "r")
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["threads"] is None
+
+
+STALLS = """
+import time
+
+calls = 0
+
+def steady():
+    time.sleep(0.002)
+
+def stall():
+    global calls
+    calls += 1
+    time.sleep(0.6 if calls == 60 else 0.002)
+"""
+
+STALL_SUITE = """
+[suite]
+name = "stalls"
+[[benchmark]]
+name = "steady"
+target = "stalls:steady"
+iterations = 150
+warmup = 0
+runs = 2
+[[benchmark]]
+name = "stall"
+target = "stalls:stall"
+iterations = 150
+warmup = 0
+runs = 2
+"""
+
+
+def test_one_stall_in_a_run_leaves_its_throughput(suite_dir: Path, write_suite, tmp_path: Path) -> None:
+    """Through the real worker processes: the run value is the robust rate, while the
+    headline value (items over the whole wall time) takes the stall."""
+    (suite_dir / "stalls.py").write_text(STALLS, encoding="utf-8")
+    _, record = run_suite(load_suite(write_suite(STALL_SUITE)), tmp_path / "out")
+    steady, stalled = (entry.metrics["throughput"] for entry in record.benchmarks)
+    assert stalled.value < 0.6 * steady.value
+    for run in stalled.runs:
+        assert run == pytest.approx(sum(steady.runs) / len(steady.runs), rel=0.15)

@@ -269,10 +269,11 @@ class _PercentType(click.ParamType):
 @click.option("--confirm-suite", type=click.Path(dir_okay=False, path_type=Path), default=None,
               envvar="BENCHTRAIL_CONFIRM_SUITE", show_envvar=True,
               help="Before deciding, run this suite's benchmarks that look regressed (or inconclusive) "
-                   "again, in fresh processes, and decide on all the runs together.")
+                   "again, in pairs with the merge base's code (a git worktree; in turn, fresh processes), "
+                   "and decide on the pairs; where the merge base cannot run, on more runs of this code.")
 @click.option("--confirm-times", type=click.IntRange(min=0), default=defaults.CONFIRM_TIMES, show_default=True,
               envvar="BENCHTRAIL_CONFIRM_TIMES", show_envvar=True,
-              help="How many more runs --confirm-suite makes (0: none).")
+              help="How many pairs (or more runs) --confirm-suite makes (0: none).")
 @click.option("--confirm-out", type=click.Path(file_okay=False, path_type=Path),
               default=defaults.CONFIRM_OUT, show_default=True,
               help="Where the confirmation runs write their records (not under benchtrail-out/, which the "

@@ -2,7 +2,8 @@
 
 The timed region is only the call itself: two timer reads around ``fn(*args)``, with
 the arguments prepared before the loop, so a no-op target reports little more than the
-timer's own overhead.
+timer's own overhead. The second read is also the call's completion time, kept for the
+throughput (``metrics.robust_rate``).
 """
 
 from __future__ import annotations
@@ -24,13 +25,15 @@ def _loop(
     count: int | None,
     deadline_ns: int | None,
     offset: int,
-) -> tuple[array, Tally]:  # type: ignore[type-arg]
-    """Call ``fn`` ``count`` times, or until ``deadline_ns``; return latencies and tally."""
+) -> tuple[array, array, Tally]:  # type: ignore[type-arg]
+    """Call ``fn`` ``count`` times, or until ``deadline_ns``; return the successful calls'
+    latencies and completion times, and the tally."""
     read = now_ns
     size = len(argsets)
     tally = Tally()
     if count is not None:
         latencies = array("q", bytes(8 * count))
+        ends = array("q", bytes(8 * count))
         done = 0
         for i in range(count):
             args = argsets[(offset + i) % size]
@@ -42,13 +45,16 @@ def _loop(
                 tally.error(f"{type(exc).__name__}: {exc}")
                 continue
             latencies[done] = t1 - t0
+            ends[done] = t1
             done += 1
         del latencies[done:]
+        del ends[done:]
         tally.calls = count
-        return latencies, tally
+        return latencies, ends, tally
     assert deadline_ns is not None
     latencies = array("q")
-    append = latencies.append
+    ends = array("q")
+    append, append_end = latencies.append, ends.append
     i = offset
     calls = 0
     t1 = read()
@@ -65,8 +71,9 @@ def _loop(
             tally.error(f"{type(exc).__name__}: {exc}")
             continue
         append(t1 - t0)
+        append_end(t1)
     tally.calls = calls
-    return latencies, tally
+    return latencies, ends, tally
 
 
 def measure_callable(
@@ -83,11 +90,11 @@ def measure_callable(
     if concurrency == 1:
         start = now_ns()
         deadline = None if duration_s is None else start + int(duration_s * 1e9)
-        latencies, tally = _loop(fn, argsets, iterations, deadline, 0)
+        latencies, ends, tally = _loop(fn, argsets, iterations, deadline, 0)
         wall = now_ns() - start
-        return Measurement(latencies, tally, len(latencies) * items_per_call, wall)
+        return Measurement(latencies, tally, len(latencies) * items_per_call, wall, ends, start)
 
-    results: list[tuple[array, Tally]] = [None] * concurrency  # type: ignore[list-item]
+    results: list[tuple[array, array, Tally]] = [None] * concurrency  # type: ignore[list-item]
     barrier = threading.Barrier(concurrency + 1)
     deadline_box: list[int | None] = [None]
 
@@ -108,9 +115,10 @@ def measure_callable(
     for thread in threads:
         thread.join()
     wall = now_ns() - start
-    latencies = array("q")
+    latencies, ends = array("q"), array("q")
     tally = Tally()
-    for part, part_tally in results:
+    for part, part_ends, part_tally in results:
         latencies.extend(part)
+        ends.extend(part_ends)
         tally.merge(part_tally)
-    return Measurement(latencies, tally, len(latencies) * items_per_call, wall)
+    return Measurement(latencies, tally, len(latencies) * items_per_call, wall, ends, start)

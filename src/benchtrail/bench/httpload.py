@@ -19,7 +19,7 @@ import sys
 import time
 from array import array
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from benchtrail.bench.clock import now_ns
@@ -61,6 +61,16 @@ def poisson_offsets_ns(count: int, rate: float, seed: int = _SCHEDULE_SEED) -> l
     return offsets.tolist()  # type: ignore[no-any-return]
 
 
+@dataclass
+class _Outcomes:
+    """Where calls leave their results: successful calls' latencies and completion times
+    (ns), and the tally of all calls."""
+
+    latencies: array = field(default_factory=lambda: array("q"))  # type: ignore[type-arg]
+    completions: array = field(default_factory=lambda: array("q"))  # type: ignore[type-arg]
+    tally: Tally = field(default_factory=Tally)
+
+
 class _Client:
     def __init__(self, session: Any, load: HttpLoad) -> None:
         import aiohttp
@@ -69,8 +79,9 @@ class _Client:
         self._load = load
         self._errors = (aiohttp.ClientError, OSError)
 
-    async def call(self, index: int, started_ns: int, latencies: array, tally: Tally) -> None:  # type: ignore[type-arg]
+    async def call(self, index: int, started_ns: int, out: _Outcomes) -> None:
         load = self._load
+        tally = out.tally
         body = load.bodies[index % len(load.bodies)]
         tally.calls += 1
         try:
@@ -87,11 +98,12 @@ class _Client:
         if status >= 400:
             tally.error(f"HTTP {status}")
             return
-        latencies.append(finished - started_ns)
+        out.latencies.append(finished - started_ns)
+        out.completions.append(finished)
 
 
 async def _closed(client: _Client, count: int | None, duration_s: float | None, concurrency: int,
-                  latencies: array, tally: Tally) -> None:  # type: ignore[type-arg]
+                  out: _Outcomes) -> None:
     next_index = 0
     deadline = None if duration_s is None else now_ns() + int(duration_s * 1e9)
 
@@ -104,7 +116,7 @@ async def _closed(client: _Client, count: int | None, duration_s: float | None, 
                 return
             index = next_index
             next_index += 1
-            await client.call(index, now_ns(), latencies, tally)
+            await client.call(index, now_ns(), out)
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
@@ -175,9 +187,9 @@ class _Arrivals:
     """Start call ``i`` at ``start + offsets_ns[i]`` straight from the alarm's callback, and
     keep only the calls in flight (a long run holds no finished tasks)."""
 
-    def __init__(self, client: _Client, offsets_ns: list[int], latencies: array, tally: Tally) -> None:  # type: ignore[type-arg]
+    def __init__(self, client: _Client, offsets_ns: list[int], out: _Outcomes) -> None:
         self._loop = asyncio.get_running_loop()
-        self._client, self._offsets, self._latencies, self._tally = client, offsets_ns, latencies, tally
+        self._client, self._offsets, self._out = client, offsets_ns, out
         self._next = 0
         self._in_flight: set[asyncio.Task[None]] = set()
         self._finished: asyncio.Future[None] = self._loop.create_future()
@@ -211,7 +223,7 @@ class _Arrivals:
                     self._alarm.at(scheduled)
                     return
             task = self._loop.create_task(
-                self._client.call(self._next, scheduled, self._latencies, self._tally))
+                self._client.call(self._next, scheduled, self._out))
             self._in_flight.add(task)
             task.add_done_callback(self._done)
             self._next += 1
@@ -259,21 +271,21 @@ async def _measure(load: HttpLoad, warmup: int, iterations: int | None, duration
     async with aiohttp.ClientSession(connector=connector, timeout=timeout, headers=load.headers) as session:
         client = _Client(session, load)
         if warmup:
-            await _closed(client, warmup, None, concurrency, array("q"), Tally())
-        latencies: array = array("q")  # type: ignore[type-arg]
-        tally = Tally()
+            await _closed(client, warmup, None, concurrency, _Outcomes())
+        out = _Outcomes()
         if rate is None:
             start = now_ns()
-            await _closed(client, iterations, duration_s, concurrency, latencies, tally)
+            await _closed(client, iterations, duration_s, concurrency, out)
         else:
             count = iterations if iterations is not None else max(1, round(rate * (duration_s or 0)))
             # The schedule and the timer are made before the clock starts: the first
             # numpy import alone would otherwise cost a short run its rate.
-            arrivals = _Arrivals(client, poisson_offsets_ns(count, rate), latencies, tally)
+            arrivals = _Arrivals(client, poisson_offsets_ns(count, rate), out)
             start = now_ns()
             await arrivals.run()
         wall = now_ns() - start
-    return Measurement(latencies, tally, len(latencies) * load.items_per_call, wall)
+    return Measurement(out.latencies, out.tally, len(out.latencies) * load.items_per_call, wall,
+                       out.completions, start)
 
 
 def measure_http(load: HttpLoad, *, warmup: int, iterations: int | None, duration_s: float | None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["Measurement", "Tally"]
 
@@ -40,9 +41,19 @@ class Tally:
 
 @dataclass
 class Measurement:
-    """Latencies of the successful calls (ns), the tally, and the measured wall time."""
+    """Latencies of the successful calls (ns), the tally, the measured wall time, and when
+    each successful call completed (``now_ns`` times, from which throughput is sliced)."""
 
     latencies_ns: array  # type: ignore[type-arg]
     tally: Tally
     items: int  # items processed by successful calls
     wall_ns: int
+    completions_ns: array  # type: ignore[type-arg]  # now_ns() at each successful call's end
+    start_ns: int  # now_ns() when the measured interval began
+
+    def completion_offsets_ns(self) -> Any:
+        """The successful calls' completion times in ns from the measured start, sorted
+        (a numpy int64 array): threads and concurrent requests finish out of order."""
+        import numpy as np
+
+        return np.sort(np.frombuffer(self.completions_ns, dtype=np.int64)) - self.start_ns

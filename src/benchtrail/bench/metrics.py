@@ -1,8 +1,8 @@
 """Turn the worker runs of one benchmark into the record's benchmark entry.
 
 Latencies of all runs are pooled into one distribution; every metric also keeps
-``runs``, each worker process's headline value (p50 for a latency, the value
-otherwise), the unit that regression decisions are made on.
+``runs``, each worker process's value (p50 for a latency, the robust rate for the
+throughput, the value otherwise), the unit that regression decisions are made on.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 from benchtrail.bench.suite import BenchmarkSpec
 from benchtrail.bench.summary import spread_warning
-from benchtrail.results.model import Benchmark, Distribution, Metric, Timer, tidy
+from benchtrail.results.model import Benchmark, Distribution, Metric, Threads, Timer, tidy
 
-__all__ = ["WorkerFigures", "WorkerRun", "benchmark_entry"]
+__all__ = ["WorkerFigures", "WorkerRun", "benchmark_entry", "robust_rate"]
 
 _NS_PER_MS = 1e-6
+#: slices of a run's calls whose rates the throughput is the median of
+_SLICES = 10
 
 
 @dataclass(frozen=True)
@@ -42,20 +44,63 @@ class WorkerFigures:
     gpu_utilization_pct: float | None = None
     gpu_power_w: float | None = None
     gpu_energy_j: float | None = None
+    #: the BLAS/OpenMP thread settings after warm-up (``None``: not read, e.g. an HTTP benchmark)
+    threads: Threads | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> WorkerFigures:
         fields = {key: data[key] for key in cls.__dataclass_fields__ if key in data}
-        return cls(**{**fields, "error_samples": tuple(data["error_samples"]), "timer": Timer(**data["timer"])})
+        threads = Threads.from_json(data["threads"]) if data.get("threads") is not None else None
+        return cls(**{**fields, "error_samples": tuple(data["error_samples"]), "timer": Timer(**data["timer"]),
+                      "threads": threads})
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "threads": self.threads.to_json() if self.threads is not None else None}
 
 
 @dataclass(frozen=True)
 class WorkerRun:
     latencies_ns: Any  # numpy int64 array of the successful calls
     figures: WorkerFigures
+    #: numpy int64 array: when each successful call completed, ns from the measured start
+    #: (None where unknown: the throughput is then items over wall time)
+    completions_ns: Any = None
+
+
+def robust_rate(completions_ns: Any, items: int, concurrency: int = 1) -> float | None:
+    """Items/s of one run that one stall cannot move: the median rate over ten slices of
+    consecutive completions (``completions_ns``: ns from the measured start, any order).
+
+    Slices hold (nearly) equal numbers of calls, not equal time: a stall then inflates one
+    slice, however long it lasts, while a change in every call (or in more than half the
+    slices) moves the median. Slice ends fall on multiples of ``concurrency`` calls, so
+    that threads finishing together are not split; with fewer than ten calls per thread
+    there are fewer slices. ``items`` are shared evenly by the completions. None without
+    a full slice (fewer calls than ``concurrency``) or without items.
+    """
+    import numpy as np
+
+    done = np.sort(np.asarray(completions_ns, dtype=np.int64))
+    rounds = len(done) // concurrency
+    slices = min(_SLICES, rounds)
+    if not slices or not items:
+        return None
+    bounds = np.arange(1, slices + 1) * rounds // slices * concurrency  # calls done at each slice's end
+    durations_ns = np.maximum(np.diff(done[bounds - 1], prepend=0), 1)  # a zero would be an infinite rate
+    calls = np.diff(bounds, prepend=0)
+    return float(np.median(calls / durations_ns)) * 1e9 * items / len(done)
+
+
+def _run_throughput(run: WorkerRun, spec: BenchmarkSpec) -> float:
+    """The run's robust rate; items over wall time for an open loop, whose arrivals are
+    fixed in advance (a stall is caught up afterwards, and slicing would only add the
+    arrivals' noise), and where completion times are unknown."""
+    figures = run.figures
+    if spec.rate is None and run.completions_ns is not None:
+        rate = robust_rate(run.completions_ns, figures.items, spec.concurrency)
+        if rate is not None:
+            return rate
+    return figures.items / figures.wall_s
 
 
 def _single(unit: str, direction: str, values: list[float], value: float) -> Metric:
@@ -108,7 +153,10 @@ def benchmark_entry(spec: BenchmarkSpec, runs: list[WorkerRun]) -> Benchmark:
             warnings.append(warning)
         wall = sum(f.wall_s for f in figures)
         items = sum(f.items for f in figures)
-        metrics["throughput"] = _single("items/s", "higher", [f.items / f.wall_s for f in figures], items / wall)
+        # The value is what the runs achieved over their whole wall time, stalls included;
+        # each run's entry (what is decided on) is its robust rate.
+        metrics["throughput"] = _single("items/s", "higher", [_run_throughput(r, spec) for r in runs],
+                                        items / wall)
     peaks = [f.peak_rss_mb for f in figures]
     metrics["peak_rss_mb"] = _single("MB", "lower", peaks, max(peaks))
     if cpu := _per_item(runs, "cpu_s", 1000.0):

@@ -29,6 +29,7 @@ from benchtrail.bench.suite import BenchmarkSpec, Suite
 from benchtrail.errors import EXIT_BUG, SuiteError
 from benchtrail.results.model import DatasetRef, Environment, Image, Record, Run, Source
 from benchtrail.results.record import dump_record
+from benchtrail.results.threads import merge_threads
 
 __all__ = ["Progress", "WorkerCrash", "local_environment", "run_suite"]
 
@@ -63,7 +64,7 @@ class _NoProgress:
         pass
 
 
-def _worker(spec: BenchmarkSpec, stem: Path, progress: Progress) -> WorkerRun:
+def _worker(spec: BenchmarkSpec, stem: Path, progress: Progress, cwd: Path | None = None) -> WorkerRun:
     import numpy as np
 
     spec_path = stem.with_suffix(".spec.json")
@@ -72,6 +73,7 @@ def _worker(spec: BenchmarkSpec, stem: Path, progress: Progress) -> WorkerRun:
     process = subprocess.Popen(
         [sys.executable, "-m", "benchtrail.bench.worker", str(spec_path), str(stem)],
         stdout=sys.stderr.fileno() if _has_fileno(sys.stderr) else None,
+        cwd=cwd,
     )
     try:
         while True:
@@ -96,7 +98,7 @@ def _worker(spec: BenchmarkSpec, stem: Path, progress: Progress) -> WorkerRun:
         raise SuiteError(f"{spec.field_prefix}: the worker process for {spec.label} died ({how})")
     figures = WorkerFigures.from_json(json.loads(Path(f"{stem}.json").read_text(encoding="utf-8")))
     latencies = np.fromfile(f"{stem}.lat", dtype=np.int64)
-    return WorkerRun(latencies, figures)
+    return WorkerRun(latencies, figures, np.fromfile(f"{stem}.done", dtype=np.int64))
 
 
 def _has_fileno(stream: Any) -> bool:
@@ -134,10 +136,12 @@ def run_suite(
     image: Image | None = None,
     progress: Progress | None = None,
     source: Source | None = None,
+    cwd: Path | None = None,
 ) -> tuple[Path, Record]:
     """Measure every benchmark of ``suite`` and write the record into ``out_dir``;
     ``source`` says which code this is (GitLab's variables, or the very code of an
-    earlier record for a confirmation run); without it, the checkout says.
+    earlier record for a confirmation run); without it, the checkout says. The workers run
+    in ``cwd`` (default: this process's): another tree's code imports from there.
 
     Returns the record's path and the record.
     """
@@ -155,7 +159,7 @@ def run_suite(
                     continue
                 step = f"{spec.label} run {run + 1}/{spec.runs}"
                 progress.start(step)
-                runs[spec.label].append(_worker(spec, Path(scratch) / f"{position}-{run}", progress))
+                runs[spec.label].append(_worker(spec, Path(scratch) / f"{position}-{run}", progress, cwd))
                 progress.advance(step)
 
     benchmarks = []
@@ -167,12 +171,14 @@ def run_suite(
         for warning in entry.warnings or ():
             log.warning("%s: %s", spec.label, warning)
         benchmarks.append(entry)
+    # The thread settings of every worker process, merged: a change is what a comparison names.
+    threads = merge_threads(r.figures.threads for spec in suite.benchmarks for r in runs[spec.label])
 
     record = Record(
         suite=suite.name,
         benchmarks=tuple(benchmarks),
         source=source if source is not None else describe_source(suite.path.parent),
-        environment=environment,
+        environment=dataclasses.replace(environment, threads=threads),
         run=Run(
             started_at=started.isoformat().replace("+00:00", "Z"),
             duration_s=round(time.monotonic() - clock, 3),

@@ -1,8 +1,9 @@
 """One fresh worker process: measure one benchmark once and hand the figures back.
 
 Run as ``python -m benchtrail.bench.worker SPEC.json OUT_PREFIX``. It writes
-``OUT_PREFIX.json`` (counts, timings, memory and GPU figures) and ``OUT_PREFIX.lat``
-(the successful calls' latencies, int64 ns), or ``OUT_PREFIX.error.json`` with the
+``OUT_PREFIX.json`` (counts, timings, memory and GPU figures), ``OUT_PREFIX.lat``
+(the successful calls' latencies, int64 ns) and ``OUT_PREFIX.done`` (when each of them
+completed, int64 ns from the measured start, sorted), or ``OUT_PREFIX.error.json`` with the
 user's problem and exit code 2, or, when benchtrail's own code failed, its traceback on
 stderr, ``OUT_PREFIX.bug.json`` and exit code 3 (a bug, never the user's fault).
 """
@@ -27,6 +28,7 @@ from benchtrail.bench.metrics import WorkerFigures
 from benchtrail.bench.sampler import Sampler
 from benchtrail.bench.suite import BenchmarkSpec
 from benchtrail.errors import EXIT_BUG, BenchtrailError, SuiteError
+from benchtrail.results.threads import THREAD_VARIABLES, ThreadPool, Threads
 
 __all__ = ["measure_spec"]
 
@@ -105,6 +107,22 @@ def _http_run(spec: BenchmarkSpec) -> tuple[Measurement, None, Dataset | None]:
     return measurement, None, dataset
 
 
+def _thread_settings() -> Threads | None:
+    """The BLAS/OpenMP thread settings in force in this process: the thread variables
+    that are set, and the pools of the libraries loaded so far (threadpoolctl sees only
+    those, so this runs after the benchmark's setup and calls)."""
+    try:
+        from threadpoolctl import threadpool_info
+
+        info = threadpool_info()
+    except Exception:  # an auxiliary figure: a library threadpoolctl cannot read costs no measurement
+        return None
+    pools = [ThreadPool(str(pool.get("user_api")), str(pool.get("internal_api")),
+                        pool["num_threads"] if isinstance(pool.get("num_threads"), int) else None)
+             for pool in info]
+    return Threads.of({name: os.environ[name] for name in THREAD_VARIABLES if name in os.environ}, pools)
+
+
 def measure_spec(spec: BenchmarkSpec) -> tuple[Measurement, WorkerFigures]:
     """Measure ``spec`` once in this process: the measurement and the figures around it."""
     gpus = open_gpus()
@@ -118,6 +136,8 @@ def measure_spec(spec: BenchmarkSpec) -> tuple[Measurement, WorkerFigures]:
             gpus.close()
     samples = sampler.result
     assert samples is not None
+    # Only an in-process target runs the model here; an HTTP benchmark's runs in its server.
+    threads = _thread_settings() if spec.kind == "callable" else None
     figures = WorkerFigures(
         calls=measurement.tally.calls,
         errors=measurement.tally.errors,
@@ -134,6 +154,7 @@ def measure_spec(spec: BenchmarkSpec) -> tuple[Measurement, WorkerFigures]:
         gpu_utilization_pct=samples.gpu_utilization_pct,
         gpu_power_w=samples.gpu_power_w,
         gpu_energy_j=samples.gpu_energy_j,
+        threads=threads,
     )
     return measurement, figures
 
@@ -153,6 +174,7 @@ def main(argv: list[str]) -> int:
         return EXIT_BUG
     with open(out_prefix + ".lat", "wb") as handle:
         measurement.latencies_ns.tofile(handle)
+    measurement.completion_offsets_ns().tofile(out_prefix + ".done")
     Path(out_prefix + ".json").write_text(json.dumps(figures.to_json()), encoding="utf-8")
     return 0
 

@@ -1,7 +1,8 @@
 """``benchtrail compare``: the records under test against their baseline on the results branch.
 
 Load the records, read their suites' history from the results branch, decide, confirm
-suspected regressions by running them again, then hand the verdict on: the comparison
+the suspects by running them again beside the merge base (``confirm``), then hand the
+verdict on: the comparison
 document (``--json``), the note's Markdown, the JUnit and metrics reports, the webhook
 alert, and the exit code.
 """
@@ -131,10 +132,10 @@ def _decide(options: CompareOptions, ci: CiContext) -> Comparison:
     from benchtrail.results.gitrepo import remote_access
 
     current = _once([load_record(path) for path in options.files], options.files)
+    access = remote_access(options.remote, ci.push_url(), ci.secrets)
     history = read_baseline_history(sorted({r.suite for r in current}), repo=options.repo,
                                     remote=options.remote, branch=options.branch, cache=options.cache,
-                                    fetch=options.fetch,
-                                    access=remote_access(options.remote, ci.push_url(), ci.secrets))
+                                    fetch=options.fetch, access=access)
     when = commit_time(options.repo, baseline_commit) if baseline_commit else None
     if baseline_commit and when is None:
         when = next((r.source.commit_time for r in history if r.source.commit == baseline_commit), None)
@@ -148,13 +149,14 @@ def _decide(options: CompareOptions, ci: CiContext) -> Comparison:
     comparison = compare_records(current, history, **rule)
     if options.confirm_suite is not None and options.confirm_times:
         from benchtrail.bench.fingerprint import job_image
-        from benchtrail.commands.confirm import confirm_runs
+        from benchtrail.commands.confirm import ConfirmOptions, confirm
 
         image: Image | None = job_image(ci.job_image) if ci.job_image else None
-        more = confirm_runs(options.confirm_suite, comparison, current, out_dir=options.confirm_out,
-                            times=options.confirm_times, job_image=image)
-        if more:
-            comparison = compare_records(current + more, history, **rule)
+        confirming = ConfirmOptions(suite_path=options.confirm_suite, out_dir=options.confirm_out,
+                                    times=options.confirm_times, against=baseline_commit, repo=options.repo,
+                                    access=access, job_image=image)
+        comparison = confirm(comparison, current, confirming,
+                             lambda records: compare_records(records, history, **rule))
     return comparison
 
 

@@ -14,8 +14,9 @@ OUT_DIR = Path("benchtrail-out")
 COMPARISON_PATH = Path("benchtrail-report/comparison.json")
 #: where confirmation runs write their records: not under ``OUT_DIR``, which gets recorded
 CONFIRM_OUT = Path("benchtrail-report/confirm")
-#: how many more runs a suspect benchmark gets before the verdict
-CONFIRM_TIMES = 2
+#: how many more runs a suspect benchmark gets before the verdict, per side when paired
+#: with the merge base: five pairs find a 20 % slowdown under a busy neighbour (docs/rule.md)
+CONFIRM_TIMES = 5
 #: pushes ``record`` retries when another job pushed first, and for how long
 RECORD_RETRIES = 10
 RETRY_TIMEOUT_S = 120.0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from benchtrail.compare.baseline import Baseline, choose_baseline
@@ -24,8 +24,26 @@ from benchtrail.compare.failures import (
 from benchtrail.compare.rule import GATE, VERDICTS, Decision, decide
 from benchtrail.errors import RecordError
 from benchtrail.results.model import Benchmark, Gpu, Image, Metric, Record, Source, benchmark_label
+from benchtrail.results.threads import thread_change
 
-__all__ = ["BaselineSummary", "Comparison", "Row", "compare_records", "overall_verdict"]
+__all__ = ["BaselineSummary", "Comparison", "Confirmation", "Row", "compare_records", "overall_verdict"]
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """How a row's verdict was confirmed by running its benchmark again in the job."""
+
+    #: ``paired``: the merge request's code and ``against``'s, run in turn (see ``paired``);
+    #: ``same_job``: more runs of the merge request's code alone, decided with the first
+    method: str
+    #: runs made per side
+    runs: int
+    #: the commit the pairs measured as the baseline (paired only)
+    against: str | None = None
+    #: (baseline, current) run values of each pair, in the order measured (paired only)
+    pairs: tuple[tuple[float, float], ...] = ()
+    #: why pairs were not possible (same_job only): the merge base lacks the benchmark...
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -40,12 +58,14 @@ class Row:
     direction: str
     fingerprint: str
     decision: Decision
-    #: the baseline's run values, one tuple per baseline commit, oldest first
+    #: the baseline's run values, one tuple per baseline record (job), oldest commit first
     baseline_values: tuple[tuple[float, ...], ...] = ()
     #: the run values under test
     current_values: tuple[float, ...] = ()
     #: what a reader needs beside the numbers: the first error message of a failing benchmark
     detail: str | None = None
+    #: the confirmation the verdict rests on, when its benchmark was run again
+    confirmation: Confirmation | None = None
 
     @property
     def label(self) -> str:
@@ -110,6 +130,10 @@ class Comparison:
     def suites(self) -> list[str]:
         return sorted({row.suite for row in self.rows})
 
+    def with_rows(self, rows: Iterable[Row]) -> Comparison:
+        """The same comparison with ``rows`` instead (sorted worst first)."""
+        return replace(self, rows=tuple(sorted(rows, key=_sort_key)))
+
     def for_suite(self, suite: str) -> Comparison:
         """The same comparison with only ``suite``'s rows."""
         return Comparison(
@@ -165,6 +189,8 @@ def _environment_notes(baseline: Baseline, current: Record) -> tuple[str, ...]:
                               ("packages", dict(before.packages), dict(now.packages))):
         if then is not None and today is not None and then != today:
             notes.append(f"{name} changed since the baseline: {_difference(then, today)}")
+    if threads := thread_change(before.threads, now.threads):  # 100x apart on a small runner
+        notes.append(f"thread settings changed since the baseline: {threads}")
     return tuple(notes)
 
 
@@ -226,7 +252,10 @@ def compare_records(
                                    window=window, exclude_commit=commit)
         baselines[suite, fingerprint] = BaselineSummary.of(baseline)
         notes[suite, fingerprint] = _environment_notes(baseline, records[0])
-        past = [_by_metric(group) for group in baseline.by_commit()]
+        # one group per baseline job (record), oldest commit first: a commit measured two to
+        # four times (a retried job, an imported history) is that many jobs, so the rule sees
+        # their spread as the job-to-job noise it is, not as the run noise inside one job
+        past = [_by_metric([record]) for group in baseline.by_commit() for record in group]
         # confirmation runs carry the source, and so the job, of the runs they confirm
         jobs = len({r.source.job_id or repr(r.source) for r in records})
         for key, (entry, metric, runs) in _by_metric(records).items():

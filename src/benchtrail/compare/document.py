@@ -7,7 +7,8 @@ shipped in the package (``compare/schemas/comparison-1.schema.json``) on write a
 read, and written with sorted keys through a temporary file.
 
 Version history:
-- 1: the first version.
+- 1: the first version; later, each result's optional ``confirmation`` (paired
+  confirmation), which older documents lack and read as none.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from benchtrail.compare.comparison import BaselineSummary, Comparison, Row, overall_verdict
+from benchtrail.compare.comparison import BaselineSummary, Comparison, Confirmation, Row, overall_verdict
 from benchtrail.compare.render import explain
 from benchtrail.compare.rule import Decision
 from benchtrail.errors import ComparisonError
@@ -48,7 +49,15 @@ def _result(row: Row, comparison: Comparison) -> dict[str, Any]:
         "why": explain(row, comparison.min_effect, comparison.target_ref),
         "runs": {"baseline": [list(values) for values in row.baseline_values],
                  "current": list(row.current_values)},
+        "confirmation": _confirmation(row.confirmation),
     }
+
+
+def _confirmation(confirmation: Confirmation | None) -> dict[str, Any] | None:
+    if confirmation is None:
+        return None
+    return {"method": confirmation.method, "runs": confirmation.runs, "against": confirmation.against,
+            "pairs": [list(pair) for pair in confirmation.pairs], "reason": confirmation.reason}
 
 
 def comparison_document(comparison: Comparison) -> dict[str, Any]:
@@ -93,7 +102,14 @@ def _row(result: dict[str, Any]) -> Row:
     return Row(result["suite"], result["benchmark"], tuple(sorted(result["params"].items())), result["metric"],
                result["unit"], result["direction"], result["environment"], decision,
                tuple(tuple(values) for values in result["runs"]["baseline"]), tuple(result["runs"]["current"]),
-               result["detail"])
+               result["detail"], _read_confirmation(result.get("confirmation")))
+
+
+def _read_confirmation(found: dict[str, Any] | None) -> Confirmation | None:
+    if found is None:
+        return None
+    return Confirmation(found["method"], found["runs"], found["against"],
+                        tuple((base, head) for base, head in found["pairs"]), found["reason"])
 
 
 def parse_comparison(document: Any, source: str = "<comparison>") -> Comparison:

@@ -11,8 +11,8 @@ import math
 
 from benchtrail.compare.comparison import Comparison, Row
 
-__all__ = ["VERDICT_ORDER", "count_verdicts", "explain", "format_change", "format_quantity", "render_table",
-           "verdict_words"]
+__all__ = ["VERDICT_ORDER", "confirmed_how", "count_verdicts", "explain", "format_change", "format_quantity",
+           "render_table", "verdict_words"]
 
 _WORDS = {"environment_changed": "environment changed", "no_baseline": "no baseline"}
 #: the order verdicts are counted in, in the note's headline
@@ -68,9 +68,21 @@ def render_table(comparison: Comparison) -> str:
     return f"{table}\n\nverdict: {verdict_words(comparison.verdict)}\n"
 
 
+def confirmed_how(row: Row) -> str | None:
+    """How the row's verdict was confirmed, briefly: ``5 pairs with the merge base`` or
+    ``5 more runs``; ``None`` when its benchmark did not run again."""
+    confirmation = row.confirmation
+    if confirmation is None:
+        return None
+    if confirmation.method == "paired":
+        return f"{len(confirmation.pairs)} pairs with {(confirmation.against or 'the baseline')[:12]}"
+    return f"{confirmation.runs} more runs"
+
+
 def _noise(row: Row) -> str:
     d = row.decision
-    parts = ([] if d.noise is None else [f"±{d.noise * 100:.1f} % per run"]) + (
+    per = "pair" if row.confirmation is not None and row.confirmation.method == "paired" else "run"
+    parts = ([] if d.noise is None else [f"±{d.noise * 100:.1f} % per {per}"]) + (
         [] if d.threshold is None else [f"threshold {d.threshold * 100:.1f} %"])
     return f"the noise ({', '.join(parts)})" if parts else "the noise"
 
@@ -99,4 +111,10 @@ def explain(row: Row, min_effect: float, target_ref: str) -> str:
                "no_baseline": f"{target_ref} has no runs of it in this environment",
                "environment_changed": "the environment changed since the baseline, so it was not compared",
                }[row.verdict]
+    confirmation = row.confirmation
+    if confirmation is not None and confirmation.method == "paired":
+        why += (f"; measured in {len(confirmation.pairs)} pairs with {(confirmation.against or '')[:12]}, "
+                f"the two codes in turn in one job")
+    elif confirmation is not None:
+        why += f"; with {confirmation.runs} more runs in one job (no pairs: {confirmation.reason})"
     return f"{measured}, {why}"

@@ -70,8 +70,10 @@ __all__ = [
     "Decision",
     "decide",
     "median_variance",
+    "robust_level",
     "run_noise",
     "t_quantile",
+    "verdict_of",
 ]
 
 #: every verdict, the worst first (the order tables are sorted in)
@@ -121,6 +123,17 @@ class Decision:
     #: worth confirming with more runs: a regression, an inconclusive change, or one that
     #: is still within one standard error of a regression of the minimum effect
     suspect: bool = False
+
+
+def verdict_of(bad: float, floor: float, bar: float) -> str:
+    """The verdict on a change of log size ``bad`` in the bad direction: within the minimum
+    effect ``floor`` unchanged, within the ``bar`` (floor and noise) inconclusive, beyond it
+    a regression or an improvement."""
+    if abs(bad) <= floor:
+        return "unchanged"
+    if abs(bad) <= bar:
+        return "inconclusive"
+    return "regression" if bad > 0 else "improvement"
 
 
 def median_variance(n: int) -> float:
@@ -197,7 +210,7 @@ def _job_noise(segments: list[list[list[float]]], current: Sequence[float]) -> t
     within, within_dof = run_noise([*groups, list(current)])
     if within is None:
         return None
-    levels = [[math.exp(_center(g, within or None)[0]) for g in segment] for segment in segments]
+    levels = [[math.exp(robust_level(g, within or None)[0]) for g in segment] for segment in segments]
     between, between_dof = run_noise(levels)
     run_share = float(np.mean([1.0 / len(g) for g in groups]))
     job = math.sqrt(max(0.0, between**2 - within**2 * run_share)) if between is not None else 0.0
@@ -289,8 +302,8 @@ def _decide_on(segments: list[list[list[float]]], current: Sequence[float], dire
     size in the bad direction, and the run noise's degrees of freedom."""
     baseline_runs = [v for group in segments[-1] for v in group]
     sigma, run_dof = run_noise([*([v for g in segment for v in g] for segment in segments), list(current)])
-    base_log, base_variance = _center(baseline_runs, sigma)
-    now_log, now_variance = _center(current, sigma)
+    base_log, base_variance = robust_level(baseline_runs, sigma)
+    now_log, now_variance = robust_level(current, sigma)
     base, now = math.exp(base_log), math.exp(now_log)
     log_change = now_log - base_log
     if log_change == 0:
@@ -306,12 +319,7 @@ def _decide_on(segments: list[list[list[float]]], current: Sequence[float], dire
         level = alpha if alpha is not None else ALPHA if units >= 3 else ALPHA_FEW_RUNS
         noise_bar = t_quantile(level, dof) * error
     bar = max(floor, noise_bar)
-    if abs(bad) <= floor:
-        verdict = "unchanged"
-    elif abs(bad) <= bar:
-        verdict = "inconclusive"
-    else:
-        verdict = "regression" if bad > 0 else "improvement"
+    verdict = verdict_of(bad, floor, bar)
     suspect = verdict in ("regression", "inconclusive") or bad + error > floor
     decision = Decision(verdict, base, now, change=math.expm1(log_change), noise=sigma,
                         threshold=math.expm1(bar) if math.isfinite(bar) else None, suspect=suspect, **counts)
@@ -325,8 +333,8 @@ def _recent_tail(groups: list[list[float]], sigma: float, dof: float, floor: flo
     is no such tail."""
     best: tuple[float, int] | None = None
     for k in range(1, min(MIN_SIZE, len(groups) - 1)):
-        tail_log, tail_variance = _center([v for g in groups[-k:] for v in g], sigma)
-        head_log, head_variance = _center([v for g in groups[:-k] for v in g], sigma)
+        tail_log, tail_variance = robust_level([v for g in groups[-k:] for v in g], sigma)
+        head_log, head_variance = robust_level([v for g in groups[:-k] for v in g], sigma)
         error = sigma * math.sqrt(tail_variance + head_variance)
         gap = abs(tail_log - head_log)
         if gap > max(floor, t_quantile(ALPHA_FEW_RUNS, dof) * error) and (best is None or gap / error > best[0]):
@@ -334,7 +342,7 @@ def _recent_tail(groups: list[list[float]], sigma: float, dof: float, floor: flo
     return 0 if best is None else best[1]
 
 
-def _center(values: Sequence[float], sigma: float | None) -> tuple[float, float]:
+def robust_level(values: Sequence[float], sigma: float | None) -> tuple[float, float]:
     """The typical log value of runs and its variance in units of one run's: the mean of
     the runs within ``WINSOR`` sigmas of their median (as robust to an outlying run as the
     median, as precise as the mean), or the median when the noise is unknown."""

@@ -13,7 +13,7 @@ import html
 from urllib.parse import quote
 
 from benchtrail.compare.comparison import Comparison, Row
-from benchtrail.compare.render import count_verdicts, format_change, format_quantity, verdict_words
+from benchtrail.compare.render import confirmed_how, count_verdicts, format_change, format_quantity, verdict_words
 
 __all__ = ["render_markdown", "render_note", "suite_page_url"]
 
@@ -57,8 +57,10 @@ def _cells(row: Row, with_environment: bool) -> list[str]:
              if d.threshold is not None and row.verdict == "inconclusive" else "")
     why = f": {_WHY[row.verdict]}" if row.verdict in _WHY else ""
     error = f" {_code(row.detail)}" if row.detail and row.verdict in ("broken", "errors") else ""
+    how = confirmed_how(row)
+    confirmed = f" · {how}" if how else ""
     cells += [_cell(format_quantity(d.baseline, row.unit)), _cell(format_quantity(d.current, row.unit)),
-              format_change(d.change), verdict_words(row.verdict) + noise + why + error]
+              format_change(d.change), verdict_words(row.verdict) + noise + why + error + confirmed]
     return cells
 
 
@@ -94,6 +96,26 @@ def _baseline_line(comparison: Comparison, suite: str) -> str:
             f"{comparison.min_effect * 100:g} %.")
 
 
+def _confirmation_lines(rows: list[Row]) -> list[str]:
+    """One line per way the suite's suspects were measured again."""
+    lines = []
+    for method in ("paired", "same_job"):
+        found = [(row.label, row.confirmation) for row in rows
+                 if row.confirmation is not None and row.confirmation.method == method]
+        if not found:
+            continue
+        names = ", ".join(dict.fromkeys(_code(label) for label, _ in found))
+        how = found[0][1]
+        if method == "paired":
+            lines.append(f"Confirmed in pairs: {names} ran {how.runs} times beside the code of "
+                         f"{_code((how.against or '')[:12])}, the two in turn in this job; those rows are decided "
+                         f"on the pairs (a busy runner slows both sides of a pair alike).")
+        else:
+            lines.append(f"Confirmed in this job: {names} ran {how.runs} more times, decided on all its runs; "
+                         f"no pairs with the merge base: {_code(how.reason or 'unknown')}.")
+    return lines + [""] if lines else []
+
+
 def render_note(comparison: Comparison, suite: str, *, report_url: str | None = None) -> str:
     """``suite``'s note: its rows that need attention in a table worst first, the
     unchanged ones folded away, then links."""
@@ -103,7 +125,7 @@ def render_note(comparison: Comparison, suite: str, *, report_url: str | None = 
     quiet = [r for r in rows if r.verdict in _QUIET]
     multi = len({row.fingerprint for row in rows}) > 1
     lines = [f"### {_HEADLINES[part.verdict]} benchtrail · {_code(suite)}: {count_verdicts(part)}", "",
-             _baseline_line(part, suite), ""]
+             _baseline_line(part, suite), "", *_confirmation_lines(rows)]
     if loud:
         lines += [_markdown_table(loud, multi), ""]
     if quiet:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from benchtrail.results.schema import SCHEMA_ID, SKETCH_QUANTILES
+from benchtrail.results.threads import ThreadPool, Threads
 from benchtrail.results.timestamps import parse_time
 
 __all__ = [
@@ -36,6 +37,8 @@ __all__ = [
     "Record",
     "Run",
     "Source",
+    "ThreadPool",
+    "Threads",
     "Timer",
     "benchmark_label",
     "suite_folder",
@@ -277,7 +280,10 @@ class Image:
 
 @dataclass(frozen=True)
 class Environment:
-    """Where a suite ran: the fingerprinted hardware class, and the software seen."""
+    """Where a suite ran: the fingerprinted hardware class, and the software seen.
+
+    ``threads`` (the BLAS/OpenMP thread settings, ``None`` when not recorded) is not
+    fingerprinted: a change in them is noted next to a comparison, not kept apart."""
 
     fingerprint: str
     hardware: Hardware
@@ -286,12 +292,14 @@ class Environment:
     platform: str
     packages: Mapping[str, str] = field(default_factory=dict)
     image: Image | None = None
+    threads: Threads | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Environment:
-        gpu, image = data["gpu"], data.get("image")
+        gpu, image, threads = data["gpu"], data.get("image"), data.get("threads")
         return cls(data["fingerprint"], Hardware(**data["hardware"]), None if gpu == "none" else Gpu(**gpu),
-                   data["python"], data["platform"], dict(data["packages"]), Image(**image) if image else None)
+                   data["python"], data["platform"], dict(data["packages"]), Image(**image) if image else None,
+                   Threads.from_json(threads) if threads is not None else None)
 
     def to_json(self) -> dict[str, Any]:
         return _drop_none({
@@ -299,6 +307,7 @@ class Environment:
             "gpu": self.gpu.to_json() if self.gpu else "none", "python": self.python,
             "platform": self.platform, "packages": dict(self.packages),
             "image": self.image.to_json() if self.image else None,
+            "threads": self.threads.to_json() if self.threads is not None else None,
         })
 
 
