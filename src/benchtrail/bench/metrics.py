@@ -19,7 +19,7 @@ from benchtrail.results.model import Benchmark, Distribution, Metric, Threads, T
 __all__ = ["WorkerFigures", "WorkerRun", "benchmark_entry", "robust_rate"]
 
 _NS_PER_MS = 1e-6
-#: slices of a run's calls whose rates the throughput is the median of
+#: slices of a run's calls; the throughput is the rate over the middle ones
 _SLICES = 10
 
 
@@ -68,15 +68,18 @@ class WorkerRun:
 
 
 def robust_rate(completions_ns: Any, items: int, concurrency: int = 1) -> float | None:
-    """Items/s of one run that one stall cannot move: the median rate over ten slices of
-    consecutive completions (``completions_ns``: ns from the measured start, any order).
+    """Items/s of one run that a stall or two cannot move: the rate over the middle six of
+    ten slices of consecutive completions (``completions_ns``: ns from the measured start,
+    any order), the two slowest and the two fastest slices set aside.
 
     Slices hold (nearly) equal numbers of calls, not equal time: a stall then inflates one
-    slice, however long it lasts, while a change in every call (or in more than half the
-    slices) moves the median. Slice ends fall on multiples of ``concurrency`` calls, so
-    that threads finishing together are not split; with fewer than ten calls per thread
-    there are fewer slices. ``items`` are shared evenly by the completions. None without
-    a full slice (fewer calls than ``concurrency``) or without items.
+    slice, however long it lasts, while a change in every call (or in most slices) moves
+    the rate. Six slices of ten, not the median one, keep most of the run's precision (a
+    busy runner's scheduling makes single slices noisy). Slice ends fall on multiples of
+    ``concurrency`` calls, so that threads finishing together are not split; with fewer
+    than ten calls per thread there are fewer slices (under five, the middle one or two
+    count). ``items`` are shared evenly by the completions. None without a full slice
+    (fewer calls than ``concurrency``) or without items.
     """
     import numpy as np
 
@@ -88,7 +91,10 @@ def robust_rate(completions_ns: Any, items: int, concurrency: int = 1) -> float 
     bounds = np.arange(1, slices + 1) * rounds // slices * concurrency  # calls done at each slice's end
     durations_ns = np.maximum(np.diff(done[bounds - 1], prepend=0), 1)  # a zero would be an infinite rate
     calls = np.diff(bounds, prepend=0)
-    return float(np.median(calls / durations_ns)) * 1e9 * items / len(done)
+    # set aside from each end: two of ten; of fewer than five, all but the middle
+    trim = slices // 5 if slices >= 5 else (slices - 1) // 2
+    middle = np.argsort(calls / durations_ns)[trim:slices - trim]
+    return float(calls[middle].sum() / durations_ns[middle].sum()) * 1e9 * items / len(done)
 
 
 def _run_throughput(run: WorkerRun, spec: BenchmarkSpec) -> float:

@@ -218,8 +218,10 @@ def _run_pairs(base_suite: Suite, head_suite: Suite, tested: Record, cwd: Path, 
     base: list[Record] = []
     head: list[Record] = []
     steps = len(head_suite.benchmarks) * 2 * options.times
+    again = "more " if first > 1 else ""  # the second round, for what the first left inconclusive
+    against = base_source.commit[:12] if base_source.commit else "the merge base"
     with progress(steps, f"Confirming {len(head_suite.benchmarks)} benchmark(s) of {head_suite.name} "
-                         f"in {options.times} pairs with {base_source.commit and base_source.commit[:12]}") as bar:
+                         f"in {options.times} {again}pairs with {against}") as bar:
         for n in range(first, first + options.times):
             sides = [("base", base_suite, base, base_source, cwd), ("head", head_suite, head, tested.source, None)]
             for side, suite, found, source, folder in sides if n % 2 else reversed(sides):
