@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from comparefixtures import row, sha
 from gitlabapi import GitLabApi, serve_gitlab
 
-from benchtrail.compare.comparison import Comparison, Row
+from benchtrail.compare.comparison import Comparison, Confirmation, Row
 from benchtrail.gitlab.alert import alert_regression, webhook_payload
 from benchtrail.results.model import Source
 
@@ -31,6 +32,15 @@ def test_the_webhook_text_names_each_regressed_benchmark() -> None:
     assert len(payload["results"]) == 12 and {r["verdict"] for r in payload["results"]} == {"regression"}
     assert payload["commit"] == sha(7) and payload["ref"] == "feature/x"
     json.dumps(payload, allow_nan=False)
+
+def test_the_webhook_says_how_a_regression_was_confirmed() -> None:
+    paired = replace(row("model", "regression", change=0.2),
+                     confirmation=Confirmation("paired", 5, sha(3), ((10.0, 12.0),) * 5))
+    payload = webhook_payload(comparison(paired))
+    assert payload["text"].splitlines()[1] == (f"- demo model latency_ms: +20.0 % (10 ms -&gt; 12 ms), confirmed in "
+                                               f"5 pairs with {sha(3)[:12]}")
+    assert payload["results"][0]["confirmation"]["pairs"] == [[10.0, 12.0]] * 5
+
 
 def test_the_webhook_text_escapes_what_slack_and_mattermost_would_read_as_mentions_or_links() -> None:
     payload = webhook_payload(comparison(row("<!channel>", "regression", change=0.5),

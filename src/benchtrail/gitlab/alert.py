@@ -7,7 +7,7 @@ from typing import Any
 
 from benchtrail.compare.comparison import Comparison, Row
 from benchtrail.compare.document import comparison_document
-from benchtrail.compare.render import format_change, format_quantity
+from benchtrail.compare.render import confirmed_how, format_change, format_quantity
 from benchtrail.errors import WebhookError
 from benchtrail.gitlab.webhook import post_webhook
 
@@ -21,8 +21,10 @@ _ALERTED = ("broken", "errors", "regression")
 def _line(row: Row) -> str:
     if row.verdict != "regression":  # broken or erring: what fails matters more than the rate
         return f"- {row.suite} {row.label}: {row.verdict}" + (f": {row.detail}" if row.detail else "")
+    how = confirmed_how(row)
     return (f"- {row.suite} {row.label} {row.metric}: {format_change(row.decision.change)} "
-            f"({format_quantity(row.decision.baseline, row.unit)} -> {format_quantity(row.decision.current, row.unit)})")
+            f"({format_quantity(row.decision.baseline, row.unit)} -> {format_quantity(row.decision.current, row.unit)})"
+            + (f", confirmed in {how}" if how else ""))
 
 
 def webhook_payload(comparison: Comparison) -> dict[str, Any]:
