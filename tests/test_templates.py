@@ -78,7 +78,7 @@ def test_every_input_is_declared_documented_and_defaulted() -> None:
 def test_the_jobs() -> None:
     _, body = split(COMPONENT.read_text(encoding="utf-8"))
     jobs = dict(re.findall(r'^"([^"]+)":\n((?:(?: .*)?\n)*)', body, re.MULTILINE))
-    assert set(jobs) == {"$[[ inputs.name ]]", "$[[ inputs.name ]]-compare", "$[[ inputs.name ]]-record"}
+    assert set(jobs) == {"$[[ inputs.name ]]", "$[[ inputs.name ]]-compare", "$[[ inputs.name ]]-record", "pages"}
     bench, record = jobs["$[[ inputs.name ]]"], jobs["$[[ inputs.name ]]-record"]
     compare = jobs["$[[ inputs.name ]]-compare"]
     assert 'benchtrail run "$[[ inputs.suite ]]" --out "benchtrail-out/$CI_JOB_ID"' in bench
@@ -97,15 +97,41 @@ def test_the_jobs() -> None:
     reports = compare.split("reports:")[1]
     assert "junit: benchtrail-report/junit.xml" in reports and "metrics: benchtrail-report/metrics.txt" in reports
     assert "- benchtrail-report/" in compare.split("paths:")[1]  # junit.xml under paths too
-    for job in (bench, compare, record):
+    for job in (bench, compare, record, jobs["pages"]):
         assert 'entrypoint: [""]' in job  # the image's entrypoint is benchtrail, not a shell
+
+
+def test_the_pages_job() -> None:
+    """Named ``pages``, which makes it a Pages job on every GitLab (gitlab-ci-local 4.56.2
+    refuses the ``pages:`` keyword); on the default branch only, when the input says so,
+    after the record job; the site from the results branch, fetched, not from a cache."""
+    _, body = split(COMPONENT.read_text(encoding="utf-8"))
+    pages = body.split('\n"pages":\n')[1]
+    assert re.search(r"^  pages:", pages, re.MULTILINE) is None and "publish:" not in pages
+    rules = pages.split("rules:\n")[1].split("\n  ")[0]
+    assert rules == """    - if: '"$[[ inputs.pages ]]" == "true" && $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH'"""
+    needs = pages.split("needs:\n")[1].split("\n  rules:")[0]
+    assert needs.startswith('    - job: "$[[ inputs.name ]]-record"') and "artifacts: false" in needs
+    assert needs.count("- job:") == 1
+    steps = pages.split("script:\n")[1].split("\n  artifacts:")[0]
+    assert ('benchtrail report --branch "$[[ inputs.results-branch ]]" --out "$[[ inputs.site-dir ]]" '
+            '--chart-cache .benchtrail-report-cache') in steps
+    assert "--no-fetch" not in steps and "--cache" not in steps.replace("--chart-cache", "")
+    assert pages.split("cache:\n")[1].split("script:")[0].split("paths:")[1].split() == [
+        "-", ".benchtrail-report-cache/"]  # the charts only: never the records
+    assert pages.split("\n  artifacts:")[1].split("paths:")[1].split() == ["-", "public"]
+    header, _ = split(COMPONENT.read_text(encoding="utf-8"))
+    site_dir = declared(header)["site-dir"]
+    regex = re.compile(re.search(r"^regex: (.*)$", site_dir, re.MULTILINE).group(1))
+    assert regex.fullmatch("public") and regex.fullmatch("public/benchmarks")
+    assert not regex.fullmatch("site") and not regex.fullmatch("public/../x") and not regex.fullmatch("publications")
 
 
 def test_the_template_calls_options_the_cli_has() -> None:
     _, body = split(COMPONENT.read_text(encoding="utf-8"))
     lines = re.findall(r"^\s*- '?(.*)$", body, re.MULTILINE)
     calls = [call for line in lines for call in re.findall(r"\bbenchtrail [a-z-]+[^;|]*", line)]
-    assert {call.split()[1] for call in calls} == {"run", "check-push", "record", "compare", "note"}
+    assert {call.split()[1] for call in calls} == {"run", "check-push", "record", "compare", "note", "report"}
     for line in calls:
         words = shlex.split(USED.sub("x", line).replace("$[[", "").replace("]]", ""))
         command = cli.commands[words[1]]

@@ -352,6 +352,81 @@ def note_command(comparison_path: Path, suite: str | None, when: str, dry_run: b
                                 report_url=report_url, gitlab_url=gitlab_url, project=project, mr_iid=mr_iid)))
 
 
+class _WebUrlType(click.ParamType):
+    """An absolute http(s) address (links in the site go there, so never ``javascript:``)."""
+
+    name = "URL"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from benchtrail.report.links import web_url
+
+        found = web_url(str(value))
+        if found is None:
+            self.fail(f"expected an http(s) address like https://gitlab.com/group/project, found {value!r}",
+                      param, ctx)
+        return found.rstrip("/")
+
+
+@cli.command("report")
+@_REPO
+@_REMOTE
+@_BRANCH
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default="public",
+              show_default=True, help="Write the site (or the merge request page) into this folder; it is "
+                                      "replaced at the end, never left half-written.")
+@click.option("--title", default="Benchmarks", show_default=True, envvar="CI_PROJECT_TITLE", show_envvar=True,
+              help="The site's title.")
+@click.option("--project-url", type=_WebUrlType(), default=None, envvar="CI_PROJECT_URL", show_envvar=True,
+              help="The project's GitLab address, for links to commits (default: the newest record's project URL).")
+@click.option("--default-branch", default=None, envvar="CI_DEFAULT_BRANCH", show_envvar=True,
+              help="The branch whose latest status the index shows (default: the newest record's branch).")
+@click.option("--chart-cache", type=click.Path(file_okay=False, path_type=Path), default=None,
+              envvar="BENCHTRAIL_CHART_CACHE", show_envvar=True,
+              help="Keep drawn charts in this folder, so that the next build draws only the changed ones "
+                   "(default: .benchtrail-report-cache beside --out).")
+@click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
+              envvar="BENCHTRAIL_CACHE", show_envvar=True,
+              help="Keep fetched records in this bare repository, so the next read fetches only new ones.")
+@click.option("--fetch/--no-fetch", default=True, show_default=True,
+              help="Fetch the results branch from the remote first, or read only the local copy.")
+@click.option("--comparison", "comparison_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write one page for a merge request from this comparison document (`benchtrail compare "
+                   "--json`) instead of the site; no results branch is read.")
+def report_command(repo: Path, remote: str, branch: str, out_dir: Path, title: str, project_url: str | None,
+                   default_branch: str | None, chart_cache: Path | None, cache: Path | None, fetch: bool,
+                   comparison_path: Path | None) -> None:
+    """Write the static report site of the results branch (or, with --comparison, an MR's page).
+
+    Prints the path of the index page on stdout.
+    """
+    from benchtrail.commands.report import ReportOptions, report
+
+    done = report(ReportOptions(out=out_dir, repo=repo, remote=remote, branch=branch, title=title,
+                                project_url=project_url, default_branch=default_branch, cache=cache, fetch=fetch,
+                                chart_cache=chart_cache, comparison=comparison_path))
+    for line in done.notices:
+        click.echo(line, err=True)
+    click.echo(done.index)
+
+
+@cli.command("demo")
+@click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
+def demo_command(folder: Path | None) -> None:
+    """See benchtrail work here, in FOLDER (default: ./benchtrail-demo, new or empty).
+
+    Makes a project with a local remote and a results branch, runs and records five commits,
+    compares a merge request that slows the model down, writes its note and the report site.
+    Prints the path of the site's index.html and of the note on stdout.
+    """
+    from benchtrail.commands.demo import DemoOptions, demo
+
+    done = demo(DemoOptions(folder=folder) if folder is not None else DemoOptions())
+    for line in done.notices:
+        click.echo(line, err=True)
+    click.echo(done.index)
+    click.echo(done.note)
+
+
 def _formats_help() -> str:
     width = max(map(len, FORMATS))
     return "\b\nFORMAT is one of:\n" + "\n".join(f"  {name:<{width}}  {summary}" for name, summary in FORMATS.items())

@@ -11,8 +11,10 @@ here run without click, from Python::
     record_results  commit records to the results branch and push
     show_history    the history of every benchmark × metric, or its change points
     compare_runs    records under test against their baseline: the comparison document
-    confirm         run suspect benchmarks again before deciding (used by compare_runs)
+    confirm         run suspect benchmarks again, in pairs with the merge base (used by compare_runs)
     note            the merge request note, from a comparison document
+    report          the static report site of the results branch, or a merge request's page
+    demo            a whole local project, its results branch, a compared merge request and its site
     importing       other tools' results into records
     check_push      whether this job may push to the results branch
 

@@ -1,0 +1,74 @@
+"""``report.charts``: SVG that parses, a tooltip and a link per point, change points found."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import numpy as np
+from reportfixtures import HOSTILE_TITLE
+
+from benchtrail.report.charts import ChartJob, ChartOutput, Line, Tick, render_job
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def job(commits: int, *, window: int = 100, step_at: int | None = None, url: bool = True) -> ChartJob:
+    rng = np.random.default_rng(3)
+    ticks = tuple(Tick(f"{n:08x}", "2026-03-02", HOSTILE_TITLE if n == 1 else f"Commit {n}",
+                       f"https://gitlab.example.com/g/p/-/commit/{n:040x}" if url else None) for n in range(commits))
+    runs = tuple(tuple(float(v) for v in (13.0 if step_at is not None and n >= step_at else 10.0)
+                       * np.exp(rng.normal(0, 0.01, 3))) for n in range(commits))
+    return ChartJob("double--latency_ms", "ms", "lower", ticks, (Line("d305c9f7", 1, tuple(range(commits)), runs),),
+                    window)
+
+
+def test_every_point_has_a_tooltip_and_a_link_to_its_commit() -> None:
+    output = render_job(job(12))
+    root = ET.fromstring(output.recent)
+    links = root.findall(f".//{SVG}a")
+    points = [a for a in links if a.find(f"{SVG}circle") is not None]
+    assert len(points) == 12
+    first = points[1]
+    assert first.get("href") == f"https://gitlab.example.com/g/p/-/commit/{1:040x}"
+    tooltip = first.find(f"{SVG}circle/{SVG}title").text
+    assert tooltip.startswith("00000001 · 2026-03-02\n" + HOSTILE_TITLE[:80])
+    assert "\nd305c9f7: 9.9" in tooltip and " ms (3 runs, 9.9" in tooltip
+    assert root.find(f".//{SVG}script") is None and "<img" not in output.recent
+    texts = "".join(root.itertext())
+    assert "ms · ↓ lower is better" in texts
+    assert output.full is None  # the whole history is the window: not drawn twice
+
+
+def test_no_link_without_a_commit_address() -> None:
+    root = ET.fromstring(render_job(job(6, url=False)).recent)
+    assert root.findall(f".//{SVG}a") == [] and len(root.findall(f".//{SVG}circle")) == 6
+
+
+def test_a_step_is_found_marked_and_named_and_the_long_history_drawn_apart() -> None:
+    output = render_job(job(40, window=25, step_at=30))
+    (changes,) = output.changes
+    assert [c.index for c in changes] == [30] and 0.25 < changes[0].change < 0.35
+    recent = ET.fromstring(output.recent)
+    assert "0000001e +30%" in "".join(recent.itertext())
+    assert len(recent.findall(f".//{SVG}circle")) == 25
+    marks = [t.text for t in recent.iter(f"{SVG}title") if t.text.startswith("change point")]
+    assert marks == [marks[0]] and " ms → 13 ms (+30.1 %, worse)" in marks[0]
+    full = ET.fromstring(output.full)
+    assert full.findall(f".//{SVG}circle") == []  # lines only: the whole history can be long
+    assert ChartOutput.from_json(output.to_json()) == output
+
+
+def test_a_series_with_zero_values_gets_no_change_points() -> None:
+    zero = ChartJob("x--m", "", "lower", tuple(Tick(str(n), "", "", None) for n in range(12)),
+                    (Line("e", 1, tuple(range(12)), tuple((0.0,) for _ in range(12))),), 100)
+    assert render_job(zero).changes == ((),)
+
+
+def test_the_runs_under_test_and_a_reference_level() -> None:
+    ticks = (Tick("−1", "", "", None), Tick("MR", "", "", None))
+    merge = ChartJob("mr", "items/s", "higher", ticks, (Line("baseline", 1, (0,), ((100.0, 101.0),)),
+                                                        Line("this merge request", 0, (1,), ((90.0, 91.0, 92.0),))),
+                     2, find_changes=False, reference=100.5)
+    root = ET.fromstring(render_job(merge).recent)
+    assert "items/s · ↑ higher is better" in "".join(root.itertext())
+    assert {c.get("class") for c in root.iter(f"{SVG}circle")} == {"pt s1", "pt s0"}
