@@ -1,8 +1,10 @@
-"""Fixtures of the end-to-end tests: a Docker engine, and the benchmark image built once.
+"""Fixtures of the end-to-end tests: a Docker engine, the benchmark image built once,
+gitlab-ci-local, and Chromium.
 
-Without a Docker engine (or the locally made base image) these tests skip with the
-reason; with ``BENCHTRAIL_E2E=required`` they fail instead, so a CI job that provisioned
-the machine (``tools/e2e/provision.sh``) cannot pass by skipping them.
+Without a Docker engine (or the locally made base image, gitlab-ci-local, Chromium)
+these tests skip with the reason; with ``BENCHTRAIL_E2E=required`` they fail instead, so
+a CI job that provisioned the machine (``tools/e2e/provision.sh``) cannot pass by
+skipping them.
 """
 
 from __future__ import annotations
@@ -74,3 +76,12 @@ def gitlab_ci_local() -> None:
     """gitlab-ci-local, else skip (or fail when the end-to-end tests are required)."""
     if shutil.which("gitlab-ci-local") is None:
         unavailable("gitlab-ci-local is not installed (tools/e2e/provision.sh installs it)")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's ``chromium`` (the executable), else skip (or fail when required)."""
+    executable = shutil.which("chromium")
+    if executable is None:
+        unavailable("chromium is not installed (tools/e2e/provision.sh installs it)")
+    return executable  # type: ignore[return-value]

@@ -11,7 +11,8 @@
 #     bookworm from the mirror apt already uses, with python3, venv, pip, git and rsync;
 #   - the same image tagged firecow/gitlab-ci-local-util:latest, the helper image that
 #     gitlab-ci-local's docker executor runs (it needs bash and rsync for artifacts);
-#   - gitlab-ci-local 4.56.2 (later releases need Node 22).
+#   - gitlab-ci-local 4.56.2 (later releases need Node 22);
+#   - Debian's chromium, which the report site's browser test drives headless.
 set -euo pipefail
 
 BASE_IMAGE=${BASE_IMAGE:-benchtrail-base:bookworm}
@@ -27,7 +28,7 @@ started=$SECONDS
 
 # --- packages ---------------------------------------------------------------------
 missing=()
-for pair in dockerd:docker.io rsync:rsync debootstrap:debootstrap; do
+for pair in dockerd:docker.io rsync:rsync debootstrap:debootstrap chromium:chromium; do
     command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -36,7 +37,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
-    say "docker.io, rsync and debootstrap already installed"
+    say "docker.io, rsync, debootstrap and chromium already installed"
 fi
 
 # --- the Docker engine ------------------------------------------------------------
@@ -108,4 +109,4 @@ else
     npm install -g --no-fund --no-audit --loglevel=error "gitlab-ci-local@$GCL_VERSION" >&2
 fi
 
-say "ready in $((SECONDS - started)) s: $(docker version -f 'engine {{.Server.Version}}'), $BASE_IMAGE, gitlab-ci-local $(gitlab-ci-local --version)"
+say "ready in $((SECONDS - started)) s: $(docker version -f 'engine {{.Server.Version}}'), $BASE_IMAGE, gitlab-ci-local $(gitlab-ci-local --version), $(chromium --version 2>/dev/null)"
