@@ -71,3 +71,12 @@ def test_no_token_in_a_repr() -> None:
     shown = repr(ci)
     assert not any(secret in shown for secret in ("push-secret", "job-secret", "note-secret"))
     assert set(ci.secrets) == {"push-secret", "job-secret", "note-secret"}
+
+
+def test_an_artifact_url_in_a_gitlab_job_and_none_outside_one() -> None:
+    ci = read_ci({"CI_PROJECT_URL": "https://gitlab.example.com/g/p/", "CI_JOB_ID": "77"})
+    assert ci.artifact_url("benchtrail-report/mr/index.html") == (
+        "https://gitlab.example.com/g/p/-/jobs/77/artifacts/file/benchtrail-report/mr/index.html")
+    assert ci.artifact_url("a b/c#d.html").endswith("/artifacts/file/a%20b/c%23d.html")
+    assert read_ci({"CI_JOB_ID": "77"}).artifact_url("x.html") is None
+    assert read_ci({"CI_PROJECT_URL": "file:///srv/p", "CI_JOB_ID": "77"}).artifact_url("x.html") is None

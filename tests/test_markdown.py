@@ -127,3 +127,11 @@ def test_the_note_says_how_each_verdict_was_confirmed() -> None:
     assert cells["`slow`"] == f"regression · 5 pairs with {sha(3)[:12]}"
     assert cells["`fast`"].endswith("· 5 more runs")
     assert "Confirmed" not in render_note(comparison(row("calm")), "demo")
+
+
+def test_the_note_links_to_the_merge_request_page_first() -> None:
+    text = render_note(comparison(row()), "demo", report_url="https://g.example.io/proj",
+                       mr_page_url="https://g.example.com/p/-/jobs/7/artifacts/file/mr/index.html")
+    assert ("[This merge request's charts](https://g.example.com/p/-/jobs/7/artifacts/file/mr/index.html) · "
+            "[History charts](https://g.example.io/proj/suites/demo.html)") in text
+    assert "This merge request's charts" not in render_note(comparison(row()), "demo")

@@ -141,3 +141,12 @@ def test_a_file_that_is_not_a_comparison_is_refused_in_one_line(tmp_path: Path) 
         post(wrong, {}, dry_run=True)
     assert str(caught.value) == (f"{wrong}: schema: expected 'benchtrail.comparison/1', found 'benchtrail.result/1': "
                                  "not a comparison written by `benchtrail compare --json`")
+
+
+def test_the_note_links_to_this_jobs_merge_request_page(api: GitLabApi, tmp_path: Path) -> None:
+    path = compared(tmp_path, "regression")
+    env = {**ci_env(api), "CI_PROJECT_URL": "https://gitlab.example.com/g/p", "CI_JOB_ID": "42"}
+    text = post(path, env, dry_run=True, mr_page="benchtrail-report/mr/index.html")
+    assert ("[This merge request's charts](https://gitlab.example.com/g/p/-/jobs/42/artifacts/file/"
+            "benchtrail-report/mr/index.html)") in text
+    assert "This merge request's charts" not in post(path, {}, dry_run=True, mr_page="benchtrail-report/mr/index.html")

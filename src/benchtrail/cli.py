@@ -336,11 +336,14 @@ def compare_command(files: tuple[Path, ...], repo: Path, remote: str, branch: st
 @click.option("--dry-run", is_flag=True, help="Print the note instead of posting it.")
 @click.option("--report-url", envvar="BENCHTRAIL_REPORT_URL", show_envvar=True,
               help="The report site's address, for links from the note to its pages (default: no links).")
+@click.option("--mr-page", default=None, envvar="BENCHTRAIL_MR_PAGE", show_envvar=True,
+              help="Where this job keeps the merge request's page (`benchtrail report --comparison`) among its "
+                   "artifacts, e.g. benchtrail-report/mr/index.html: the note links to it (default: no link).")
 @click.option("--gitlab-url", default=None, help="The GitLab server (default: from CI_API_V4_URL or CI_SERVER_URL).")
 @click.option("--project", default=None, help="The project's ID or path (default: CI_PROJECT_ID).")
 @click.option("--mr-iid", default=None, help="The merge request's number, the N of !N (default: CI_MERGE_REQUEST_IID).")
 def note_command(comparison_path: Path, suite: str | None, when: str, dry_run: bool, report_url: str | None,
-                 gitlab_url: str | None, project: str | None, mr_iid: str | None) -> None:
+                 mr_page: str | None, gitlab_url: str | None, project: str | None, mr_iid: str | None) -> None:
     """Create or update this suite's note on the merge request (one note per suite).
 
     Needs a token with `api` scope in BENCHTRAIL_GITLAB_TOKEN or GITLAB_TOKEN (CI_JOB_TOKEN
@@ -349,7 +352,8 @@ def note_command(comparison_path: Path, suite: str | None, when: str, dry_run: b
     from benchtrail.commands.note import NoteOptions, note
 
     click.echo(note(NoteOptions(comparison=comparison_path, suite=suite, when=when, dry_run=dry_run,
-                                report_url=report_url, gitlab_url=gitlab_url, project=project, mr_iid=mr_iid)))
+                                report_url=report_url, mr_page=mr_page, gitlab_url=gitlab_url, project=project,
+                                mr_iid=mr_iid)))
 
 
 class _WebUrlType(click.ParamType):

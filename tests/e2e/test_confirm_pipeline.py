@@ -76,6 +76,7 @@ def test_under_a_cpu_hog_pairs_clear_a_harmless_change_and_confirm_a_slowdown(
     assert confirmed, "the hog slowed nothing enough to be suspect: the test proves nothing"
     assert {(row.confirmation.method, row.confirmation.against) for row in confirmed} == {("paired", merge_base)}
     assert not [row for row in harmless.rows if row.verdict == "regression"]
+    assert "double[batch_size=1]" in (project / REPORT / "mr" / "index.html").read_text()  # the MR's page, kept
 
     (project / "bench" / "workload.py").write_text(WORKLOAD.format(loop=9000))  # three times the work
     git(project, "commit", "-q", "-am", "a slower double")

@@ -26,6 +26,9 @@ class NoteOptions:
     when: str = "always"
     dry_run: bool = False
     report_url: str | None = None
+    #: where this job keeps the merge request's page (``report --comparison``) among its
+    #: artifacts: the note links to it there
+    mr_page: str | None = None
     gitlab_url: str | None = None
     project: str | None = None
     mr_iid: str | None = None
@@ -53,7 +56,8 @@ def note(options: NoteOptions, ci: CiContext | None = None) -> str:
     comparison = load_comparison(options.comparison)
     suite = _suite(comparison.suites, options.suite, options.comparison)
     verdict = comparison.for_suite(suite).verdict
-    body = render_note(comparison, suite, report_url=options.report_url)
+    mr_page_url = ci.artifact_url(options.mr_page) if options.mr_page else None
+    body = render_note(comparison, suite, report_url=options.report_url, mr_page_url=mr_page_url)
     wanted = should_post(options.when, verdict)
     if options.dry_run:
         return note_text(body, suite)

@@ -17,6 +17,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 __all__ = ["JOB_TOKEN", "NOTE_TOKEN_VARIABLES", "PUSH_TOKEN", "CiContext", "read_ci", "runner_tags_label"]
 
@@ -93,6 +94,14 @@ class CiContext:
     def secrets(self) -> tuple[str, ...]:
         """Every token value, for redaction."""
         return tuple(t for t in (self.push_token, self.job_token, self.note_token) if t)
+
+    def artifact_url(self, path: str) -> str | None:
+        """Where GitLab shows the file at ``path`` among this job's artifacts, or ``None``
+        outside a GitLab job (no http(s) ``CI_PROJECT_URL`` or no ``CI_JOB_ID``)."""
+        project_url, job_id = self.source.get("project_url"), self.source.get("job_id")
+        if not project_url or not job_id or not project_url.startswith(("https://", "http://")):
+            return None
+        return f"{project_url.rstrip('/')}/-/jobs/{quote(job_id)}/artifacts/file/{quote(path.lstrip('/'))}"
 
     def push_url(self) -> str | None:
         """This project's HTTPS URL with the push token in it, or ``None`` outside CI or

@@ -116,9 +116,11 @@ def _confirmation_lines(rows: list[Row]) -> list[str]:
     return lines + [""] if lines else []
 
 
-def render_note(comparison: Comparison, suite: str, *, report_url: str | None = None) -> str:
+def render_note(comparison: Comparison, suite: str, *, report_url: str | None = None,
+                mr_page_url: str | None = None) -> str:
     """``suite``'s note: its rows that need attention in a table worst first, the
-    unchanged ones folded away, then links."""
+    unchanged ones folded away, then links (this merge request's charts at
+    ``mr_page_url``, the suite's history on the site at ``report_url``)."""
     part = comparison.for_suite(suite)
     rows = list(part.rows)
     loud = [r for r in rows if r.verdict not in _QUIET]
@@ -139,6 +141,8 @@ def render_note(comparison: Comparison, suite: str, *, report_url: str | None = 
     if any(part.environment_notes.values()):
         lines.append("")
     links = []
+    if mr_page_url:
+        links.append(f"[This merge request's charts]({mr_page_url})")
     if report_url:
         links.append(f"[History charts]({suite_page_url(report_url, suite)})")
     if comparison.source.pipeline_url:
