@@ -92,8 +92,13 @@ CHILD_SCRIPT = """
 
 @pytest.mark.parametrize("when", ["before", "inside"])
 def test_peak_rss_counts_a_child_process(when: str) -> None:
-    figures = run_fresh(f"WHEN = {when!r}\nCHILD = {HOLDER!r}\n" + textwrap.dedent(CHILD_SCRIPT))
-    assert figures["count"] < 10  # "inside": the child appeared between two listings
+    # "inside" needs the child to appear between two listings, within ten samples: on a
+    # loaded machine its start can take longer, and the case is then tried again
+    for _ in range(3):
+        figures = run_fresh(f"WHEN = {when!r}\nCHILD = {HOLDER!r}\n" + textwrap.dedent(CHILD_SCRIPT))
+        if figures["count"] < 10:
+            break
+    assert figures["count"] < 10
     assert figures["peak"] >= figures["own"] + ALLOCATION_MB * 0.95
 
 
