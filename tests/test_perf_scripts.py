@@ -119,3 +119,18 @@ def test_bench_tokio_quick_reads_a_data_js_and_reports_each_factor(tmp_path: Pat
     for factor in ("x1.00", "x1.10", "x1.25"):
         assert f"last point {factor}: 1 series x points:" in done.stdout
     assert "last point x1.25: 1 series x points: regression 100.0%" in done.stdout
+
+
+def test_bench_report_quick_times_every_build_and_reports_the_goals() -> None:
+    done = run_script("bench_report.py")
+    assert done.returncode == 0, done.stdout + done.stderr
+    for line in ("Machine:", "Command:", "Python:", "History: 500 results in 20 series", "benchtrail report",
+                 "cold", "warm (nothing new)", "+1 record (20 results)", "site", "github-action-benchmark's data.js",
+                 "Goal: cold build", "Goal: after one more record", "Goal: site < 100 MB"):
+        assert line in done.stdout, line
+    if importlib.util.find_spec("asv") is not None:
+        assert "asv publish" in done.stdout
+    else:
+        assert "asv: not installed" in done.stdout
+    goals = [line for line in done.stdout.splitlines() if line.startswith("Goal:")]
+    assert len(goals) == 3 and all(line.rsplit("-> ", 1)[-1].startswith(("PASS", "MISS")) for line in goals), goals

@@ -5,6 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import numpy as np
+import pytest
 from reportfixtures import HOSTILE_TITLE
 
 from benchtrail.report.charts import ChartJob, ChartOutput, Line, Tick, render_job
@@ -72,3 +73,19 @@ def test_the_runs_under_test_and_a_reference_level() -> None:
     root = ET.fromstring(render_job(merge).recent)
     assert "items/s · ↑ higher is better" in "".join(root.itertext())
     assert {c.get("class") for c in root.iter(f"{SVG}circle")} == {"pt s1", "pt s0"}
+
+
+def test_a_chart_comes_out_the_same_whatever_the_process_drew_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process draws every chart on one kept figure: nothing of the last chart may show."""
+    from benchtrail.report import charts
+
+    wide = job(40, window=10, step_at=30)  # change points marked, a whole-history view
+    one = job(1)
+    shape = job(5)
+    two_lines = ChartJob("mr", "ms", "higher", shape.ticks, (shape.lines[0], Line("MR", 0, (4,), ((11.0, 12.0),))),
+                         5, find_changes=False, reference=10.0)
+    with monkeypatch.context() as patched:  # a new figure for every drawing, as it was
+        patched.setattr(charts, "_figure", lambda fresh: charts._new_figure())
+        fresh = [render_job(j) for j in (wide, one, two_lines)]
+    for _ in range(2):
+        assert [render_job(j) for j in (two_lines, one, wide)][::-1] == fresh

@@ -7,6 +7,7 @@ document and writes the merge request's page.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +34,7 @@ class ReportOptions:
     #: the bare repository that keeps fetched records between runs
     cache: Path | None = None
     fetch: bool = True
-    #: where drawn charts are kept (default: ``CHART_CACHE`` beside ``out``)
+    #: where drawn charts and built suites are kept (default: ``CHART_CACHE`` beside ``out``)
     chart_cache: Path | None = None
     #: a comparison document: write its merge request page instead of the site
     comparison: Path | None = None
@@ -64,13 +65,24 @@ def report(options: ReportOptions, ci: CiContext | None = None) -> ReportOutcome
     from benchtrail.results.history import read_records
 
     ci = ci if ci is not None else read_ci()
-    stored = read_records(options.repo, remote=options.remote, branch=options.branch, cache=options.cache,
-                          fetch=options.fetch, access=remote_access(options.remote, ci.push_url(), ci.secrets))
-    chart_cache = options.chart_cache or options.out.absolute().parent / CHART_CACHE
-    summary = write_site([s.record for s in stored], SiteOptions(
-        out=options.out, title=options.title, project_url=options.project_url, default_ref=options.default_branch,
-        chart_cache=chart_cache, progress=progress))
+    # Every record (100,000 results: millions of objects) lives until the site is written:
+    # the cyclic GC would walk them all again and again and find nothing to free (a full
+    # collection costs a third of a second), so it waits until they are gone.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        stored = read_records(options.repo, remote=options.remote, branch=options.branch, cache=options.cache,
+                              fetch=options.fetch, access=remote_access(options.remote, ci.push_url(), ci.secrets))
+        chart_cache = options.chart_cache or options.out.absolute().parent / CHART_CACHE
+        summary = write_site([s.record for s in stored], SiteOptions(
+            out=options.out, title=options.title, project_url=options.project_url,
+            default_ref=options.default_branch, chart_cache=chart_cache, progress=progress))
+        records = len(stored)
+        del stored
+    finally:
+        if collecting:
+            gc.enable()
     return ReportOutcome(summary.index, (
-        f"Wrote {summary.index}: {summary.suites} suites, {len(stored)} records, {summary.charts} charts "
+        f"Wrote {summary.index}: {summary.suites} suites, {records} records, {summary.charts} charts "
         f"({summary.drawn} drawn, {summary.charts - summary.drawn} unchanged), "
         f"{summary.change_points} change points",))

@@ -113,15 +113,43 @@ _STYLE = {
 }
 
 
-def _figure() -> Any:
+_PLACE = (0.085, 0.165, 0.87, 0.735)
+#: the axes' place without change point labels above them
+_PLACE_TALL = (0.085, 0.165, 0.87, 0.8)
+
+
+def _new_figure() -> Any:
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(WIDTH_PT / 72, HEIGHT_PT / 72), dpi=72)
     figure.patch.set_alpha(0)
-    axes = figure.add_axes((0.085, 0.165, 0.87, 0.735))
+    axes = figure.add_axes(_PLACE)
     axes.patch.set_alpha(0)
     for side in ("top", "right"):
         axes.spines[side].set_visible(False)
+    axes.ticklabel_format(axis="y", style="plain", useOffset=False)
+    axes.grid(True, axis="y", color=GRID, linewidth=0.6)
+    axes.set_axisbelow(True)
+    return figure, axes
+
+
+#: this process's figure, drawn again for each chart (see ``_figure``)
+_kept: list[Any] = []
+
+
+def _figure(fresh: bool) -> Any:
+    """A figure and its axes, empty. Making them (axes, spines, ticks) costs about as much
+    as drawing a chart, so a process keeps one and only takes the last chart's data off:
+    the SVG comes out byte for byte the same as from a new figure. ``fresh`` asks for a
+    new one, for a chart whose y limits matplotlib must find itself."""
+    if fresh:
+        return _new_figure()
+    if not _kept:
+        _kept.extend(_new_figure())
+    figure, axes = _kept
+    for artist in (*axes.lines, *axes.collections, *axes.texts, *axes.patches, *axes.images):
+        artist.remove()
+    axes.set_position(_PLACE)
     return figure, axes
 
 
@@ -164,7 +192,8 @@ def draw_chart(job: ChartJob, start: int, *, hover: bool, changes: Sequence[Sequ
 
 
 def _draw(job: ChartJob, start: int, hover: bool, changes: Sequence[Sequence[Change]]) -> str:
-    figure, axes = _figure()
+    # a chart with no point in view leaves its y limits to matplotlib: a new figure, as before
+    figure, axes = _figure(fresh=not any(x >= start for line in job.lines for x in line.xs))
     stop = len(job.ticks)
     drawn: list[tuple[Line, int, float, Sequence[float]]] = []
     lows, highs, levels = [], [], []
@@ -198,14 +227,11 @@ def _draw(job: ChartJob, start: int, hover: bool, changes: Sequence[Sequence[Cha
     positions = _ticks(start, stop)
     axes.set_xticks(positions, [f"{job.ticks[x].short}\n{job.ticks[x].date}".strip() for x in positions],
                     fontsize=8.5)
-    axes.ticklabel_format(axis="y", style="plain", useOffset=False)
-    axes.grid(True, axis="y", color=GRID, linewidth=0.6)
-    axes.set_axisbelow(True)
     arrow = "↓" if job.direction == "lower" else "↑"
     axes.set_ylabel(f"{job.unit or 'value'} · {arrow} {job.direction} is better", fontsize=9)
     marks = _mark_changes(axes, job, start, changes)
     if not marks:  # no change point labels above the axes: give the room to the data
-        axes.set_position((0.085, 0.165, 0.87, 0.8))
+        axes.set_position(_PLACE_TALL)
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     overlay = _change_links(figure, axes, job, marks)

@@ -12,17 +12,29 @@
 into a temporary folder beside ``out`` that replaces ``out`` at the end. Links are all
 relative and nothing is loaded from elsewhere, so the site works from ``file://`` and
 under a GitLab Pages sub-path.
+
+With a chart cache, a suite whose records did not change since a build that kept it is
+not built again: its pages, data files, index row and change points come from the cache
+(``suitecache``). Only the index and the change points page are written every time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from benchtrail.compare.render import format_change, format_quantity
-from benchtrail.report.chartcache import ChartCache, ProgressFactory, no_progress, render_charts
+from benchtrail.report.chartcache import (
+    ChartCache,
+    Drawing,
+    ProgressFactory,
+    drawing_versions,
+    job_key,
+    no_progress,
+    start_drawing,
+)
 from benchtrail.report.charts import ChartOutput
 from benchtrail.report.datafiles import write_data_files
 from benchtrail.report.links import commit_url, data_file, history_page, suite_page, web_url
@@ -31,6 +43,7 @@ from benchtrail.report.pages import day, moment, render, status_class, styleshee
 from benchtrail.report.regressions import ChangeRow, change_rows
 from benchtrail.report.sparklines import sparklines
 from benchtrail.report.status import SuiteStatus, default_ref, status_key, suite_status
+from benchtrail.report.suitecache import UNTIL, SuiteParts, load_parts, page_bytes, place_parts, store_parts, suite_key
 from benchtrail.report.suitepage import chart_jobs, short_commit, suite_context
 from benchtrail.report.timelines import SuiteHistory, build_histories
 from benchtrail.results.model import Record
@@ -51,7 +64,7 @@ class SiteOptions:
     #: the branch whose latest status the index shows (default: the newest record's ref)
     default_ref: str | None = None
     window: int = WINDOW
-    #: where drawn charts are kept between builds (``None``: not kept)
+    #: where drawn charts and built suites are kept between builds (``None``: not kept)
     chart_cache: Path | None = None
     runs_listed: int = 50
     progress: ProgressFactory = field(default=no_progress, repr=False)
@@ -84,22 +97,16 @@ def _kept_status(value: Any) -> SuiteStatus | None:
         return None
 
 
-def _statuses(records: Sequence[Record], ref: str | None, cache: ChartCache) -> dict[str, SuiteStatus]:
-    """Each suite's status, from ``cache`` when its records are the same as last time."""
+def _status(records: Sequence[Record], ref: str | None, cache: ChartCache) -> tuple[SuiteStatus, str]:
+    """A suite's status, from ``cache`` when its records are the same as last time, and its key."""
     from benchtrail import __version__
 
-    by_suite: dict[str, list[Record]] = {}
-    for record in records:
-        by_suite.setdefault(record.suite, []).append(record)
-    found: dict[str, SuiteStatus] = {}
-    for suite, kept in sorted(by_suite.items()):
-        key = status_key(kept, ref, __version__)
-        status = _kept_status(cache.load(key))
-        if status is None:
-            status = suite_status(kept, ref)
-            cache.store(key, status.to_json())
-        found[suite] = status
-    return found
+    key = status_key(records, ref, __version__)
+    status = _kept_status(cache.load(key))
+    if status is None:
+        status = suite_status(records, ref)
+        cache.store(key, status.to_json())
+    return status, key
 
 
 def _index_row(history: SuiteHistory, status: SuiteStatus, ref: str | None, project_url: str | None) -> dict[str, Any]:
@@ -117,13 +124,71 @@ def _index_row(history: SuiteHistory, status: SuiteStatus, ref: str | None, proj
 
 def _change_row(row: ChangeRow, project_url: str | None) -> dict[str, Any]:
     short = short_commit(row.commit)
-    return {"date": day(row.commit.when), "short": short, "url": commit_url(project_url, row.commit.sha),
+    return {"sort": [row.commit.when, row.benchmark, row.metric, row.fingerprint],
+            "date": day(row.commit.when), "short": short, "url": commit_url(project_url, row.commit.sha),
             "title": row.commit.title or "", "suite": row.suite, "benchmark": row.benchmark, "metric": row.metric,
             "environment": row.fingerprint[:8], "before": format_quantity(row.before, row.unit),
             "after": format_quantity(row.after, row.unit), "change": format_change(row.change), "worse": row.worse,
             "chart": row.chart,
             "filter": " ".join((row.suite, row.benchmark, row.metric, short, row.fingerprint[:8],
                                 "worse" if row.worse else "better"))}
+
+
+@dataclass
+class _Built:
+    """A suite built in this run: what its pages are made of."""
+
+    history: SuiteHistory
+    keys: list[str]
+    status: SuiteStatus | None = None
+    status_key: str = ""
+    outputs: list[ChartOutput] = field(default_factory=list)
+
+
+def _by_suite(records: Sequence[Record]) -> dict[str, list[Record]]:
+    found: dict[str, list[Record]] = {}
+    for record in records:
+        found.setdefault(record.suite, []).append(record)
+    return {suite: found[suite] for suite in sorted(found)}
+
+
+def _files(folder: Path, suite: str) -> list[Path]:
+    """Where the site has the suite's files, in ``suitecache.FILES`` order."""
+    return [folder / suite_page(suite), folder / history_page(suite), folder / data_file(suite, "json"),
+            folder / data_file(suite, "csv")]
+
+
+def _row_from_json(row: dict[str, Any]) -> dict[str, Any]:
+    """An index row kept as JSON, its trend SVGs safe to inline again."""
+    return {**row, "trends": [{**trend, "svg": svg(trend["svg"])} for trend in row["trends"]]}
+
+
+def _parts(built: _Built, ref: str | None, project_url: str | None, window: int) -> SuiteParts:
+    """A suite's row of the index and its change points (its files are not written yet)."""
+    history = built.history
+    assert built.status is not None
+    changes = [_change_row(row, project_url) for row in change_rows([(history, built.outputs)], window)]
+    return SuiteParts(_index_row(history, built.status, ref, project_url), changes, len(history.charts),
+                      (*built.keys, built.status_key))
+
+
+def _write_pages(folder: Path, built: _Built, options: SiteOptions, base: dict[str, Any], project_url: str | None,
+                 until: str) -> tuple[int, ...]:
+    """Write a suite's two pages into ``folder``; the offsets of ``until`` in them."""
+    history, suite = built.history, built.history.suite
+    assert built.status is not None
+    status = _status_words(built.status)
+    offsets = []
+    for whole, path in ((False, folder / suite_page(suite)), (True, folder / history_page(suite))):
+        context = suite_context(history, built.outputs, whole=whole, window=options.window,
+                                project_url=project_url, runs_listed=options.runs_listed, status=status)
+        text = render("suite.html", {**base, "data_until": UNTIL if until else until, "root": "../", "nav": "suite",
+                                     "page_title": f"{suite} · whole history" if whole else suite, **context})
+        data, offset = page_bytes(text, until)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        offsets.append(offset)
+    return tuple(offsets)
 
 
 def _write(folder: Path, name: str, text: str) -> None:
@@ -133,38 +198,60 @@ def _write(folder: Path, name: str, text: str) -> None:
 
 
 def write_site(records: Sequence[Record], options: SiteOptions) -> SiteSummary:
-    """Write the site of ``records`` (every record of the results branch) to ``options.out``."""
-    histories = build_histories(records)
+    """Write the site of ``records`` (every record of the results branch) to ``options.out``.
+
+    The order is for speed: the charts of the suites to build are drawn in other processes
+    while this one decides their statuses and writes their data files."""
     ref = default_ref(records, options.default_ref)
     project_url = _project_url(records, options.project_url)
-    cache = ChartCache(options.chart_cache)
-    statuses = _statuses(records, ref, cache)
-    jobs = {suite: chart_jobs(history, project_url, options.window) for suite, history in histories.items()}
-    flat, drawn = render_charts([job for suite in histories for job in jobs[suite]], cache, options.progress)
-    drawn_in_order = iter(flat)
-    outputs: dict[str, list[ChartOutput]] = {suite: [next(drawn_in_order) for _ in jobs[suite]] for suite in histories}
-    changes = change_rows(((h, outputs[s]) for s, h in histories.items()), options.window)
     newest = max((r.run.started_at for r in records), key=instant, default=None)
-    base = {"site_title": options.title, "data_until": moment(newest), "inline_css": None}
+    until = moment(newest)
+    cache = ChartCache(options.chart_cache)
+    by_suite = _by_suite(records)
+    settings = {"title": options.title, "project_url": project_url, "ref": ref, "window": options.window,
+                "runs_listed": options.runs_listed, "until": bool(until)}
+    keys = {suite: suite_key(found, settings) for suite, found in by_suite.items()}
+    kept = {suite: parts for suite in by_suite if (parts := load_parts(cache, keys[suite], until)) is not None}
+    histories = build_histories(r for suite, found in by_suite.items() if suite not in kept for r in found)
+    versions = drawing_versions()
+    jobs = {suite: chart_jobs(history, project_url, options.window) for suite, history in histories.items()}
+    built = {suite: _Built(history, [job_key(job, versions) for job in jobs[suite]])
+             for suite, history in histories.items()}
+    base = {"site_title": options.title, "data_until": until, "inline_css": None}
+    summary: dict[str, Any] = {}
 
-    def write(folder: Path) -> None:
+    def write(folder: Path, drawing: Drawing) -> None:
+        for suite, done in built.items():  # while the charts are drawn
+            done.status, done.status_key = _status(by_suite[suite], ref, cache)
+            write_data_files(done.history, folder / data_file(suite, "json"), folder / data_file(suite, "csv"))
+        outputs, summary["drawn"] = drawing.results()
+        drawn = iter(outputs)
+        for suite, done in built.items():
+            done.outputs = [next(drawn) for _ in jobs[suite]]
+        parts = {suite: kept[suite] if suite in kept else _parts(built[suite], ref, project_url, options.window)
+                 for suite in by_suite}
+        for suite in by_suite:
+            paths = _files(folder, suite)
+            if suite in kept:
+                place_parts(cache, keys[suite], kept[suite], paths, until)
+                continue
+            offsets = _write_pages(folder, built[suite], options, base, project_url, until)
+            store_parts(cache, keys[suite], replace(parts[suite], until=until, offsets=offsets,
+                                                    sizes=tuple(path.stat().st_size for path in paths)), paths)
+        changes = [row for suite in by_suite for row in parts[suite].changes]
+        changes.sort(key=lambda r: (instant(r["sort"][0]), r["suite"], *r["sort"][1:]), reverse=True)
         _write(folder, "style.css", stylesheet())
         _write(folder, "index.html", render("index.html", {
             **base, "root": "", "nav": "index", "page_title": "Suites", "ref": ref, "changes": len(changes),
-            "suites": [_index_row(h, statuses[s], ref, project_url) for s, h in histories.items()]}))
+            "suites": [_row_from_json(parts[suite].index_row) if suite in kept else parts[suite].index_row
+                       for suite in by_suite]}))
         _write(folder, "regressions.html", render("regressions.html", {
-            **base, "root": "", "nav": "regressions", "page_title": "Change points",
-            "rows": [_change_row(row, project_url) for row in changes]}))
-        for suite, history in histories.items():
-            status = _status_words(statuses[suite])
-            for whole, page in ((False, suite_page(suite)), (True, history_page(suite))):
-                context = suite_context(history, outputs[suite], whole=whole, window=options.window,
-                                        project_url=project_url, runs_listed=options.runs_listed, status=status)
-                _write(folder, page, render("suite.html", {
-                    **base, "root": "../", "nav": "suite",
-                    "page_title": f"{suite} · whole history" if whole else suite, **context}))
-            write_data_files(history, folder / data_file(suite, "json"), folder / data_file(suite, "csv"))
+            **base, "root": "", "nav": "regressions", "page_title": "Change points", "rows": changes}))
+        summary.update(charts=sum(p.charts for p in parts.values()), changes=len(changes))
 
-    publish(options.out, write)
+    with start_drawing([job for suite in built for job in jobs[suite]], cache, options.progress,
+                       [key for suite in built for key in built[suite].keys]) as drawing:
+        publish(options.out, lambda folder: write(folder, drawing))
     cache.prune()
-    return SiteSummary(options.out / "index.html", len(histories), sum(map(len, jobs.values())), drawn, len(changes))
+    return SiteSummary(options.out / "index.html", len(by_suite), summary["charts"], summary["drawn"],
+                       summary["changes"])
