@@ -103,10 +103,12 @@ def gate(condition: Condition, rng: np.random.Generator, change: float, pairs: i
     return first.verdict, paired.verdict
 
 
-def shares(trial: Callable[[], tuple[str, str]], n: int, verdict: str) -> tuple[float, float]:
-    """How often (%) ``verdict`` came out of the first stage, and of the template's path."""
+def shares(trial: Callable[[], tuple[str, str]], n: int, *verdicts: str) -> list[tuple[float, float]]:
+    """Per verdict, how often (%) it came out of the first stage, and of the template's path,
+    over one set of ``n`` trials."""
     outcomes = [trial() for _ in range(n)]
-    return (100.0 * sum(a == verdict for a, _ in outcomes) / n, 100.0 * sum(b == verdict for _, b in outcomes) / n)
+    return [(100.0 * sum(a == v for a, _ in outcomes) / n, 100.0 * sum(b == v for _, b in outcomes) / n)
+            for v in verdicts]
 
 
 def main() -> int:
@@ -127,10 +129,10 @@ def main() -> int:
     print(header)
     worst_false, worst_found, worst_post_step = 0.0, 100.0, 100.0
     for condition in CONDITIONS:
-        false_first, false_gate = shares(lambda: gate(condition, rng, 0.0, args.pairs), args.comparisons, "regression")
-        _, calm = shares(lambda: gate(condition, rng, 0.0, args.pairs), args.comparisons, "unchanged")
-        found_first, found_gate = shares(lambda: gate(condition, rng, SLOWDOWN, args.pairs), args.comparisons,
-                                         "regression")
+        (false_first, false_gate), (_, calm) = shares(lambda: gate(condition, rng, 0.0, args.pairs),
+                                                      args.comparisons, "regression", "unchanged")
+        [(found_first, found_gate)] = shares(lambda: gate(condition, rng, SLOWDOWN, args.pairs), args.comparisons,
+                                             "regression")
         print(f"{condition.name:<52} {false_gate:>11.1f}% {false_first:>10.1f}% {calm:>8.1f}% {found_gate:>11.1f}% "
               f"{found_first:>10.1f}%")
         worst_false = max(worst_false, false_gate)
