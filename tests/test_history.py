@@ -108,6 +108,19 @@ def test_partial_reader_fetches_only_the_wanted_records(
     assert len(missing) == len(HISTORY) - len(wanted)
 
 
+def test_a_suite_tree_changes_with_its_records_only(filled: Path, work: Path, tmp_path: Path) -> None:
+    reader = ci_clone(filled, tmp_path / "reader")
+    before = history.open_branch(reader).suite_trees()
+    assert sorted(before) == ["mlp-cpu", "resnet-gpu"]
+    record(write_records(tmp_path / "more", [make_record(99)]), repo=work)
+    view = history.open_branch(reader)
+    after = view.suite_trees()
+    assert after["resnet-gpu"] == before["resnet-gpu"] and after["mlp-cpu"] != before["mlp-cpu"]
+    stored = list(view.records(suites=["resnet-gpu"]))
+    assert _paths(stored) == sorted(record_path(r) for r in HISTORY if r["suite"] == "resnet-gpu")
+    assert list(view.records(suites=[])) == []
+
+
 def test_process_count_does_not_grow_with_records(filled: Path, work: Path, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     import git as gitpython

@@ -10,7 +10,7 @@ from gitremotes import ci_clone
 
 from benchtrail.commands.report import CHART_CACHE, ReportOptions, report
 from benchtrail.gitlab.ci import read_ci
-from benchtrail.results.history import NoResultsBranch
+from benchtrail.results.history import BranchView, NoResultsBranch
 
 pytest_plugins = ("gitfixtures",)
 
@@ -30,6 +30,22 @@ def test_the_site_of_the_branch_from_a_fresh_ci_clone(work: Path, remote: Path, 
     assert "https://gitlab.example.com/g/p/-/commit/" in page
     again = report(ReportOptions(repo=job, out=tmp_path / "public", chart_cache=tmp_path / "charts"), read_ci({}))
     assert "(1 drawn, 0 unchanged)" in again.notices[0]
+
+
+def test_a_suite_whose_records_did_not_change_is_not_read(work: Path, remote: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    push_history(work, history([10.0] * 4, seed=3) + history([5.0] * 4, seed=4, suite="other"), tmp_path / "hist")
+    job = ci_clone(remote, tmp_path / "job")
+    options = ReportOptions(repo=job, out=tmp_path / "public", default_branch="main")
+    assert "2 suites, 8 records, 2 charts (2 drawn, 0 unchanged)" in report(options, read_ci({})).notices[0]
+    read: list[list[str]] = []
+    reading = BranchView.records
+    monkeypatch.setattr(BranchView, "records", lambda view, **kw: read.append(kw["suites"]) or reading(view, **kw))
+    assert "2 suites, 8 records, 2 charts (0 drawn, 2 unchanged)" in report(options, read_ci({})).notices[0]
+    push_history(work, history([5.0], seed=5, suite="other", first=5), tmp_path / "more")
+    assert "2 suites, 9 records, 2 charts (1 drawn, 1 unchanged)" in report(options, read_ci({})).notices[0]
+    assert read == [["other"]]
 
 
 def test_no_results_branch_is_one_clear_error(work: Path, tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from comparefixtures import bench_record, history, noisy, typed
 
-from benchtrail.report.status import SuiteStatus, default_ref, status_key, suite_status
+from benchtrail.report.status import SuiteStatus, status_key, suite_status
 
 
 def test_a_slower_latest_commit_is_a_regression_and_steady_ones_unchanged() -> None:
@@ -34,9 +34,8 @@ def test_every_call_failing_is_broken() -> None:
     assert suite_status(typed(records), "main").status == "broken"
 
 
-def test_default_ref_and_key() -> None:
+def test_the_key_is_of_the_records_the_ref_and_the_version() -> None:
     records = typed(history([10.0] * 3, seed=2) + history([10.0], seed=2, first=4, ref="release"))
-    assert default_ref(records) == "release" and default_ref(records, "main") == "main" and default_ref([]) is None
     assert status_key(records, "main", "1") == status_key(list(reversed(records)), "main", "1")
     assert status_key(records, "main", "1") not in {status_key(records[:-1], "main", "1"),
                                                     status_key(records, "main", "2")}

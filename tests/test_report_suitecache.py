@@ -15,7 +15,7 @@ from reportfixtures import site_records
 from benchtrail.report import site
 from benchtrail.report.chartcache import ChartCache
 from benchtrail.report.site import SiteOptions, SiteSummary, write_site
-from benchtrail.report.suitecache import FILES, UNTIL, SuiteParts, load_parts, page_bytes, suite_key
+from benchtrail.report.suitecache import FILES, UNTIL, SuiteParts, load_parts, page_bytes, records_digest, suite_key
 from benchtrail.report.timelines import SuiteHistory, build_histories
 from benchtrail.results.model import Record
 
@@ -81,12 +81,12 @@ def test_an_entry_with_a_changed_or_missing_file_is_not_used(tmp_path: Path) -> 
 
 def test_the_key_follows_the_records_and_the_settings_not_their_order() -> None:
     records = typed(history([5.0] * 4, seed=9, suite="other"))
-    key = suite_key(records, SETTINGS)
-    assert key == suite_key(list(reversed(records)), SETTINGS)
-    assert key != suite_key(records[:-1], SETTINGS)
-    assert key != suite_key(records, {**SETTINGS, "title": "U"})
+    key = suite_key(records_digest(records), SETTINGS)
+    assert key == suite_key(records_digest(list(reversed(records))), SETTINGS)
+    assert key != suite_key(records_digest(records[:-1]), SETTINGS)
+    assert key != suite_key(records_digest(records), {**SETTINGS, "title": "U"})
     retitled = dataclasses.replace(records[0], source=dataclasses.replace(records[0].source, commit_title="New"))
-    assert key != suite_key([retitled, *records[1:]], SETTINGS)
+    assert key != suite_key(records_digest([retitled, *records[1:]]), SETTINGS)
 
 
 def test_pages_say_results_up_to_at_a_known_offset() -> None:

@@ -1,7 +1,7 @@
 """``benchtrail report``: the static site of the results branch, or a merge request's page.
 
-Reads every record of the results branch once (fetched first, as ``history`` does) and
-hands them to ``report.site``; with ``comparison`` set, reads only that comparison
+Hands the results branch (fetched first, as ``history`` does) to ``report.site``, which
+reads the records of the suites it has to build; with ``comparison`` set, reads only that comparison
 document and writes the merge request's page.
 """
 
@@ -61,28 +61,27 @@ def report(options: ReportOptions, ci: CiContext | None = None) -> ReportOutcome
         return ReportOutcome(index, (f"Wrote {index}: {len(comparison.rows)} results of {options.comparison}",))
 
     from benchtrail.report.site import SiteOptions, write_site
+    from benchtrail.report.sources import BranchRecords
     from benchtrail.results.gitrepo import remote_access
-    from benchtrail.results.history import read_records
+    from benchtrail.results.history import open_branch
 
     ci = ci if ci is not None else read_ci()
-    # Every record (100,000 results: millions of objects) lives until the site is written:
-    # the cyclic GC would walk them all again and again and find nothing to free (a full
-    # collection costs a third of a second), so it waits until they are gone.
+    # Every record read (100,000 results: millions of objects) lives until the site is
+    # written: the cyclic GC would walk them all again and again and find nothing to free
+    # (a full collection costs a third of a second), so it waits until they are gone.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        stored = read_records(options.repo, remote=options.remote, branch=options.branch, cache=options.cache,
-                              fetch=options.fetch, access=remote_access(options.remote, ci.push_url(), ci.secrets))
+        view = open_branch(options.repo, remote=options.remote, branch=options.branch, cache=options.cache,
+                           fetch=options.fetch, access=remote_access(options.remote, ci.push_url(), ci.secrets))
         chart_cache = options.chart_cache or options.out.absolute().parent / CHART_CACHE
-        summary = write_site([s.record for s in stored], SiteOptions(
+        summary = write_site(BranchRecords(view), SiteOptions(
             out=options.out, title=options.title, project_url=options.project_url,
             default_ref=options.default_branch, chart_cache=chart_cache, progress=progress))
-        records = len(stored)
-        del stored
     finally:
         if collecting:
             gc.enable()
     return ReportOutcome(summary.index, (
-        f"Wrote {summary.index}: {summary.suites} suites, {records} records, {summary.charts} charts "
+        f"Wrote {summary.index}: {summary.suites} suites, {summary.records} records, {summary.charts} charts "
         f"({summary.drawn} drawn, {summary.charts - summary.drawn} unchanged), "
         f"{summary.change_points} change points",))

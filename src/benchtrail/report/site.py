@@ -20,7 +20,7 @@ not built again: its pages, data files, index row and change points come from th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -41,8 +41,9 @@ from benchtrail.report.links import commit_url, data_file, history_page, suite_p
 from benchtrail.report.outfolder import publish
 from benchtrail.report.pages import day, moment, render, status_class, stylesheet, svg
 from benchtrail.report.regressions import ChangeRow, change_rows
+from benchtrail.report.sources import RecordsInMemory, RecordSource, SuiteFacts, by_suite, suite_facts
 from benchtrail.report.sparklines import sparklines
-from benchtrail.report.status import SuiteStatus, default_ref, status_key, suite_status
+from benchtrail.report.status import SuiteStatus, status_key, suite_status
 from benchtrail.report.suitecache import UNTIL, SuiteParts, load_parts, page_bytes, place_parts, store_parts, suite_key
 from benchtrail.report.suitepage import chart_jobs, short_commit, suite_context
 from benchtrail.report.timelines import SuiteHistory, build_histories
@@ -74,16 +75,10 @@ class SiteOptions:
 class SiteSummary:
     index: Path
     suites: int
+    records: int
     charts: int
     drawn: int
     change_points: int
-
-
-def _project_url(records: Sequence[Record], given: str | None) -> str | None:
-    if given:
-        return web_url(given)
-    newest = max(records, key=lambda r: instant(r.run.started_at), default=None)
-    return web_url(newest.source.project_url) if newest is not None else None
 
 
 def _status_words(status: SuiteStatus) -> dict[str, str]:
@@ -145,13 +140,6 @@ class _Built:
     outputs: list[ChartOutput] = field(default_factory=list)
 
 
-def _by_suite(records: Sequence[Record]) -> dict[str, list[Record]]:
-    found: dict[str, list[Record]] = {}
-    for record in records:
-        found.setdefault(record.suite, []).append(record)
-    return {suite: found[suite] for suite in sorted(found)}
-
-
 def _files(folder: Path, suite: str) -> list[Path]:
     """Where the site has the suite's files, in ``suitecache.FILES`` order."""
     return [folder / suite_page(suite), folder / history_page(suite), folder / data_file(suite, "json"),
@@ -197,22 +185,32 @@ def _write(folder: Path, name: str, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def write_site(records: Sequence[Record], options: SiteOptions) -> SiteSummary:
-    """Write the site of ``records`` (every record of the results branch) to ``options.out``.
+def _globals(facts: Mapping[str, SuiteFacts], options: SiteOptions) -> tuple[str | None, str | None, str]:
+    """The default branch, the project's address and the "results up to" time: the
+    options' when given, else the newest record's."""
+    newest = max(facts.values(), key=lambda f: instant(f.newest), default=None)
+    ref = options.default_ref or (newest.ref if newest is not None else None)
+    project_url = web_url(options.project_url or (newest.project_url if newest is not None else None))
+    return ref, project_url, moment(newest.newest if newest is not None else None)
 
-    The order is for speed: the charts of the suites to build are drawn in other processes
-    while this one decides their statuses and writes their data files."""
-    ref = default_ref(records, options.default_ref)
-    project_url = _project_url(records, options.project_url)
-    newest = max((r.run.started_at for r in records), key=instant, default=None)
-    until = moment(newest)
+
+def write_site(source: RecordSource | Sequence[Record], options: SiteOptions) -> SiteSummary:
+    """Write the site of ``source`` (every record of the results branch) to ``options.out``.
+
+    A suite whose content is known to the cache and whose pages are kept there is not
+    even read. The order is for speed: the charts of the suites to build are drawn in
+    other processes while this one decides their statuses and writes their data files."""
+    if isinstance(source, Sequence):
+        source = RecordsInMemory(source)
     cache = ChartCache(options.chart_cache)
-    by_suite = _by_suite(records)
+    facts, read = suite_facts(source, cache)
+    ref, project_url, until = _globals(facts, options)
     settings = {"title": options.title, "project_url": project_url, "ref": ref, "window": options.window,
                 "runs_listed": options.runs_listed, "until": bool(until)}
-    keys = {suite: suite_key(found, settings) for suite, found in by_suite.items()}
-    kept = {suite: parts for suite in by_suite if (parts := load_parts(cache, keys[suite], until)) is not None}
-    histories = build_histories(r for suite, found in by_suite.items() if suite not in kept for r in found)
+    keys = {suite: suite_key(found.digest, settings) for suite, found in facts.items()}
+    kept = {suite: parts for suite in facts if (parts := load_parts(cache, keys[suite], until)) is not None}
+    read.update(by_suite(source.read([s for s in facts if s not in kept and s not in read])))
+    histories = build_histories(r for suite in facts if suite not in kept for r in read[suite])
     versions = drawing_versions()
     jobs = {suite: chart_jobs(history, project_url, options.window) for suite, history in histories.items()}
     built = {suite: _Built(history, [job_key(job, versions) for job in jobs[suite]])
@@ -222,15 +220,15 @@ def write_site(records: Sequence[Record], options: SiteOptions) -> SiteSummary:
 
     def write(folder: Path, drawing: Drawing) -> None:
         for suite, done in built.items():  # while the charts are drawn
-            done.status, done.status_key = _status(by_suite[suite], ref, cache)
+            done.status, done.status_key = _status(read[suite], ref, cache)
             write_data_files(done.history, folder / data_file(suite, "json"), folder / data_file(suite, "csv"))
         outputs, summary["drawn"] = drawing.results()
         drawn = iter(outputs)
         for suite, done in built.items():
             done.outputs = [next(drawn) for _ in jobs[suite]]
         parts = {suite: kept[suite] if suite in kept else _parts(built[suite], ref, project_url, options.window)
-                 for suite in by_suite}
-        for suite in by_suite:
+                 for suite in facts}
+        for suite in facts:
             paths = _files(folder, suite)
             if suite in kept:
                 place_parts(cache, keys[suite], kept[suite], paths, until)
@@ -238,13 +236,13 @@ def write_site(records: Sequence[Record], options: SiteOptions) -> SiteSummary:
             offsets = _write_pages(folder, built[suite], options, base, project_url, until)
             store_parts(cache, keys[suite], replace(parts[suite], until=until, offsets=offsets,
                                                     sizes=tuple(path.stat().st_size for path in paths)), paths)
-        changes = [row for suite in by_suite for row in parts[suite].changes]
+        changes = [row for suite in facts for row in parts[suite].changes]
         changes.sort(key=lambda r: (instant(r["sort"][0]), r["suite"], *r["sort"][1:]), reverse=True)
         _write(folder, "style.css", stylesheet())
         _write(folder, "index.html", render("index.html", {
             **base, "root": "", "nav": "index", "page_title": "Suites", "ref": ref, "changes": len(changes),
             "suites": [_row_from_json(parts[suite].index_row) if suite in kept else parts[suite].index_row
-                       for suite in by_suite]}))
+                       for suite in facts]}))
         _write(folder, "regressions.html", render("regressions.html", {
             **base, "root": "", "nav": "regressions", "page_title": "Change points", "rows": changes}))
         summary.update(charts=sum(p.charts for p in parts.values()), changes=len(changes))
@@ -253,5 +251,5 @@ def write_site(records: Sequence[Record], options: SiteOptions) -> SiteSummary:
                        [key for suite in built for key in built[suite].keys]) as drawing:
         publish(options.out, lambda folder: write(folder, drawing))
     cache.prune()
-    return SiteSummary(options.out / "index.html", len(by_suite), summary["charts"], summary["drawn"],
-                       summary["changes"])
+    return SiteSummary(options.out / "index.html", len(facts), sum(f.records for f in facts.values()),
+                       summary["charts"], summary["drawn"], summary["changes"])

@@ -18,7 +18,7 @@ from benchtrail.compare.rule import VERDICTS
 from benchtrail.results.model import Record
 from benchtrail.results.timestamps import instant
 
-__all__ = ["STATUSES", "SuiteStatus", "default_ref", "status_key", "suite_status"]
+__all__ = ["STATUSES", "SuiteStatus", "status_key", "suite_status"]
 
 #: what the index shows, the worst first
 STATUSES = ("broken", "regressed", "inconclusive", "improved", "unchanged", "no baseline", "no runs")
@@ -44,18 +44,6 @@ class SuiteStatus:
     def from_json(cls, data: dict[str, Any]) -> SuiteStatus:
         return cls(data["status"], data["ref"], tuple(data["commits"]),
                    tuple((verdict, count) for verdict, count in data["counts"]), data["summary"])
-
-
-def default_ref(records: Iterable[Record], given: str | None = None) -> str | None:
-    """``given`` (``CI_DEFAULT_BRANCH``) when set, else the ref of the most recent record."""
-    if given:
-        return given
-    newest: tuple[object, str | None] | None = None
-    for record in records:
-        when = instant(record.run.started_at)
-        if newest is None or when > newest[0]:  # type: ignore[operator]
-            newest = (when, record.source.ref)
-    return newest[1] if newest is not None else None
 
 
 def _status(verdicts: Counter[str]) -> str:

@@ -32,7 +32,7 @@ from benchtrail.report.chartcache import ChartCache, drawing_versions
 from benchtrail.results.model import Record
 
 __all__ = ["FILES", "UNTIL", "SuiteParts", "code_version", "load_parts", "page_bytes", "place_parts",
-           "store_parts", "suite_key"]
+           "records_digest", "store_parts", "suite_key"]
 
 #: what a placeholder for "results up to" looks like in a page as rendered (private-use
 #: characters: autoescape keeps them, and no record's text is expected to hold them)
@@ -88,12 +88,17 @@ def code_version() -> str:
     return f"{__version__}/{drawing_versions()}/{digest.hexdigest()[:16]}"
 
 
-def suite_key(records: Iterable[Record], settings: Mapping[str, Any]) -> str:
-    """The hex sha256 of a suite's records (see the module's note) and ``settings``."""
+def records_digest(records: Iterable[Record]) -> str:
+    """The hex sha256 of what a suite's pages take from its records (see the module's note)."""
     known = sorted((r.commit_key, r.source.job_id or "", r.run.started_at, r.fingerprint, r.source.ref or "",
                     r.source.commit_title or "", r.source.commit_time or "", r.source.pipeline_id or "",
                     r.source.pipeline_url or "", r.source.mr_iid or "") for r in records)
-    text = json.dumps(["suite", code_version(), sorted(settings.items()), known], separators=(",", ":"))
+    return hashlib.sha256(json.dumps(known, separators=(",", ":")).encode("utf-8")).hexdigest()
+
+
+def suite_key(digest: str, settings: Mapping[str, Any]) -> str:
+    """The hex sha256 of a suite's ``records_digest``, ``settings`` and the code's version."""
+    text = json.dumps(["suite", code_version(), sorted(settings.items()), digest], separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

@@ -38,7 +38,7 @@ from benchtrail.results.record import parse_record
 from benchtrail.results.schema import SCHEMA_ID, validate
 from benchtrail.results.store import fetch_tip
 
-__all__ = ["NoResultsBranch", "StoredRecord", "iter_records", "read_records"]
+__all__ = ["BranchView", "NoResultsBranch", "StoredRecord", "iter_records", "open_branch", "read_records"]
 
 log = logging.getLogger(__name__)
 
@@ -94,11 +94,11 @@ def _tip(repo: GitRepo, access: RemoteAccess, branch: str, fetch: bool) -> tuple
     return None, False
 
 
-def _prefixes(repo: GitRepo, tip: str, suite: str | None, months: Sequence[str] | None) -> list[str]:
-    """The folders to read: every record's, one suite's, or some months of one or every
+def _prefixes(repo: GitRepo, tip: str, suites: Sequence[str] | None, months: Sequence[str] | None) -> list[str]:
+    """The folders to read: every record's, some suites', or some months of some or every
     suite (literal prefixes: neither ``ls-tree`` nor the object walk of ``rev-list`` glob)."""
-    if suite:
-        bases = [suite_folder(suite)]
+    if suites is not None:
+        bases = [suite_folder(suite) for suite in suites]
     elif months:
         out = repo.run("ls-tree", "-z", "-d", "--full-tree", "--name-only", tip, "--", RESULTS_FOLDER)
         bases = [f"{path}/" for path in out.split("\0") if path]
@@ -159,6 +159,69 @@ def _fast_parse(data: bytes, source: str) -> Record:
         return parse_record(data, source)
 
 
+@dataclass(frozen=True)
+class BranchView:
+    """The results branch at one tip, fetched (or not) once: what is in it, and its records."""
+
+    repo: GitRepo
+    access: RemoteAccess
+    branch: str
+    tip: str
+    fetched: bool
+
+    def suite_trees(self) -> dict[str, str]:
+        """Each suite -> the object id of its folder at the tip: the same id, the same records."""
+        out = self.repo.run("ls-tree", "-z", "-d", "--full-tree", self.tip, "--", RESULTS_FOLDER)
+        found = {}
+        for line in out.split("\0"):
+            if line:
+                meta, path = line.split("\t", 1)
+                found[path[len(RESULTS_FOLDER):]] = meta.split()[2]
+        return found
+
+    def records(self, *, suites: Sequence[str] | None = None, months: Sequence[str] | None = None,
+                validate: bool = False) -> Iterator[StoredRecord]:
+        """The records, oldest path first, streamed; only ``suites`` and only ``months``
+        (``"YYYY/MM"``) when given."""
+        prefixes = _prefixes(self.repo, self.tip, suites, months)
+        if not prefixes:
+            return
+        if self.fetched:
+            count = _fetch_missing(self.repo, self.access, self.tip, prefixes)
+            log.info("fetched %d new records from %s", count, self.access.shown)
+        listing = _listing(self.repo, self.tip, prefixes)
+        parse = parse_record if validate else _fast_parse
+        for data, (path, _) in zip(_cat(self.repo, [oid for _, oid in listing]), listing):
+            yield StoredRecord(path, parse(data, f"{self.branch}:{path}"))
+
+
+def open_branch(
+    repo: str | Path = ".",
+    *,
+    remote: str = "origin",
+    branch: str = DEFAULT_BRANCH,
+    cache: str | Path | None = None,
+    fetch: bool = True,
+    access: RemoteAccess | None = None,
+) -> BranchView:
+    """``branch`` as the remote has it now (fetched first, unless ``fetch`` is false or the
+    remote cannot be reached: then the local copy). ``access`` says where ``remote`` is
+    read from (default: the remote as configured); ``cache`` keeps fetched records in a
+    bare repository between runs. ``NoResultsBranch`` when the branch exists nowhere."""
+    access = access if access is not None else remote_access(remote)
+    source = open_repo(repo, access.secrets)
+    if cache is not None:
+        git_repo, access = _cache_repo(source, access, Path(cache))
+    else:
+        git_repo = source
+        if remote not in git_repo.run("remote").split():
+            fetch = False
+    tip, fetched = _tip(git_repo, access, branch, fetch)
+    if tip is None:
+        raise NoResultsBranch(f"no results branch {branch!r} in {access.shown} or the local repository")
+    return BranchView(git_repo, access, branch, tip, fetched)
+
+
 def iter_records(
     repo: str | Path = ".",
     *,
@@ -171,30 +234,10 @@ def iter_records(
     validate: bool = False,
     access: RemoteAccess | None = None,
 ) -> Iterator[StoredRecord]:
-    """The records on ``branch``, oldest path first, streamed; only ``suite`` and only
-    ``months`` (``"YYYY/MM"``) when given. ``access`` says where ``remote`` is read from
-    (default: the remote as configured). ``StoreError`` when the branch exists nowhere."""
-    access = access if access is not None else remote_access(remote)
-    source = open_repo(repo, access.secrets)
-    if cache is not None:
-        git_repo, access = _cache_repo(source, access, Path(cache))
-    else:
-        git_repo = source
-        if remote not in git_repo.run("remote").split():
-            fetch = False
-    tip, fetched = _tip(git_repo, access, branch, fetch)
-    if tip is None:
-        raise NoResultsBranch(f"no results branch {branch!r} in {access.shown} or the local repository")
-    prefixes = _prefixes(git_repo, tip, suite, months)
-    if not prefixes:
-        return
-    if fetched:
-        count = _fetch_missing(git_repo, access, tip, prefixes)
-        log.info("fetched %d new records from %s", count, access.shown)
-    listing = _listing(git_repo, tip, prefixes)
-    parse = parse_record if validate else _fast_parse
-    for data, (path, _) in zip(_cat(git_repo, [oid for _, oid in listing]), listing):
-        yield StoredRecord(path, parse(data, f"{branch}:{path}"))
+    """The records on ``branch`` (``open_branch``'s options), oldest path first, streamed;
+    only ``suite`` and only ``months`` (``"YYYY/MM"``) when given."""
+    view = open_branch(repo, remote=remote, branch=branch, cache=cache, fetch=fetch, access=access)
+    yield from view.records(suites=[suite] if suite else None, months=months, validate=validate)
 
 
 def read_records(repo: str | Path = ".", **options: Any) -> list[StoredRecord]:
