@@ -1,11 +1,12 @@
 """``benchtrail demo``: the whole flow on this machine, in a new folder, with nothing but benchtrail.
 
 It plays GitLab with plain git: a bare repository stands for the project on the server and
-a clone of it holds a small suite (a numpy MLP and its input scaling over a fixed, seeded
-dataset, like the default suite in ``bench/``, with fewer calls: the whole demo takes about
-half a minute on two busy cores). Then it does what the CI template would do: run the suite on a handful of commits
-of ``main`` and record each on the results branch of the bare repository; run a merge
-request's branch whose one commit slows the model down, compare it with its merge base
+a clone of it holds the example suite that ships with benchtrail (``benchtrail/example``,
+the repository's ``bench/``: a small numpy MLP over a fixed, seeded dataset). Then it does
+what the CI template would do: run the suite on a handful of commits of ``main`` (one run
+each, with one BLAS thread, so that the whole demo takes about a minute) and record each
+on the results branch of the bare repository; run a merge request's branch whose one
+commit slows the model down (a few lines appended to the workload), compare it with its merge base
 (confirming the suspects in pairs, as the compare job does) and write the note; and build
 the report site from the results branch. The commands' own functions do the work, with
 the same options objects as the command line.
@@ -21,12 +22,18 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from benchtrail.errors import BenchtrailError
 from benchtrail.gitlab.ci import CiContext
 from benchtrail.results.gitrepo import GitRepo
+
+if TYPE_CHECKING:
+    from importlib.abc import Traversable
 
 __all__ = ["DEMO_FOLDER", "MAX_COMMITS", "MR_BRANCH", "SLOWED", "DemoOptions", "DemoOutcome", "demo"]
 
@@ -34,81 +41,36 @@ __all__ = ["DEMO_FOLDER", "MAX_COMMITS", "MR_BRANCH", "SLOWED", "DemoOptions", "
 DEMO_FOLDER = Path("benchtrail-demo")
 #: the branch of the merge request, whose commit makes ``mlp`` slower
 MR_BRANCH = "slower-predict"
-#: the benchmark the merge request slows down, as the note names it
+#: a benchmark the merge request slows down (it slows every ``mlp`` batch size), as the note
+#: names it
 SLOWED = "mlp[batch_size=8]"
 
-_SUITE = """\
-# The demo's suite: the default suite's model (bench/suite.toml), with fewer calls.
-[suite]
-name = "default"
-description = "A small numpy MLP (256-512-512-10, seeded weights) and its input scaling, over a fixed dataset of 512 rows."
-warmup = 10
-iterations = 100
-runs = 1
+#: the example suite that ships with benchtrail (the repository's ``bench/``, linked into the
+#: package as ``benchtrail/example``): the demo's project gets a copy of it as ``bench/``
+_EXAMPLE = "example"
+#: one run of each benchmark a commit (the example suite asks for three): the history of the
+#: commits gives the noise, and the demo stays within a minute
+_RUNS = 1
+#: the thread settings of the demo's runs, as a CI job's variables would set them: one
+#: BLAS/OpenMP thread, since a model this small only loses time handing work between
+#: threads, and far more of it on a busy machine (each record states them, environment.threads)
+_THREADS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
-[[benchmark]]
-name = "mlp"
-setup = "workload:load"
-target = "workload:predict"
-dataset = "data/inputs.npy"
-batch_size = 8
+#: the merge request's change, appended to the example's ``workload.py``: 2 ms more per call
+#: of ``predict``, several times what it takes at any batch size, so that the demo's
+#: regression stands out on any machine, however busy
+_SLOWDOWN = """
 
-[[benchmark]]
-name = "scale"
-target = "workload:scale"
-dataset = "data/inputs.npy"
-batch_size = 32
-iterations = 500
-"""
-
-_WORKLOAD = '''\
-"""The demo's workload: a small multilayer perceptron in numpy with fixed, seeded weights."""
-
-from __future__ import annotations
-
+# The merge request's change: predict takes 2 ms more a call.
 import time
 
-import numpy as np
-from threadpoolctl import threadpool_limits
-
-# One BLAS thread: a model this small only loses time handing work between threads, and
-# far more of it on a busy machine (the record states the setting, environment.threads).
-threadpool_limits(limits=1)
-
-LAYERS = (256, 512, 512, 10)
-SEED = 1234
+_predict = predict
 
 
-def load() -> list[tuple[np.ndarray, np.ndarray]]:
-    """Build the model: (weights, bias) per layer, float32, from a fixed seed."""
-    rng = np.random.default_rng(SEED)
-    model = []
-    for fan_in, fan_out in zip(LAYERS, LAYERS[1:]):
-        weights = rng.standard_normal((fan_in, fan_out)).astype(np.float32) / np.sqrt(fan_in)
-        model.append((weights, np.zeros(fan_out, dtype=np.float32)))
-    return model
-
-
-def predict(model: list[tuple[np.ndarray, np.ndarray]], batch: np.ndarray) -> np.ndarray:
-    """Class probabilities for one batch of inputs (rows of 256 features)."""
-    x = scale(batch)
-    for weights, bias in model[:-1]:
-        x = np.maximum(x @ weights + bias, 0.0)
-    weights, bias = model[-1]
-    logits = x @ weights + bias
-    logits -= logits.max(axis=1, keepdims=True)
-    exp = np.exp(logits){slowdown}
-    return exp / exp.sum(axis=1, keepdims=True)
-
-
-def scale(batch: np.ndarray) -> np.ndarray:
-    """Each row scaled to zero mean and unit variance."""
-    return (batch - batch.mean(axis=1, keepdims=True)) / (batch.std(axis=1, keepdims=True) + 1e-6)
-'''
-
-#: the merge request's change: 2 ms more per call, several times what ``predict`` takes,
-#: so that the demo's regression stands out on any machine, however busy
-_SLOWDOWN = "\n    time.sleep(0.002)  # the demo's injected slowdown"
+def predict(model, batch):
+    time.sleep(0.002)
+    return _predict(model, batch)
+"""
 
 _README = """\
 # A benchtrail demo project
@@ -176,7 +138,7 @@ def demo(options: DemoOptions) -> DemoOutcome:
         raise BenchtrailError(f"demo: commits: expected 2 to {MAX_COMMITS}, found {options.commits}")
     folder = _new_folder(options.folder)
     steps = options.commits + 3
-    with progress(steps, "Demo") as bar:
+    with _environment(_THREADS), progress(steps, "Demo") as bar:
         remote, project = _make_repositories(folder)
         clock = _Clock(options.commits + 1)
         _write_project(project)
@@ -195,9 +157,25 @@ def demo(options: DemoOptions) -> DemoOutcome:
         index, mr_page = _site(project, folder, comparison)
         bar.advance(f"report site written to {index.parent}")
     notices = (f"Recorded {len(recorded)} runs of main on benchtrail-results in {remote}",
-               f"Merge request {MR_BRANCH} (slows {SLOWED} down): {verdict}; its page: {mr_page}",
+               f"Merge request {MR_BRANCH} (slows predict down by 2 ms a call): {verdict}; its page: {mr_page}",
                f"Try: cd {project} && benchtrail history --change-points")
     return DemoOutcome(index, folder / "note.md", comparison, tuple(recorded), verdict, notices)
+
+
+@contextmanager
+def _environment(variables: dict[str, str]) -> Iterator[None]:
+    """``variables`` set in this process's environment, which the runs' workers inherit, and
+    put back as they were afterwards."""
+    before = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _new_folder(folder: Path) -> Path:
@@ -253,17 +231,26 @@ def _repo(project: Path) -> GitRepo:
 
 
 def _write_project(project: Path) -> None:
-    """The suite, its workload and its dataset (the default suite's: 512 rows of 256
-    float32 features from the seed 42), a README and a ``.gitignore`` for the outputs."""
-    import numpy as np
+    """The example suite as ``bench/`` (its suite file, workload, dataset and the script
+    that made the dataset), a README and a ``.gitignore`` for the outputs."""
+    from importlib.resources import files
 
-    data = project / "bench" / "data"
-    data.mkdir(parents=True)
-    (project / "bench" / "suite.toml").write_text(_SUITE, encoding="utf-8")
-    (project / "bench" / "workload.py").write_text(_WORKLOAD.format(slowdown=""), encoding="utf-8")
-    np.save(data / "inputs.npy", np.random.default_rng(42).standard_normal((512, 256)).astype(np.float32))
+    _copy_tree(files("benchtrail") / _EXAMPLE, project / "bench")
     (project / "README.md").write_text(_README, encoding="utf-8")
     (project / ".gitignore").write_text("benchtrail-out/\nbenchtrail-report/\n", encoding="utf-8")
+
+
+def _copy_tree(source: Traversable, target: Path) -> None:
+    """Copy the files under ``source`` into the new folder ``target``, leaving out Python's
+    caches (a checkout that ran the suite has them)."""
+    target.mkdir(parents=True)
+    for entry in source.iterdir():
+        if entry.name == "__pycache__":
+            continue
+        if entry.is_dir():
+            _copy_tree(entry, target / entry.name)
+        else:
+            (target / entry.name).write_bytes(entry.read_bytes())
 
 
 def _commit(project: Path, title: str, clock: _Clock) -> None:
@@ -282,8 +269,8 @@ def _run_and_record(project: Path, n: int) -> str:
     from benchtrail.commands.record_results import RecordOptions, record
     from benchtrail.commands.run import RunOptions, run
 
-    done = run(RunOptions(suite=project / "bench" / "suite.toml", out_dir=project / "benchtrail-out" / str(n)),
-               ci=_NO_CI)
+    done = run(RunOptions(suite=project / "bench" / "suite.toml", out_dir=project / "benchtrail-out" / str(n),
+                          runs=_RUNS), ci=_NO_CI)
     kept = record(RecordOptions(files=[done.path], repo=project), ci=_NO_CI)
     return kept.recorded.added[0]
 
@@ -299,10 +286,11 @@ def _merge_request(project: Path, folder: Path, clock: _Clock) -> tuple[Path, st
     repo = _repo(project)
     base = repo.run("rev-parse", "HEAD").strip()
     repo.run("switch", "--quiet", "-c", MR_BRANCH, env=_git_env())
-    (project / "bench" / "workload.py").write_text(_WORKLOAD.format(slowdown=_SLOWDOWN), encoding="utf-8")
+    with (project / "bench" / "workload.py").open("a", encoding="utf-8") as workload:
+        workload.write(_SLOWDOWN)
     _commit(project, "Slow predict down by 2 ms a call (the demo's regression)", clock)
     suite = project / "bench" / "suite.toml"
-    done = run(RunOptions(suite=suite, out_dir=project / "benchtrail-out" / "mr"),
+    done = run(RunOptions(suite=suite, out_dir=project / "benchtrail-out" / "mr", runs=_RUNS),
                ci=CiContext(mr_iid="1", source={"mr_iid": "1"}))
     comparison = folder / "comparison.json"
     compared = compare(CompareOptions(

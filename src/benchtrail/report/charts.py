@@ -6,6 +6,10 @@ environment: its headline (median of the commit's run values), a band for the sp
 those runs (min–max), and its change points (``detect_change_points`` on the per-commit
 medians, over the whole history) marked at the commit that starts the new level.
 
+The SVG of a chart is followed by a copy of its y axis (``svgmarkup.axis_copy``): on a
+phone the chart scrolls sideways to stay readable, and the stylesheet pins the copy to
+the left, so the values stay in sight at any scroll position.
+
 Colours are placeholders that ``svgmarkup`` turns into ``currentColor`` and CSS
 variables, so one SVG reads on the light and the dark theme alike (half the bytes of two
 variants, and the theme follows the reader's setting without JavaScript).
@@ -20,12 +24,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchtrail.compare.render import format_change, format_quantity
-from benchtrail.report.svgmarkup import FOREGROUND, GRID, MUTED, finish_svg, overlay_link, slot_colour, verdict_colour
+from benchtrail.report.svgmarkup import (
+    FOREGROUND,
+    GRID,
+    MUTED,
+    axis_copy,
+    finish_svg,
+    overlay_link,
+    slot_colour,
+    verdict_colour,
+)
 
 __all__ = ["DRAWING_VERSION", "Change", "ChartJob", "ChartOutput", "Line", "Tick", "draw_chart", "render_job"]
 
 #: part of every cache key: change it whenever a chart would come out differently
-DRAWING_VERSION = "1"
+DRAWING_VERSION = "2"
 WIDTH_PT, HEIGHT_PT = 760.0, 220.0
 _MAX_TICKS = 8
 #: the y axis spans at least this fraction of the level: 1 % of noise must not fill the chart
@@ -182,8 +195,9 @@ def _tooltip(job: ChartJob, line: Line, x: int, runs: Sequence[float], level: fl
 
 
 def draw_chart(job: ChartJob, start: int, *, hover: bool, changes: Sequence[Sequence[Change]]) -> str:
-    """The chart of x positions ``start`` onwards as inline-ready SVG text; ``hover`` adds a
-    tooltip and a link to every point (left out of long whole-history charts)."""
+    """The chart of x positions ``start`` onwards as inline-ready SVG text, its y axis copy
+    after it; ``hover`` adds a tooltip and a link to every point (left out of long
+    whole-history charts)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -237,7 +251,15 @@ def _draw(job: ChartJob, start: int, hover: bool, changes: Sequence[Sequence[Cha
     overlay = _change_links(figure, axes, job, marks)
     if hover:
         overlay += _hover_points(figure, axes, job, drawn)
-    return finish_svg(buffer.getvalue(), job.anchor + ("-r" if hover else "-a"), overlay)
+    prefix = job.anchor + ("-r" if hover else "-a")
+    axis = axis_copy(prefix, (WIDTH_PT, HEIGHT_PT), _axis_box(figure, axes))
+    return finish_svg(buffer.getvalue(), prefix, overlay) + axis
+
+
+def _axis_box(figure: Any, axes: Any) -> tuple[float, float]:
+    """The part of the figure left of the plot (with its spine) and above the x tick labels:
+    the y axis, its label and tick values, none of the data."""
+    return axes.bbox.x0 + 1, figure.bbox.height - axes.bbox.y0 + 6
 
 
 _Mark = tuple[Line, int, Change, bool]  # a change point in view: its line, x, change, and worse or not
@@ -254,7 +276,7 @@ def _mark_changes(axes: Any, job: ChartJob, start: int, changes: Sequence[Sequen
             worse = change.change > 0 if job.direction == "lower" else change.change < 0
             colour = verdict_colour(worse)
             axes.axvline(x - 0.5, color=colour, linewidth=1.1, linestyle=(0, (3, 2)))
-            axes.annotate(f"{job.ticks[x].short} {change.change * 100:+.0f}%", (x - 0.5, 1),
+            axes.annotate(f"{job.ticks[x].short} {format_change(change.change)}", (x - 0.5, 1),
                           xycoords=("data", "axes fraction"), xytext=(2, 3 + 10 * (len(found) % 2)),
                           textcoords="offset points", fontsize=8.5, color=colour, annotation_clip=False)
             found.append((line, x, change, worse))

@@ -42,7 +42,7 @@ from benchtrail.report.outfolder import publish
 from benchtrail.report.pages import day, moment, render, status_class, stylesheet, svg
 from benchtrail.report.regressions import ChangeRow, change_rows
 from benchtrail.report.sources import RecordsInMemory, RecordSource, SuiteFacts, by_suite, suite_facts
-from benchtrail.report.sparklines import sparklines
+from benchtrail.report.sparklines import sparklines, trend_class
 from benchtrail.report.status import SuiteStatus, status_key, suite_status
 from benchtrail.report.suitecache import UNTIL, SuiteParts, load_parts, page_bytes, place_parts, store_parts, suite_key
 from benchtrail.report.suitepage import chart_jobs, short_commit, suite_context
@@ -107,9 +107,7 @@ def _status(records: Sequence[Record], ref: str | None, cache: ChartCache) -> tu
 def _index_row(history: SuiteHistory, status: SuiteStatus, ref: str | None, project_url: str | None) -> dict[str, Any]:
     latest = next((c for c in reversed(history.commits) if c.ref == ref), None)
     trends = [{"metric": line.metric, "svg": svg(line.svg), "change": f"{line.change * 100:+.1f} %",
-               "change_class": "" if abs(line.change) < 0.02 else
-               ("worse" if (line.change > 0) == (line.direction == "lower") else "better")}
-              for line in sparklines(history, ref)]
+               "change_class": trend_class(line)} for line in sparklines(history, ref)]
     return {"name": history.suite, "page": suite_page(history.suite), **_status_words(status),
             "charts": len(history.charts), "environments": len(history.environments),
             "commit": None if latest is None else {"short": short_commit(latest), "title": latest.title or "",

@@ -6,6 +6,7 @@ stylesheet's light and dark themes colour the same SVG. Also: the XML prolog and
 metadata go, coordinates are rounded to 0.1 pt, ids are prefixed with the chart's anchor
 (many charts share a page) and unused ones dropped, the size follows the page's width,
 and the points we add on top carry an SVG ``<title>`` (the tooltip) and a link.
+``axis_copy`` shows a chart's y axis a second time, for the stylesheet to pin on a phone.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import re
 from collections.abc import Mapping
 from html import escape
 
-__all__ = ["FOREGROUND", "GRID", "MUTED", "SLOTS", "finish_svg", "overlay_link", "slot_colour", "verdict_colour"]
+__all__ = ["FOREGROUND", "GRID", "MUTED", "SLOTS", "axis_copy", "finish_svg", "overlay_link", "slot_colour",
+           "verdict_colour"]
 
 FOREGROUND = "#0a0b0c"
 GRID = "#0a0b0d"
@@ -34,6 +36,8 @@ _NUMBER = re.compile(r"-?\d+\.\d+")
 _ID = re.compile(r'\sid="([^"]+)"')
 _REFERENCE = re.compile(r'url\(#([^)]+)\)|href="#([^"]+)"')
 _FONT = re.compile(r"; font-family: [^;\"]*")
+#: matplotlib's id of the group holding the whole figure: kept, for ``axis_copy``
+_FIGURE = "figure_1"
 
 
 def slot_colour(slot: int) -> str:
@@ -62,7 +66,7 @@ def finish_svg(svg: str, prefix: str, overlay: list[str]) -> str:
     svg = _COLOUR.sub(lambda m: _CSS[m.group()], svg)
     svg = _ATTRIBUTE.sub(_attribute, svg)
     svg = _FONT.sub("", svg)  # the page's font, not matplotlib's
-    used = {a or b for a, b in _REFERENCE.findall(svg)}
+    used = {a or b for a, b in _REFERENCE.findall(svg)} | {_FIGURE}
 
     def rename(match: re.Match[str]) -> str:
         name = match.group(1)
@@ -74,6 +78,19 @@ def finish_svg(svg: str, prefix: str, overlay: list[str]) -> str:
     svg = re.sub(r">\s+<", "><", svg)
     head, _, _ = svg.rpartition("</svg>")
     return head + "".join(overlay) + "</svg>"
+
+
+def axis_copy(prefix: str, chart: tuple[float, float], axis: tuple[float, float]) -> str:
+    """The y axis of the chart ``prefix`` (``chart``: its width and height) shown again from
+    its own elements (``<use>``, about 250 bytes), for the stylesheet to pin to the left of
+    a chart that scrolls sideways on a phone. ``axis`` is the width and height of the top
+    left part to show; the copy is as tall as the chart (and opaque, from the stylesheet),
+    so the x tick labels that scroll under it are hidden. Its width is a percentage of the
+    chart's, so it lines up however wide the chart is shown."""
+    (chart_width, chart_height), (width, height) = chart, axis
+    return (f'<svg class="chart-axis" viewBox="0 0 {_number(width)} {_number(chart_height)}" '
+            f'width="{100 * width / chart_width:.3f}%" aria-hidden="true" xmlns="http://www.w3.org/2000/svg">'
+            f'<svg width="{_number(width)}" height="{_number(height)}"><use href="#{prefix}-{_FIGURE}"/></svg></svg>')
 
 
 def overlay_link(url: str | None, title: str, shape: str, attributes: Mapping[str, object]) -> str:
