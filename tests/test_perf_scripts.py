@@ -134,3 +134,11 @@ def test_bench_report_quick_times_every_build_and_reports_the_goals() -> None:
         assert "asv: not installed" in done.stdout
     goals = [line for line in done.stdout.splitlines() if line.startswith("Goal:")]
     assert len(goals) == 3 and all(line.rsplit("-> ", 1)[-1].startswith(("PASS", "MISS")) for line in goals), goals
+
+
+def test_bench_pair_noise_quick_reports_both_modes() -> None:
+    done = run_script("bench_pair_noise.py")
+    assert done.returncode == 0, done.stdout + done.stderr
+    for line in ("Machine:", "Command:", "lockstep   job 1: alpha mean", "sequential job 1: alpha mean",
+                 "lockstep   all:", "sequential all:"):
+        assert line in done.stdout, line

@@ -13,6 +13,7 @@ from array import array
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from benchtrail.bench.baton import Baton
 from benchtrail.bench.clock import now_ns
 from benchtrail.bench.measurement import Measurement, Tally
 
@@ -25,17 +26,22 @@ def _loop(
     count: int | None,
     deadline_ns: int | None,
     offset: int,
-) -> tuple[array, array, Tally]:  # type: ignore[type-arg]
+    baton: Baton | None = None,
+) -> tuple[array, array, Tally, int]:  # type: ignore[type-arg]
     """Call ``fn`` ``count`` times, or until ``deadline_ns``; return the successful calls'
-    latencies and completion times, and the tally."""
+    latencies and completion times, the tally, and the ns spent waiting for ``baton``
+    (taken out of the completion times and of the deadline)."""
     read = now_ns
     size = len(argsets)
     tally = Tally()
+    paused = 0
     if count is not None:
         latencies = array("q", bytes(8 * count))
         ends = array("q", bytes(8 * count))
         done = 0
         for i in range(count):
+            if baton is not None and read() >= baton.block_end_ns:
+                paused += baton.take()
             args = argsets[(offset + i) % size]
             t0 = read()
             try:
@@ -45,12 +51,12 @@ def _loop(
                 tally.error(f"{type(exc).__name__}: {exc}")
                 continue
             latencies[done] = t1 - t0
-            ends[done] = t1
+            ends[done] = t1 - paused
             done += 1
         del latencies[done:]
         del ends[done:]
         tally.calls = count
-        return latencies, ends, tally
+        return latencies, ends, tally, paused
     assert deadline_ns is not None
     latencies = array("q")
     ends = array("q")
@@ -58,7 +64,9 @@ def _loop(
     i = offset
     calls = 0
     t1 = read()
-    while t1 < deadline_ns:
+    while t1 < deadline_ns + paused:
+        if baton is not None and t1 >= baton.block_end_ns:
+            paused += baton.take()
         args = argsets[i % size]
         i += 1
         calls += 1
@@ -71,9 +79,9 @@ def _loop(
             tally.error(f"{type(exc).__name__}: {exc}")
             continue
         append(t1 - t0)
-        append_end(t1)
+        append_end(t1 - paused)
     tally.calls = calls
-    return latencies, ends, tally
+    return latencies, ends, tally, paused
 
 
 def measure_callable(
@@ -84,17 +92,19 @@ def measure_callable(
     iterations: int | None,
     duration_s: float | None,
     concurrency: int = 1,
+    baton: Baton | None = None,
 ) -> Measurement:
     """Measure ``fn(*args)`` over ``argsets`` (cycled) with ``concurrency`` closed-loop
-    threads, for ``iterations`` calls in all or for ``duration_s`` seconds."""
+    threads, for ``iterations`` calls in all or for ``duration_s`` seconds; with one
+    thread, in turns with another worker when given its ``baton`` (``bench.baton``)."""
     if concurrency == 1:
         start = now_ns()
         deadline = None if duration_s is None else start + int(duration_s * 1e9)
-        latencies, ends, tally = _loop(fn, argsets, iterations, deadline, 0)
-        wall = now_ns() - start
+        latencies, ends, tally, paused = _loop(fn, argsets, iterations, deadline, 0, baton)
+        wall = now_ns() - start - paused
         return Measurement(latencies, tally, len(latencies) * items_per_call, wall, ends, start)
 
-    results: list[tuple[array, array, Tally]] = [None] * concurrency  # type: ignore[list-item]
+    results: list[tuple[array, array, Tally, int]] = [None] * concurrency  # type: ignore[list-item]
     barrier = threading.Barrier(concurrency + 1)
     deadline_box: list[int | None] = [None]
 
@@ -117,7 +127,7 @@ def measure_callable(
     wall = now_ns() - start
     latencies, ends = array("q"), array("q")
     tally = Tally()
-    for part, part_ends, part_tally in results:
+    for part, part_ends, part_tally, _ in results:
         latencies.extend(part)
         ends.extend(part_ends)
         tally.merge(part_tally)

@@ -31,7 +31,8 @@ from benchtrail.results.model import DatasetRef, Environment, Image, Record, Run
 from benchtrail.results.record import dump_record
 from benchtrail.results.threads import merge_threads
 
-__all__ = ["Progress", "WorkerCrash", "local_environment", "run_suite"]
+__all__ = ["Progress", "WorkerCrash", "build_record", "collect_worker", "local_environment", "run_suite",
+           "spawn_worker"]
 
 log = logging.getLogger(__name__)
 
@@ -64,17 +65,25 @@ class _NoProgress:
         pass
 
 
-def _worker(spec: BenchmarkSpec, stem: Path, progress: Progress, cwd: Path | None = None) -> WorkerRun:
-    import numpy as np
-
+def spawn_worker(spec: BenchmarkSpec, stem: Path, cwd: Path | None = None,
+                 env: dict[str, str] | None = None, pass_fds: tuple[int, ...] = ()) -> subprocess.Popen[bytes]:
+    """Start the worker process that measures ``spec`` once, its files at ``stem``."""
     spec_path = stem.with_suffix(".spec.json")
     spec_path.write_text(json.dumps(dataclasses.asdict(spec)), encoding="utf-8")
     # The target's own prints go to stderr: stdout carries only our data.
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "benchtrail.bench.worker", str(spec_path), str(stem)],
         stdout=sys.stderr.fileno() if _has_fileno(sys.stderr) else None,
-        cwd=cwd,
+        cwd=cwd, env=env, pass_fds=pass_fds,
     )
+
+
+def collect_worker(process: subprocess.Popen[bytes], spec: BenchmarkSpec, stem: Path,
+                   progress: Progress) -> WorkerRun:
+    """Wait for the worker (a tick a second) and read what it measured; a worker left
+    running by an interruption is killed."""
+    import numpy as np
+
     try:
         while True:
             try:
@@ -146,8 +155,7 @@ def run_suite(
     Returns the record's path and the record.
     """
     progress = progress or _NoProgress()
-    started = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-    clock = time.monotonic()
+    started, clock = dt.datetime.now(dt.timezone.utc), time.monotonic()
     environment = local_environment(machine, image)
 
     runs: dict[str, list[WorkerRun]] = {spec.label: [] for spec in suite.benchmarks}
@@ -159,9 +167,19 @@ def run_suite(
                     continue
                 step = f"{spec.label} run {run + 1}/{spec.runs}"
                 progress.start(step)
-                runs[spec.label].append(_worker(spec, Path(scratch) / f"{position}-{run}", progress, cwd))
+                stem = Path(scratch) / f"{position}-{run}"
+                runs[spec.label].append(collect_worker(spawn_worker(spec, stem, cwd), spec, stem, progress))
                 progress.advance(step)
 
+    record = build_record(suite, runs, environment, source, started, clock)
+    path = dump_record(record, Path(out_dir) / record.filename())
+    return path, record
+
+
+def build_record(suite: Suite, runs: dict[str, list[WorkerRun]], environment: Environment, source: Source | None,
+                 started: dt.datetime, clock: float) -> Record:
+    """The record of ``suite`` from each benchmark's worker runs, measured from ``started``
+    (``clock``: ``time.monotonic()`` then); without ``source``, the checkout says which code."""
     benchmarks = []
     for spec in suite.benchmarks:
         entry = benchmark_entry(spec, runs[spec.label])
@@ -173,21 +191,18 @@ def run_suite(
         benchmarks.append(entry)
     # The thread settings of every worker process, merged: a change is what a comparison names.
     threads = merge_threads(r.figures.threads for spec in suite.benchmarks for r in runs[spec.label])
-
-    record = Record(
+    return Record(
         suite=suite.name,
         benchmarks=tuple(benchmarks),
         source=source if source is not None else describe_source(suite.path.parent),
         environment=dataclasses.replace(environment, threads=threads),
         run=Run(
-            started_at=started.isoformat().replace("+00:00", "Z"),
+            started_at=started.replace(microsecond=0).isoformat().replace("+00:00", "Z"),
             duration_s=round(time.monotonic() - clock, 3),
             tool_version=__version__,
-            runs=most_runs,
+            runs=max(spec.runs for spec in suite.benchmarks),
             warmup=sum(spec.warmup * spec.runs for spec in suite.benchmarks),
             iterations=sum(entry.calls for entry in benchmarks),
             timer=runs[suite.benchmarks[0].label][0].figures.timer,
         ),
     )
-    path = dump_record(record, Path(out_dir) / record.filename())
-    return path, record

@@ -20,6 +20,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from benchtrail.bench.baton import Baton
 from benchtrail.bench.clock import timer_info
 from benchtrail.bench.dataset import Dataset, load_dataset
 from benchtrail.bench.gpu import open_gpus
@@ -52,6 +53,8 @@ def _resolve(spec: BenchmarkSpec, field: str, reference: str) -> Any:
 
 
 def _callable_run(spec: BenchmarkSpec) -> tuple[Measurement, float, Dataset | None]:
+    """The target's calls: warm-up, then the measured ones (in turns with another worker
+    when this one was started with a baton: ``bench.baton``)."""
     from benchtrail.bench.callables import measure_callable
 
     sys.path.insert(0, str(Path(spec.suite_file).parent))
@@ -65,13 +68,18 @@ def _callable_run(spec: BenchmarkSpec) -> tuple[Measurement, float, Dataset | No
             raise SuiteError(f"{spec.field_prefix}.setup: {spec.setup} raised {type(exc).__name__}: {exc}") from None
     dataset = load_dataset(spec.dataset) if spec.dataset else None
     argsets = [(*prefix, batch) for batch in dataset.batches(spec.batch_size)] if dataset else [prefix]
-    if spec.warmup:
-        measure_callable(target, argsets, items_per_call=spec.batch_size, iterations=spec.warmup,
-                         duration_s=None, concurrency=spec.concurrency)
-    cpu_start = time.process_time()
-    measurement = measure_callable(target, argsets, items_per_call=spec.batch_size,
-                                   iterations=spec.iterations, duration_s=spec.duration_s,
-                                   concurrency=spec.concurrency)
+    baton = Baton.from_env() if spec.concurrency == 1 else None
+    try:
+        if spec.warmup:
+            measure_callable(target, argsets, items_per_call=spec.batch_size, iterations=spec.warmup,
+                             duration_s=None, concurrency=spec.concurrency, baton=baton)
+        cpu_start = time.process_time()
+        measurement = measure_callable(target, argsets, items_per_call=spec.batch_size,
+                                       iterations=spec.iterations, duration_s=spec.duration_s,
+                                       concurrency=spec.concurrency, baton=baton)
+    finally:
+        if baton is not None:
+            baton.close()
     return measurement, time.process_time() - cpu_start, dataset
 
 

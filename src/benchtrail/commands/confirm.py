@@ -4,8 +4,9 @@ A regression seen in one CI run is often an unlucky run, or a neighbour loading 
 runner for the whole job; teams then re-run failed jobs by hand until they pass, and learn
 to ignore the check. So the suspect benchmarks (regressed, inconclusive, or near a
 regression) run again, in pairs: the merge base's code (a git worktree of it) and the
-merge request's, in turn, in fresh processes, in this job and image. A neighbour slows
-both sides of a pair alike, and the pairs decide (``compare.confirmation``).
+merge request's, in fresh processes that take turns in blocks of calls (``bench.lockstep``),
+in this job and image. A neighbour slows both sides of a pair alike, and the pairs decide
+(``compare.confirmation``).
 
 Where the merge base cannot be run (no commit to pair with, no such suite or benchmark in
 its tree, its code fails, an HTTP benchmark whose server the tree does not build), the
@@ -207,14 +208,15 @@ def _base_suite(suite_path: Path, root: Path, tree: Path, suite: Suite, labels: 
 
 def _run_pairs(base_suite: Suite, head_suite: Suite, tested: Record, cwd: Path, options: ConfirmOptions,
                first: int = 1) -> tuple[list[Record], list[Record]]:
-    """``times`` pairs: base then head, head then base, ... (an order effect, such as a
-    warm page cache for the second, falls on both sides alike); one process each."""
-    from benchtrail.bench import run_suite
+    """``times`` pairs, each side one process per benchmark, the two in lockstep
+    (``bench.lockstep``); which side runs first alternates from pair to pair."""
+    from benchtrail.bench.lockstep import Side, SideFailed, run_pair
     from benchtrail.bench.source import describe_source
     from benchtrail.console import progress
 
     machine = tested.environment.hardware.runner_label or None
     base_source = describe_source(cwd)
+    sides = (Side(base_suite, base_source, cwd), Side(head_suite, tested.source))
     base: list[Record] = []
     head: list[Record] = []
     steps = len(head_suite.benchmarks) * 2 * options.times
@@ -223,14 +225,13 @@ def _run_pairs(base_suite: Suite, head_suite: Suite, tested: Record, cwd: Path, 
     with progress(steps, f"Confirming {len(head_suite.benchmarks)} benchmark(s) of {head_suite.name} "
                          f"in {options.times} {again}pairs with {against}") as bar:
         for n in range(first, first + options.times):
-            sides = [("base", base_suite, base, base_source, cwd), ("head", head_suite, head, tested.source, None)]
-            for side, suite, found, source, folder in sides if n % 2 else reversed(sides):
-                try:
-                    _, record = run_suite(suite, options.out_dir / f"{side}-{n}", machine=machine, progress=bar,
-                                          source=source, image=options.job_image, cwd=folder)
-                except SuiteError as exc:
-                    if side == "head":
-                        raise
-                    raise _NoPairs(f"the merge base's benchmark does not run: {exc}") from None
-                found.append(record)
+            try:
+                pair = run_pair(sides, (options.out_dir / f"base-{n}", options.out_dir / f"head-{n}"),
+                                progress=bar, first=0 if n % 2 else 1, machine=machine, image=options.job_image)
+            except SideFailed as exc:
+                if exc.side == 1:
+                    raise SuiteError(*exc.problems) from None
+                raise _NoPairs(f"the merge base's benchmark does not run: {exc}") from None
+            base.append(pair[0])
+            head.append(pair[1])
     return base, head
