@@ -4,6 +4,7 @@ end-to-end cases are in ``test_cli_compare`` and ``tests/e2e``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import subprocess
 from pathlib import Path
@@ -15,7 +16,7 @@ from comparefixtures import TINY_SUITE, bench_record, row, typed
 from benchtrail.bench.fingerprint import describe_environment
 from benchtrail.bench.gpu import open_gpus
 from benchtrail.bench.runner import local_environment
-from benchtrail.commands.confirm import ConfirmOptions, confirm
+from benchtrail.commands.confirm import ConfirmOptions, confirm, uses_gpu
 from benchtrail.compare.comparison import Comparison, compare_records
 from benchtrail.errors import SuiteError
 from benchtrail.results import load_record
@@ -246,3 +247,13 @@ def test_pairs_that_leave_a_suspect_inconclusive_are_doubled_once(write_suite, t
     assert latency.verdict == "regression" and latency.confirmation.runs == 4
     folders = {f.parent.name for f in (tmp_path / "confirm").rglob("*.json")}
     assert folders == {f"{side}-{n}" for side in ("base", "head") for n in range(1, 5)}
+
+
+def test_benchmarks_that_ran_with_a_gpu_pair_one_side_after_the_other() -> None:
+    record = load_record(Path(__file__).parent / "data" / "records" / "result-1.json")
+    labels = [entry.label for entry in record.benchmarks]
+    assert not uses_gpu(record, labels)
+    first = record.benchmarks[0]
+    gpu = dataclasses.replace(first, metrics={**first.metrics, "gpu_peak_memory_mb": first.metrics["peak_rss_mb"]})
+    with_gpu = dataclasses.replace(record, benchmarks=(gpu, *record.benchmarks[1:]))
+    assert uses_gpu(with_gpu, labels) and not uses_gpu(with_gpu, labels[1:])

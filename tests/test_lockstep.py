@@ -74,9 +74,11 @@ def test_the_two_sides_take_turns_and_never_run_at_once(tmp_path: Path) -> None:
     assert (tmp_path / "out-head" / head.filename()).is_file()
 
 
-def test_threads_run_their_sides_one_after_the_other(tmp_path: Path) -> None:
-    sides = (side(tmp_path / "base", concurrency=2), side(tmp_path / "head", concurrency=2))
-    run_pair(sides, (tmp_path / "o1", tmp_path / "o2"), first=0)
+@pytest.mark.parametrize(("concurrency", "lockstep"), [(2, True), (1, False)])
+def test_threads_or_no_lockstep_run_the_sides_one_after_the_other(tmp_path: Path, concurrency: int,
+                                                                   lockstep: bool) -> None:
+    sides = (side(tmp_path / "base", concurrency=concurrency), side(tmp_path / "head", concurrency=concurrency))
+    run_pair(sides, (tmp_path / "o1", tmp_path / "o2"), first=0, lockstep=lockstep)
     base, head = spans(tmp_path / "base"), spans(tmp_path / "head")
     assert max(end for _, end in base) <= min(start for start, _ in head)
 

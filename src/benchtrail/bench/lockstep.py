@@ -4,7 +4,8 @@ For each benchmark, one worker process per side, both alive at once, taking turn
 blocks of calls (``bench.baton``): whatever loads the machine while they run falls on both
 alike, and only one of them runs at a time. ``first`` says which side runs the first
 block, so that a confirmation can alternate it from pair to pair. A benchmark that calls
-from several threads runs its two sides one after the other instead.
+from several threads, or any when ``lockstep`` is off (two copies of a model may not fit
+in a GPU's memory), runs its two sides one after the other instead.
 """
 
 from __future__ import annotations
@@ -125,7 +126,8 @@ def _in_lockstep(specs: Sequence[BenchmarkSpec], stems: Sequence[Path], cwds: Se
 
 
 def run_pair(sides: tuple[Side, Side], out_dirs: tuple[Path, Path], *, progress: Progress | None = None,
-             first: int = 0, machine: str | None = None, image: Image | None = None) -> tuple[Record, Record]:
+             first: int = 0, lockstep: bool = True, machine: str | None = None,
+             image: Image | None = None) -> tuple[Record, Record]:
     """One run of every benchmark of ``sides[0].suite`` on each side, in lockstep, side
     ``first`` first; each side's record is written into its ``out_dirs`` folder."""
     progress = progress or _NoProgress()
@@ -139,7 +141,7 @@ def run_pair(sides: tuple[Side, Side], out_dirs: tuple[Path, Path], *, progress:
             stems = [Path(scratch) / f"{position}-{side}" for side in (0, 1)]
             step = f"{spec.label}, both sides in turn"
             progress.start(step)
-            if all(s.concurrency == 1 for s in specs):
+            if lockstep and all(s.concurrency == 1 for s in specs):
                 started_workers = _in_lockstep([specs[n] for n in order], [stems[n] for n in order],
                                                [sides[n].cwd for n in order], progress)
                 workers = dict(zip(order, started_workers))

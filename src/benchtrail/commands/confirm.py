@@ -32,7 +32,7 @@ from benchtrail.errors import StoreError, SuiteError
 from benchtrail.results.gitrepo import RemoteAccess
 from benchtrail.results.model import Image, Record
 
-__all__ = ["ConfirmOptions", "confirm"]
+__all__ = ["ConfirmOptions", "confirm", "uses_gpu"]
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +206,13 @@ def _base_suite(suite_path: Path, root: Path, tree: Path, suite: Suite, labels: 
     return _subset(base, labels, 1)
 
 
+def uses_gpu(tested: Record, labels: Sequence[str]) -> bool:
+    """Whether any of ``labels`` ran with a GPU: then the two sides of a pair run one after
+    the other, not in lockstep, as two copies of a model may not fit in its memory (and a
+    GPU runner is seldom shared with a neighbour)."""
+    return any("gpu_peak_memory_mb" in entry.metrics for entry in tested.benchmarks if entry.label in labels)
+
+
 def _run_pairs(base_suite: Suite, head_suite: Suite, tested: Record, cwd: Path, options: ConfirmOptions,
                first: int = 1) -> tuple[list[Record], list[Record]]:
     """``times`` pairs, each side one process per benchmark, the two in lockstep
@@ -217,6 +224,7 @@ def _run_pairs(base_suite: Suite, head_suite: Suite, tested: Record, cwd: Path, 
     machine = tested.environment.hardware.runner_label or None
     base_source = describe_source(cwd)
     sides = (Side(base_suite, base_source, cwd), Side(head_suite, tested.source))
+    lockstep = not uses_gpu(tested, [spec.label for spec in head_suite.benchmarks])
     base: list[Record] = []
     head: list[Record] = []
     steps = len(head_suite.benchmarks) * 2 * options.times
@@ -227,7 +235,8 @@ def _run_pairs(base_suite: Suite, head_suite: Suite, tested: Record, cwd: Path, 
         for n in range(first, first + options.times):
             try:
                 pair = run_pair(sides, (options.out_dir / f"base-{n}", options.out_dir / f"head-{n}"),
-                                progress=bar, first=0 if n % 2 else 1, machine=machine, image=options.job_image)
+                                progress=bar, first=0 if n % 2 else 1, lockstep=lockstep, machine=machine,
+                                image=options.job_image)
             except SideFailed as exc:
                 if exc.side == 1:
                     raise SuiteError(*exc.problems) from None
