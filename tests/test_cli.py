@@ -231,8 +231,12 @@ def test_record_twice_says_already_recorded_and_exits_0(work: Path, remote: Path
     again = _record(work, *files)
     assert again.exit_code == 0
     assert again.stdout == ""
-    assert again.stderr == f"{record_path(make_record(0))}: already recorded\n"
+    assert again.stderr == f"1 result(s) already recorded on {BRANCH} ({record_path(make_record(0))})\n"
     assert len(files_on(remote)) == 1
+    more = write_records(tmp_path / "more", [make_record(1), make_record(2)])
+    assert _record(work, *more).exit_code == 0
+    many = _record(work, *files, *more)  # many already there: one line, not one each
+    assert many.stderr == f"3 result(s) already recorded on {BRANCH}\n"
 
 
 def test_record_no_push_and_branch_from_the_environment(work: Path, remote: Path, tmp_path: Path) -> None:

@@ -85,13 +85,15 @@ def test_labels_carry_sorted_params() -> None:
 def test_names_and_paths_of_a_record() -> None:
     record = Record.from_json(golden())
     assert record.filename() == "mlp-cpu-20260302T131240Z-3f9c2a7e5b1d.json"
-    assert record.branch_path() == "results/mlp-cpu/2026/03/20260302T131240Z-3f9c2a7e5b1d-8823411.json"
+    assert record.branch_path() == "results/mlp-cpu/2026/03/20260302T131240Z-3f9c2a7e5b1d-8823411-ad734af6f4.json"
+    assert record.legacy_branch_path() == "results/mlp-cpu/2026/03/20260302T131240Z-3f9c2a7e5b1d-8823411.json"
     assert record.commit_key == "3f9c2a7e5b1d4c8f0a6e2d9b7c4a1f3e8d5b0c2a"
     anonymous = record.replace(source=record.source.__class__())
     assert anonymous.commit_key == record.run.started_at
-    assert anonymous.filename().endswith("-nocommit.json") and anonymous.branch_path().endswith("-nocommit-local.json")
+    assert anonymous.filename().endswith("-nocommit.json") and anonymous.legacy_branch_path().endswith("-nocommit-local.json")
     odd = record.replace(source=record.source.__class__(job_id="a/b c"))
-    assert odd.branch_path().endswith("-nocommit-a_b_c.json")
+    assert odd.legacy_branch_path().endswith("-nocommit-a_b_c.json")
+    assert odd.branch_path() == f"{odd.legacy_branch_path()[:-5]}-{odd.digest}.json" and odd.digest != record.digest
 
 
 def test_the_fingerprint_hashes_the_hardware_block() -> None:

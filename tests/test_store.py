@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import time
@@ -42,12 +43,13 @@ from loopback import serve
 from benchtrail.errors import RecordError, StoreError
 from benchtrail.results import gitrepo, parse_record, store
 from benchtrail.results.gitrepo import GitRepo
+from benchtrail.results.model import Record
 from benchtrail.results.schema import problems
 from benchtrail.results.store import record
 
 pytest_plugins = ("gitfixtures",)  # fixtures: git_env, remote, work, gitlab
 
-GOLDEN_PATH = "results/mlp-cpu/2026/03/20260302T131240Z-3f9c2a7e5b1d-8823411.json"
+GOLDEN_PATH = "results/mlp-cpu/2026/03/20260302T131240Z-3f9c2a7e5b1d-8823411-ad734af6f4.json"
 
 pytestmark = pytest.mark.usefixtures("git_env")
 
@@ -69,14 +71,15 @@ def test_record_path_is_utc(started_at: str, expected: str) -> None:
     record = golden()
     record["run"]["started_at"] = started_at
     month, stamp = expected.rsplit("/", 1)
-    assert record_path(record) == f"results/mlp-cpu/{month}/{stamp}-3f9c2a7e5b1d-8823411.json"
+    assert re.fullmatch(f"results/mlp-cpu/{month}/{stamp}-3f9c2a7e5b1d-8823411-[0-9a-f]{{10}}.json",
+                        record_path(record))
 
 
 def test_record_path_without_commit_or_job() -> None:
     record = golden()
     record["source"]["commit"] = None
     record["source"]["job_id"] = None
-    assert record_path(record).endswith("/20260302T131240Z-nocommit-local.json")
+    assert re.search("/20260302T131240Z-nocommit-local-[0-9a-f]{10}.json$", record_path(record))
 
 
 @pytest.mark.parametrize("job_id", ["a/b", "../x", "x\ny", "x\0y", "a b", "", ".", "日本"])
@@ -143,28 +146,55 @@ def test_recording_the_same_record_twice_leaves_one_file(work: Path, remote: Pat
     assert len(files_on(remote)) == 3
 
 
-def test_same_path_other_content_keeps_the_recorded_one(work: Path, remote: Path, tmp_path: Path,
-                                                        caplog: pytest.LogCaptureFixture) -> None:
+def test_two_records_alike_but_for_their_content_both_land(work: Path, remote: Path, tmp_path: Path) -> None:
     original = make_record(0)
     record(write_records(tmp_path / "a", [original]), repo=work)
-    changed = make_record(0)
+    changed = make_record(0)  # same suite, second, commit and job
     changed["benchmarks"][0]["metrics"]["throughput"]["value"] = 1.0
-    with caplog.at_level(logging.WARNING, logger="benchtrail"):
-        done = record(write_records(tmp_path / "b", [changed]), repo=work)
-    assert done.commit is None and done.already == (record_path(original),)
-    assert "already recorded with other content" in caplog.text
-    assert git(remote, "cat-file", "blob", f"{BRANCH}:{record_path(original)}").encode() == record_bytes(original)
-    caplog.clear()  # within one call: the first file given wins
+    done = record(write_records(tmp_path / "b", [changed]), repo=work)
+    assert done.added == (record_path(changed),) and record_path(changed) != record_path(original)
     variant = make_record(5)
     variant["run"]["duration_s"] = 9.0
-    files = write_records(tmp_path / "c", [make_record(5), variant, make_record(5)])
-    with caplog.at_level(logging.WARNING, logger="benchtrail"):
-        done = record(files, repo=work)
-    assert done.added == (record_path(variant),)
-    assert f"{files[1]}: {record_path(variant)} is given twice with other content" in caplog.text
-    assert f"{files[2]}:" not in caplog.text  # the same content twice is no news
-    stored = git(remote, "cat-file", "blob", f"{BRANCH}:{record_path(variant)}").encode()
-    assert stored == record_bytes(make_record(5))
+    done = record(write_records(tmp_path / "c", [make_record(5), variant, make_record(5)]), repo=work)
+    assert done.added == tuple(sorted({record_path(make_record(5)), record_path(variant)}))
+    for each in (original, changed, make_record(5), variant):
+        assert git(remote, "cat-file", "blob", f"{BRANCH}:{record_path(each)}").encode() == record_bytes(each)
+
+
+def test_a_record_kept_at_its_path_without_a_digest_is_recorded_already(work: Path, remote: Path,
+                                                                         tmp_path: Path) -> None:
+    old = make_record(3)
+    legacy = Record.from_json(old).legacy_branch_path()
+    blob = git(work, "hash-object", "-w", "--stdin", input=record_bytes(old).decode()).strip()
+    tree = git(work, "mktree", input=f"100644 blob {blob}\t{legacy.rsplit('/', 1)[1]}\n").strip()
+    for folder in reversed(legacy.split("/")[:-1]):
+        tree = git(work, "mktree", input=f"040000 tree {tree}\t{folder}\n").strip()
+    commit = git(work, "commit-tree", tree, "-m", "recorded by an older benchtrail").strip()
+    git(work, "push", "-q", "origin", f"{commit}:refs/heads/{BRANCH}")
+    done = record(write_records(tmp_path / "a", [old, make_record(4)]), repo=work)
+    assert done.already == (legacy,) and done.added == (record_path(make_record(4)),)
+    assert sorted(files_on(remote)) == sorted([legacy, record_path(make_record(4))])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(["2026-03-02T13:12:40Z", "1970-01-01T00:00:00Z"]),
+                          st.sampled_from([None, "3f9c2a7e5b1d4c8f0a6e2d9b7c4a1f3e8d5b0c2a"]),
+                          st.sampled_from([None, "1", "2"]), st.integers(0, 3)), min_size=1, max_size=8))
+def test_n_distinct_records_leave_n_files(work: Path, tmp_path_factory: pytest.TempPathFactory,
+                                          identities: list[tuple[str, str | None, str | None, int]]) -> None:
+    records = []
+    for started, commit, job, value in identities:
+        each = golden()
+        each["run"]["started_at"], each["source"]["commit"], each["source"]["job_id"] = started, commit, job
+        each["run"]["duration_s"] = float(value)
+        records.append(each)
+    distinct = {record_bytes(each) for each in records}
+    paths = {record_path(each) for each in records}
+    assert len(paths) == len(distinct)
+    folder = tmp_path_factory.mktemp("records")
+    branch = f"prop-{len(list(folder.parent.iterdir()))}"
+    done = record(write_records(folder, records), repo=work, branch=branch, push=False)
+    assert set(done.added) == paths
 
 
 def test_one_bad_file_means_nothing_is_committed(work: Path, remote: Path, tmp_path: Path) -> None:
@@ -222,8 +252,9 @@ def test_only_trees_on_the_changed_path_are_rewritten(work: Path, remote: Path, 
     after = blob_oids(remote, BRANCH)
     assert {p: after[p] for p in before} == before
     assert set(after) - set(before) == set(done.added)
-    # root, results, suite, year, month: five trees read and five written, whatever the history
-    assert calls.count("ls-tree") == 5 and calls.count("mktree") == 5
+    # root, results, suite, year, month: five trees read and five written, whatever the history,
+    # and one listing of the paths the records had before paths had a digest
+    assert calls.count("ls-tree") == 6 and calls.count("mktree") == 5
 
 
 # --- parallel jobs: rejected pushes are retried on the new tip ---------------------------
@@ -338,8 +369,8 @@ def test_no_push_while_another_process_commits_loses_nothing(work: Path, tmp_pat
     real = store._commit
     others: list[str] = []
 
-    def commit_racing(repo: GitRepo, tip: Any, blobs: Any, message: str, identity: Any) -> Any:
-        result = real(repo, tip, blobs, message, identity)
+    def commit_racing(repo: GitRepo, tip: Any, blobs: Any, legacy: Any, message: str, identity: Any) -> Any:
+        result = real(repo, tip, blobs, legacy, message, identity)
         if not others:  # another process commits between our read of the tip and our update
             monkeypatch.setattr(store, "_commit", real)
             others.extend(record(write_records(tmp_path / "other", [make_record(7)]), repo=work,

@@ -33,7 +33,11 @@ class RecordOutcome:
 
 
 def _notices(done: Recorded, options: RecordOptions) -> tuple[str, ...]:
-    lines = [f"{path}: already recorded" for path in done.already]
+    """One line for what was there already (its path when it is one), one for the commit."""
+    lines = []
+    if done.already:
+        which = f" ({done.already[0]})" if len(done.already) == 1 else ""
+        lines.append(f"{len(done.already)} result(s) already recorded on {options.branch}{which}")
     if done.commit is not None:
         where = f"pushed to {options.remote}" if done.pushed else "committed locally (not pushed)"
         tries = f" after {done.attempts} attempts" if done.attempts > 1 else ""

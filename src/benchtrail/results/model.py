@@ -393,10 +393,23 @@ class Record:
         """``<suite>-<UTC timestamp>-<commit12>.json``: sortable, and unique per run."""
         return f"{self.suite}-{_stamp(self.started)}-{(self.source.commit or 'nocommit')[:12]}.json"
 
+    @property
+    def digest(self) -> str:
+        """The first 10 hex digits of the sha256 of the record's content (its JSON with sorted
+        keys): what tells two records apart when suite, time, commit and job are alike."""
+        text = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:10]
+
     def branch_path(self) -> str:
-        """``results/<suite>/<YYYY>/<MM>/<UTC-timestamp>-<commit12>-<job-id>.json``: where
-        the record lives on the results branch. Characters of the job id that do not
-        belong in a file name become ``_``."""
+        """``results/<suite>/<YYYY>/<MM>/<UTC-timestamp>-<commit12>-<job-id>-<digest>.json``:
+        where the record lives on the results branch. Two different records never share it
+        (the digest is of the content), and the same record always gets the same one.
+        Characters of the job id that do not belong in a file name become ``_``."""
+        return f"{self.legacy_branch_path()[:-len('.json')]}-{self.digest}.json"
+
+    def legacy_branch_path(self) -> str:
+        """Where the record was kept before paths had a digest: a record found there with the
+        same content is recorded already."""
         started = self.started
         commit = (self.source.commit or "nocommit")[:12]
         job = _UNSAFE.sub("_", self.source.job_id or "")[:_MAX_JOB_CHARS] or "local"

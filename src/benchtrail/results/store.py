@@ -113,11 +113,8 @@ def _write_tree(repo: GitRepo, tree: str | None, changes: dict[str, Any],
             if new is not None:
                 entries[name] = (_TREE_MODE, "tree", new)
                 changed = True
-        elif current is not None:
-            # Same path: the same run (suite, second, commit, job). Keep the first copy.
+        elif current is not None:  # the same path: the same content (the path ends in its digest)
             already.append(prefix + name)
-            if current[2] != change:
-                log.warning("%s%s: already recorded with other content; keeping the recorded one", prefix, name)
         else:
             entries[name] = (_BLOB_MODE, "blob", change)
             changed = True
@@ -128,18 +125,24 @@ def _write_tree(repo: GitRepo, tree: str | None, changes: dict[str, Any],
     return repo.run("mktree", "-z", "--missing", input_text=listing).strip()
 
 
-def _commit(repo: GitRepo, tip: str | None, blobs: dict[str, str], message: str,
+def _commit(repo: GitRepo, tip: str | None, blobs: dict[str, str], legacy: Mapping[str, str], message: str,
             identity: Mapping[str, str]) -> tuple[str | None, list[str], list[str]]:
+    """The commit on ``tip`` that adds ``blobs`` (path -> oid), or ``None`` when every one
+    is there already (at its path, or the same bytes at its ``legacy`` path); the paths
+    added and those found recorded."""
+    before = _recorded_before(repo, tip, blobs, legacy)
     changes: dict[str, Any] = {}
     for path, oid in blobs.items():
+        if path in before:
+            continue
         *folders, name = path.split("/")
         node = changes
         for folder in folders:
             node = node.setdefault(folder, {})
         node[name] = oid
-    already: list[str] = []
-    root = _write_tree(repo, f"{tip}^{{tree}}" if tip else None, changes, already, "")
-    added = sorted(set(blobs) - set(already))
+    already = sorted(legacy[path] for path in before)
+    root = _write_tree(repo, f"{tip}^{{tree}}" if tip else None, changes, already, "") if changes else None
+    added = sorted(set(blobs) - set(already) - before)
     if root is None:
         return None, added, already
     parents = ["-p", tip] if tip else []
@@ -147,22 +150,43 @@ def _commit(repo: GitRepo, tip: str | None, blobs: dict[str, str], message: str,
     return commit, added, already
 
 
-def _load_all(paths: Sequence[str | Path]) -> dict[str, bytes]:
-    """Canonical bytes by branch path; every file is validated before anything is written."""
+def _load_all(paths: Sequence[str | Path]) -> tuple[dict[str, bytes], dict[str, str]]:
+    """Canonical bytes by branch path (a record given twice is one), and each path's legacy
+    path; every file is validated before anything is written."""
     problems: list[str] = []
     loaded: dict[str, bytes] = {}
+    legacy: dict[str, str] = {}
     for path in paths:
         try:
             record = load_record(path)
         except RecordError as exc:
             problems.extend(exc.problems)
             continue
-        where, data = record.branch_path(), record_bytes(record)
-        if loaded.setdefault(where, data) != data:
-            log.warning("%s: %s is given twice with other content; keeping the first", path, where)
+        where = record.branch_path()
+        loaded[where] = record_bytes(record)
+        legacy[where] = record.legacy_branch_path()
     if problems:
         raise RecordError(*problems, "nothing was recorded")
-    return loaded
+    return loaded, legacy
+
+
+def _recorded_before(repo: GitRepo, tip: str | None, blobs: Mapping[str, str], legacy: Mapping[str, str],
+                     chunk: int = 1000) -> set[str]:
+    """The paths of ``blobs`` whose record the branch at ``tip`` holds at its legacy path
+    (recorded before paths had a digest), the same bytes."""
+    if tip is None:
+        return set()
+    wanted = {legacy[path]: path for path in blobs}
+    found: set[str] = set()
+    names = sorted(wanted)
+    for start in range(0, len(names), chunk):
+        out = repo.run("ls-tree", "-r", "-z", "--full-tree", tip, "--", *names[start:start + chunk])
+        for line in out.split("\0"):
+            if line:
+                meta, name = line.split("\t", 1)
+                if name in wanted and meta.split()[2] == blobs[wanted[name]]:
+                    found.add(wanted[name])
+    return found
 
 
 def _write_blobs(repo: GitRepo, contents: dict[str, bytes]) -> dict[str, str]:
@@ -241,13 +265,13 @@ def _is_ancestor(repo: GitRepo, older: str, newer: str) -> bool:
     return repo.result("merge-base", "--is-ancestor", older, newer).status == 0
 
 
-def _record_locally(repo: GitRepo, ref: str, blobs: dict[str, str], message: str,
+def _record_locally(repo: GitRepo, ref: str, blobs: dict[str, str], legacy: Mapping[str, str], message: str,
                     retries: int, identity: Mapping[str, str]) -> Recorded:
     """``--no-push``: commit on the local branch, retrying when another process of this
     checkout moved it in between (``update-ref`` checks the old value)."""
     for attempt in range(1, retries + 2):
         tip = repo.rev(ref)
-        commit, added, already = _commit(repo, tip, blobs, message, identity)
+        commit, added, already = _commit(repo, tip, blobs, legacy, message, identity)
         if commit is None:
             return Recorded(None, (), tuple(already), 0, False)
         try:
@@ -277,7 +301,7 @@ def record(
     ``remote`` (retrying on the new tip when another job pushed first). ``access`` says
     where ``remote`` is pushed to and with which secrets (default: the remote as
     configured); ``identity`` is the commit's author and committer (``identity_env``)."""
-    contents = _load_all(paths)
+    contents, legacy = _load_all(paths)
     access = access if access is not None else remote_access(remote)
     identity = identity if identity is not None else identity_env()
     git_repo = open_repo(repo, access.secrets)
@@ -288,7 +312,7 @@ def record(
     blobs = _write_blobs(git_repo, contents)
     message = _message(sorted(contents))
     if not push:
-        return _record_locally(git_repo, local_ref, blobs, message, retries, identity)
+        return _record_locally(git_repo, local_ref, blobs, legacy, message, retries, identity)
 
     deadline = time.monotonic() + retry_timeout_s
     busy: StoreError | None = None
@@ -299,7 +323,7 @@ def record(
             busy = exc
         else:
             busy = None
-            commit, added, already = _commit(git_repo, tip, blobs, message, identity)
+            commit, added, already = _commit(git_repo, tip, blobs, legacy, message, identity)
             if commit is None:
                 return Recorded(None, (), tuple(already), attempt, False)
             if _push(git_repo, access, commit, branch):
