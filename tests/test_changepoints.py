@@ -16,6 +16,7 @@ from benchtrail.compare.changepoints import (
     ChangePoint,
     describe_change_points,
     detect_change_points,
+    unanalysable,
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools" / "perf"))
@@ -114,12 +115,33 @@ def test_min_size_is_respected_and_checked() -> None:
         detect_change_points(values, min_size=0)
 
 
-@pytest.mark.parametrize("bad", [0.0, -1.0, math.nan, math.inf])
-def test_values_without_a_logarithm_are_refused(bad: float) -> None:
+@pytest.mark.parametrize(("bad", "message"), [(0.0, "finite positive"), (-1.0, "finite positive"),
+                                              (math.nan, "finite"), (math.inf, "finite")])
+def test_values_without_a_logarithm_are_refused(bad: float, message: str) -> None:
     values = [1.0] * 30
     values[7] = bad
-    with pytest.raises(ValueError, match=r"values\[7\]: expected a finite positive number"):
+    with pytest.raises(ValueError, match=rf"values\[7\]: expected a {message} number"):
         detect_change_points(values)
+
+
+def test_zero_and_negative_values_are_analysed_on_a_linear_scale() -> None:
+    rng = np.random.default_rng(5)
+    values = list(rng.normal(-5.0, 0.3, 30)) + list(rng.normal(5.0, 0.3, 30))
+    (found,) = describe_change_points(values)
+    assert found.index == 30 and found.before == pytest.approx(-5, abs=0.3) and found.change == pytest.approx(2, abs=0.2)
+    from_zero = describe_change_points([0.0] * 20 + [3.0, 3.1, 2.9, 3.0, 3.05] * 4)
+    assert [(c.index, c.change) for c in from_zero] == [(20, math.inf)]
+    assert detect_change_points([0.0, 1.0] * 20, scale="linear") == []
+
+
+@pytest.mark.parametrize(("values", "why"), [
+    ([1.0] * 9, "9 values, too few to find a change point (10 needed)"),
+    ([2.0] * 30, "every value is the same"),
+    ([1.0, math.nan] * 10, "a value is not a finite number"),
+    ([1.0, 2.0] * 10, None),
+])
+def test_what_cannot_be_analysed_says_why(values: list[float], why: str | None) -> None:
+    assert unanalysable(values) == why
 
 
 def test_a_nested_sequence_is_refused() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -339,6 +340,7 @@ def test_change_points_name_the_commit_of_a_30_percent_step(stepped: Path) -> No
     assert lines[0].split() == ["date", "commit", "suite", "benchmark", "metric", "environment", "before", "after",
                                 "change", "unit"]
     assert len(lines) == 3 and lines[2].split()[1] == sha(13)[:12]
+    assert re.search(r" \+(29|30|31)\.\d % +ms$", lines[2])  # as compare says it
     (step,) = json.loads(_steps(stepped, "--format", "json").stdout)
     assert step["commit"] == sha(13) and step["change"] == pytest.approx(0.3, abs=0.03)
     assert step["benchmark"] == "double" and step["metric"] == "latency_ms"
@@ -354,6 +356,14 @@ def test_change_points_of_pure_noise_are_none(stepped: Path) -> None:
     assert json.loads(result.stdout) == []
     csv_only_header = invoke("history", "--repo", stepped, "--change-points", "--suite", "calm", "--format", "csv")
     assert len(csv_only_header.stdout.splitlines()) == 1
+
+
+def test_a_series_too_short_for_change_points_says_so(work: Path, tmp_path: Path) -> None:
+    push_history(work, history([10.0] * 6, seed=35), tmp_path / "hist")
+    result = _steps(work, "--metric", "latency_ms")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ("Note: demo double latency_ms (" + history([10.0], seed=35)[0]["environment"]["fingerprint"][:8]
+                             + "): no change points: 6 values, too few to find a change point (10 needed)\n")
 
 
 # --- failing calls, missing benchmarks, a record given twice --------------------------------------

@@ -217,9 +217,12 @@ def history_command(repo: Path, remote: str, branch: str, suite: str | None, ben
     """Print the history of every benchmark x metric on the results branch, oldest first."""
     from benchtrail.commands.show_history import HistoryOptions, history
 
-    click.echo(history(HistoryOptions(repo=repo, remote=remote, branch=branch, suite=suite, benchmark=benchmark,
-                                      metric=metric, ref=ref, environment=environment, fmt=fmt, cache=cache,
-                                      fetch=fetch, change_points=change_points)), nl=False)
+    found = history(HistoryOptions(repo=repo, remote=remote, branch=branch, suite=suite, benchmark=benchmark,
+                                   metric=metric, ref=ref, environment=environment, fmt=fmt, cache=cache,
+                                   fetch=fetch, change_points=change_points))
+    click.echo(found.text, nl=False)
+    for note in found.notes:
+        click.echo(f"Note: {note}", err=True)
 
 
 class _PercentType(click.ParamType):

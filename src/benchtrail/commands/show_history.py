@@ -8,7 +8,7 @@ from pathlib import Path
 from benchtrail.gitlab.ci import CiContext, read_ci
 from benchtrail.results.branch import DEFAULT_BRANCH
 
-__all__ = ["HistoryOptions", "history"]
+__all__ = ["HistoryOptions", "HistoryOutput", "history"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,7 +28,14 @@ class HistoryOptions:
     change_points: bool = False
 
 
-def history(options: HistoryOptions, ci: CiContext | None = None) -> str:
+@dataclass(frozen=True)
+class HistoryOutput:
+    text: str
+    #: lines for stderr: the series that cannot have change points, and why
+    notes: tuple[str, ...] = ()
+
+
+def history(options: HistoryOptions, ci: CiContext | None = None) -> HistoryOutput:
     """The history (or with ``change_points`` the steps) as text in ``options.fmt``."""
     from benchtrail.results.gitrepo import remote_access
     from benchtrail.results.history import iter_records
@@ -42,7 +49,8 @@ def history(options: HistoryOptions, ci: CiContext | None = None) -> str:
     points = series((s.record for s in stored), suite=options.suite, benchmark=options.benchmark,
                     metric=options.metric, ref=options.ref, environment=options.environment)
     if not options.change_points:
-        return format_points(points, options.fmt)
+        return HistoryOutput(format_points(points, options.fmt))
     from benchtrail.compare.steps import find_steps, format_steps
 
-    return format_steps(find_steps(points), options.fmt)
+    steps, notes = find_steps(points)
+    return HistoryOutput(format_steps(steps, options.fmt), tuple(notes))

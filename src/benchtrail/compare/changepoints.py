@@ -22,9 +22,10 @@ Why it needs no tuning per series:
   ``PENALTY_PER_LOG_N * log(n)``, a BIC-type penalty. On pure noise with 2 % outliers it
   finds something in about 1 series of 200 (n = 50 to 1,000), 1 in 50 at n = 20.
 
-Edge cases: fewer than ``2 * min_size`` values, or a constant series, give no change points.
-A non-finite, zero or negative value raises ``ValueError`` (the logarithm needs positive
-values; a zero duration is a measuring error, not a level). Time is O(n) to O(n^2) in numpy:
+Edge cases: fewer than ``2 * min_size`` values, or a constant series, give no change points
+(``unanalysable`` says why in words). A series with a zero or negative value (a difference, a
+count that can be zero) is analysed on a linear scale, where a step is an absolute change;
+``describe_change_points`` chooses the scale. A non-finite value raises ``ValueError``. Time is O(n) to O(n^2) in numpy:
 about 0.1 s for 1,000 values, 1 s for 5,000.
 """
 
@@ -45,6 +46,7 @@ __all__ = [
     "ChangePoint",
     "describe_change_points",
     "detect_change_points",
+    "unanalysable",
 ]
 
 MIN_SIZE = 5
@@ -75,18 +77,20 @@ class ChangePoint:
 
 
 def detect_change_points(values: Sequence[float], *, min_size: int = MIN_SIZE,
-                         penalty: float | None = None, trend: bool = True) -> list[int]:
+                         penalty: float | None = None, trend: bool = True, scale: str = "log") -> list[int]:
     """Return the sorted indices where a new segment starts (never 0); see the module doc.
 
     ``min_size`` is the fewest records per segment; ``penalty`` the cost of one change in
     noise variances (default ``PENALTY_PER_LOG_N * log(n)``); ``trend`` fits a slow shared
     trend along with the steps (turn it off for a short window, a few dozen records, where
-    a drift cannot show but a step in the middle would be taken for a slope). Raises
-    ``ValueError`` for a non-finite or non-positive value, or ``min_size < 1``.
+    a drift cannot show but a step in the middle would be taken for a slope); ``scale``
+    ``"log"`` (relative steps) or ``"linear"`` (absolute steps, for values that can be zero
+    or negative). Raises ``ValueError`` for a non-finite value, a non-positive one on the log
+    scale, or ``min_size < 1``.
     """
     if min_size < 1:
         raise ValueError(f"min_size must be at least 1, got {min_size}")
-    logs = _log_values(values)
+    logs = _log_values(values) if scale == "log" else _finite_values(values)
     n = len(logs)
     if n < 2 * min_size:
         return []
@@ -112,22 +116,52 @@ def detect_change_points(values: Sequence[float], *, min_size: int = MIN_SIZE,
 
 def describe_change_points(values: Sequence[float], *, min_size: int = MIN_SIZE,
                            penalty: float | None = None) -> list[ChangePoint]:
-    """Detect the change points and give each the medians of the segments around it."""
-    indices = detect_change_points(values, min_size=min_size, penalty=penalty)
+    """Detect the change points (on a log scale, or a linear one when a value is zero or
+    negative) and give each the medians of the segments around it; ``change`` is relative
+    to the earlier level's size (infinite from a level of zero)."""
+    scale = "log" if all(value > 0 for value in values) else "linear"
+    indices = detect_change_points(values, min_size=min_size, penalty=penalty, scale=scale)
     data = np.asarray(values, dtype=float)
     bounds = [0, *indices, len(data)]
     medians = [float(np.median(data[a:b])) for a, b in itertools.pairwise(bounds)]
     return [ChangePoint(index=index, before=medians[k], after=medians[k + 1],
-                        change=medians[k + 1] / medians[k] - 1.0)
+                        change=_relative(medians[k], medians[k + 1]))
             for k, index in enumerate(indices)]
+
+
+def unanalysable(values: Sequence[float], *, min_size: int = MIN_SIZE) -> str | None:
+    """Why ``values`` can have no change point, in words, or ``None`` when they can."""
+    data = np.asarray(values, dtype=float)
+    if not np.isfinite(data).all():
+        return "a value is not a finite number"
+    if len(data) < 2 * min_size:
+        return f"{len(data)} values, too few to find a change point ({2 * min_size} needed)"
+    if np.ptp(data) == 0:
+        return "every value is the same"
+    return None
+
+
+def _relative(before: float, after: float) -> float:
+    if before != 0:
+        return (after - before) / abs(before)
+    return math.copysign(math.inf, after) if after else 0.0
+
+
+def _finite_values(values: Sequence[float]) -> np.ndarray:
+    """``values`` as a flat float array, refusing a non-finite one."""
+    data = np.asarray(values, dtype=float)
+    if data.ndim != 1:
+        raise ValueError(f"values must be a flat sequence of numbers, got shape {data.shape}")
+    bad = np.flatnonzero(~np.isfinite(data))
+    if bad.size:
+        raise ValueError(f"values[{int(bad[0])}]: expected a finite number, got {data[int(bad[0])]!r}")
+    return data
 
 
 def _log_values(values: Sequence[float]) -> np.ndarray:
     """The natural log of ``values``, refusing what has none."""
-    data = np.asarray(values, dtype=float)
-    if data.ndim != 1:
-        raise ValueError(f"values must be a flat sequence of numbers, got shape {data.shape}")
-    bad = np.flatnonzero(~np.isfinite(data) | (data <= 0))
+    data = _finite_values(values)
+    bad = np.flatnonzero(data <= 0)
     if bad.size:
         first = int(bad[0])
         raise ValueError(f"values[{first}]: expected a finite positive number, got {data[first]!r}"

@@ -34,9 +34,12 @@ def format_quantity(value: float | None, unit: str) -> str:
 
 
 def format_change(change: float | None) -> str:
-    """A relative change as a signed percentage: ``+12.3 %``, ``-0.4 %``."""
+    """A relative change as a signed percentage: ``+12.3 %``, ``-0.4 %``; ``from 0`` for a
+    change from a level of zero (infinite)."""
     if change is None:
         return "-"
+    if math.isinf(change):
+        return "from 0"
     return f"{change * 100:+.1f} %"
 
 

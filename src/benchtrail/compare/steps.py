@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import groupby
 
-from benchtrail.compare.changepoints import describe_change_points
+from benchtrail.compare.changepoints import describe_change_points, unanalysable
+from benchtrail.compare.render import format_change
 from benchtrail.results.series import Point
 from benchtrail.results.tabular import format_rows
 
@@ -44,24 +45,32 @@ def _key(point: Point) -> tuple[str, str, str, str]:
     return point.suite, point.benchmark, point.metric, point.fingerprint
 
 
-def find_steps(points: Sequence[Point]) -> list[Step]:
+def _series(points: Sequence[Point]) -> list[tuple[tuple[str, str, str, str], list[Point]]]:
+    """Each series of ``points``, oldest point first (``sorted`` is stable)."""
+    return [(key, list(group)) for key, group in groupby(sorted(points, key=_key), key=_key)]
+
+
+def find_steps(points: Sequence[Point]) -> tuple[list[Step], list[str]]:
     """The steps of every series in ``points`` (as ``series`` returns them: oldest first),
-    by series, then in time order. Series with zero or negative values are skipped: a
-    relative level means nothing there."""
-    steps = []
-    for key, group in groupby(sorted(points, key=_key), key=_key):
-        run = list(group)  # sorted() is stable: still oldest first
+    by series, then in time order; and one line for each series that cannot have any,
+    saying why. A series with a zero or negative value steps on a linear scale."""
+    steps, notes = [], []
+    for key, run in _series(points):
         values = [p.value for p in run]
-        if min(values) <= 0:
+        why = unanalysable(values)
+        if why is not None:
+            notes.append(f"{key[0]} {key[1]} {key[2]} ({key[3][:8]}): no change points: {why}")
             continue
         for found in describe_change_points(values):
             at = run[found.index]
             steps.append(Step(*key, started_at=at.started_at, commit=at.commit, ref=at.ref,
                               before=found.before, after=found.after, change=found.change,
                               unit=at.unit, direction=at.direction))
-    return steps
+    return steps, notes
 
 
 def format_steps(steps: Sequence[Step], fmt: str) -> str:
-    """``steps`` as ``table``, ``json`` or ``csv``, like ``benchtrail history``'s points."""
-    return format_rows(steps, fmt, _COLUMNS, _HEADERS, ("before", "after", "change"))
+    """``steps`` as ``table`` (the change in %, as ``compare`` says it), ``json`` or ``csv``
+    (the change as a fraction), like ``benchtrail history``'s points."""
+    return format_rows(steps, fmt, _COLUMNS, _HEADERS, ("before", "after", "change"),
+                       shown={"change": format_change})

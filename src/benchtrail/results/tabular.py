@@ -6,7 +6,7 @@ import csv
 import dataclasses
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from benchtrail.results.series import Point
@@ -18,10 +18,11 @@ _HEADERS = ("date", "commit", "ref", "environment", "suite", "benchmark", "metri
 
 
 def format_rows(rows: Sequence[Any], fmt: str, columns: Sequence[str], headers: Sequence[str],
-                numbers: Sequence[str]) -> str:
+                numbers: Sequence[str], shown: Mapping[str, Callable[[Any], str]] | None = None) -> str:
     """Dataclass ``rows`` as ``table`` (aligned text, headed ``headers``), ``json`` (a
     list of objects) or ``csv`` (headed by the ``columns``). Only the ``numbers``
-    columns are read as numbers; a ``commit`` column is shortened in tables."""
+    columns are read as numbers; a ``commit`` column is shortened in tables, and the
+    columns in ``shown`` are written by its function there."""
     if fmt == "json":
         return json.dumps([dataclasses.asdict(r) for r in rows], indent=2, ensure_ascii=False) + "\n"
     cells = [[getattr(r, c) for c in columns] for r in rows]
@@ -33,13 +34,15 @@ def format_rows(rows: Sequence[Any], fmt: str, columns: Sequence[str], headers: 
         return buffer.getvalue()
     from tabulate import tabulate
 
-    if "commit" in columns:
-        at = list(columns).index("commit")
-        for row in cells:
-            row[at] = row[at][:12] if row[at] else None
+    shown = {"commit": lambda commit: commit[:12] if commit else None, **(shown or {})}
+    for name, show in shown.items():
+        if name in columns:
+            at = list(columns).index(name)
+            for row in cells:
+                row[at] = show(row[at])
     # tabulate would otherwise re-read a ref "1.10" as 1.1, or an all-digit commit or
     # fingerprint as an integer.
-    text_columns = [i for i, c in enumerate(columns) if c not in numbers]
+    text_columns = [i for i, c in enumerate(columns) if c not in numbers or c in shown]
     return tabulate(cells, headers=list(headers), floatfmt=".6g", missingval="-",
                     disable_numparse=text_columns if cells else True) + "\n"
 
