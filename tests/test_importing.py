@@ -3,13 +3,15 @@ deterministic names and bytes, and no file overwritten."""
 
 from __future__ import annotations
 
+import logging
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from test_importers import DATA, SAMPLES
 
-from benchtrail.commands.importing import ImportOptions
+from benchtrail.commands.importing import ImportOptions, default_branch
 from benchtrail.commands.importing import import_results as import_command
 from benchtrail.errors import ImportFormatError
 from benchtrail.results import load_record
@@ -90,3 +92,28 @@ def test_a_refused_import_writes_nothing(tmp_path: Path) -> None:
     with pytest.raises(ImportFormatError, match="^suite: expected lower-case"):
         import_results("hyperfine", [SAMPLES["hyperfine"]], suite="My Suite", out_dir=tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_records_that_name_no_branch_get_the_one_given_or_the_default(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI_DEFAULT_BRANCH", raising=False)
+    (given,) = import_results("hyperfine", [SAMPLES["hyperfine"]], suite="s", out_dir=tmp_path / "a", ref="develop")
+    assert load_record(given).source.ref == "develop"
+    subprocess.run(["git", "init", "-q", "-b", "trunk", str(tmp_path / "repo")], check=True)
+    (default,) = import_results("hyperfine", [SAMPLES["hyperfine"]], suite="s", out_dir=tmp_path / "b",
+                                repo=tmp_path / "repo")
+    assert load_record(default).source.ref == "trunk" and default_branch(tmp_path / "repo") == "trunk"
+    assert default_branch(tmp_path) is None or default_branch(tmp_path) != "trunk"
+
+
+def test_without_any_branch_a_warning_says_they_cannot_be_a_baseline(tmp_path: Path,
+                                                                     caplog: pytest.LogCaptureFixture,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI_DEFAULT_BRANCH", raising=False)
+    outside = tmp_path / "not-a-repo"
+    outside.mkdir()
+    with caplog.at_level(logging.WARNING, logger="benchtrail"):
+        (path,) = import_results("hyperfine", [SAMPLES["hyperfine"]], suite="s", out_dir=tmp_path / "a",
+                                 repo=outside)
+    assert load_record(path).source.ref is None
+    assert "1 imported record(s) name no branch, and none was given" in caplog.text

@@ -448,11 +448,16 @@ def _formats_help() -> str:
               help="Write the records into this folder.")
 @click.option("--machine", default=None,
               help="Label of the machine class the results were measured on (default: $BENCHTRAIL_MACHINE).")
-def import_command(fmt: str, paths: tuple[Path, ...], suite: str, out_dir: Path, machine: str | None) -> None:
+@click.option("--ref", default=None,
+              help="The branch the results were measured on, for those that do not say; what makes them a "
+                   "baseline for compare (default: $CI_DEFAULT_BRANCH, else the repository's default branch).")
+def import_command(fmt: str, paths: tuple[Path, ...], suite: str, out_dir: Path, machine: str | None,
+                   ref: str | None) -> None:
     """Turn another tool's results (FORMAT, listed below) at PATHS into result records."""
     from benchtrail.commands.importing import ImportOptions, import_results
 
-    for written in import_results(ImportOptions(fmt=fmt, paths=paths, suite=suite, out_dir=out_dir, machine=machine)):
+    for written in import_results(ImportOptions(fmt=fmt, paths=paths, suite=suite, out_dir=out_dir, machine=machine,
+                                                ref=ref)):
         click.echo(written)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,7 +13,9 @@ from benchtrail.commands.defaults import OUT_DIR
 from benchtrail.gitlab.ci import CiContext, read_ci
 from benchtrail.results.model import Record
 
-__all__ = ["ImportOptions", "import_results"]
+__all__ = ["ImportOptions", "default_branch", "import_results"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -21,6 +25,40 @@ class ImportOptions:
     suite: str
     out_dir: Path = OUT_DIR
     machine: str | None = None
+    #: the branch the results were measured on, for those that do not say (default: the
+    #: repository's default branch): what makes them a baseline for ``compare``
+    ref: str | None = None
+    repo: Path = Path(".")
+
+
+def default_branch(repo: Path) -> str | None:
+    """The default branch of the repository at ``repo``: its remote's ``HEAD``, else the
+    branch checked out; ``None`` outside a repository or on a detached checkout."""
+    from benchtrail.errors import StoreError
+    from benchtrail.results.gitrepo import open_repo
+
+    try:
+        git = open_repo(repo)
+    except StoreError:
+        return None
+    remote_head = git.result("symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD")
+    if remote_head.status == 0 and remote_head.stdout.strip():
+        return remote_head.stdout.strip().removeprefix("origin/")
+    current = git.result("branch", "--show-current")
+    return current.stdout.strip() or None
+
+
+def _on_branch(records: list[Record], ref: str | None) -> list[Record]:
+    """``records``, those that name no branch given ``ref`` (a warning when there is none)."""
+    unnamed = sum(record.source.ref is None for record in records)
+    if not unnamed:
+        return records
+    if ref is None:
+        log.warning("%d imported record(s) name no branch, and none was given: they cannot be a baseline "
+                    "for compare; give --ref BRANCH", unnamed)
+        return records
+    return [record if record.source.ref is not None
+            else record.replace(source=dataclasses.replace(record.source, ref=ref)) for record in records]
 
 
 def _same_bytes(path: Path, data: bytes) -> bool:
@@ -60,13 +98,15 @@ def import_results(options: ImportOptions, ci: CiContext | None = None) -> list[
     ``options.out_dir`` and return their paths, in input order. Nothing is written when
     any input is bad, and no file is overwritten; a failed write removes what this call
     wrote. The machine label defaults to ``BENCHTRAIL_MACHINE`` (never to this job's
-    runner tags: the results were measured elsewhere)."""
+    runner tags: the results were measured elsewhere); records that name no branch get
+    ``options.ref``, else ``CI_DEFAULT_BRANCH``, else the repository's default branch."""
     from benchtrail.importers import read_records
     from benchtrail.results.record import dump_record
 
     ci = ci if ci is not None else read_ci()
     machine = options.machine or ci.machine_label
     records = read_records(options.fmt, list(options.paths), suite=options.suite, machine=machine)
+    records = _on_branch(records, options.ref or ci.variables.get("CI_DEFAULT_BRANCH") or default_branch(options.repo))
     placed = _placed(records, Path(options.out_dir))
     written: list[Path] = []
     try:
