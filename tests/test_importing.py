@@ -117,3 +117,4 @@ def test_without_any_branch_a_warning_says_they_cannot_be_a_baseline(tmp_path: P
                                  repo=outside)
     assert load_record(path).source.ref is None
     assert "1 imported record(s) name no branch, and none was given" in caplog.text
+    assert "1 imported record(s) do not say when they ran: dated 1970-01-01T00:00:00Z" in caplog.text

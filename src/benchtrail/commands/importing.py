@@ -93,6 +93,16 @@ def _placed(records: list[Record], out_dir: Path) -> list[tuple[Path, bytes, boo
     return placed
 
 
+def _say_undated(records: list[Record]) -> None:
+    """One warning for the records whose input does not say when they ran."""
+    from benchtrail.importers.base import UNKNOWN_START
+
+    undated = sum(record.run.started_at == UNKNOWN_START for record in records)
+    if undated:
+        log.warning("%d imported record(s) do not say when they ran: dated %s (the input has no time), so they "
+                    "sort before every dated run", undated, UNKNOWN_START)
+
+
 def import_results(options: ImportOptions, ci: CiContext | None = None) -> list[Path]:
     """Turn the ``options.fmt`` outputs at ``options.paths`` into result records in
     ``options.out_dir`` and return their paths, in input order. Nothing is written when
@@ -107,6 +117,7 @@ def import_results(options: ImportOptions, ci: CiContext | None = None) -> list[
     machine = options.machine or ci.machine_label
     records = read_records(options.fmt, list(options.paths), suite=options.suite, machine=machine)
     records = _on_branch(records, options.ref or ci.variables.get("CI_DEFAULT_BRANCH") or default_branch(options.repo))
+    _say_undated(records)
     placed = _placed(records, Path(options.out_dir))
     written: list[Path] = []
     try:
