@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 from typing import Any
@@ -36,10 +37,11 @@ def test_one_record_per_result_file_with_its_commit_and_date() -> None:
     ]
     hardware = records[0].environment.hardware
     assert (hardware.cpu_model, hardware.cpu_count, hardware.runner_label) == (
-        "AMD EPYC 7B13", 4, "ci-runner-1")
+        "AMD EPYC 7B13", 4, "ci-runner-1 / existing-py_tmp_asvenv_bin_python")
     assert records[0].environment.platform == "Linux 6.8.0-1015-gcp"
     assert records[0].run.started_at == "2026-11-25T01:32:44Z"  # the first benchmark's start
-    assert _records(machine="bench-box")[0].environment.hardware.runner_label == "bench-box"
+    assert (_records(machine="bench-box")[0].environment.hardware.runner_label
+            == "bench-box / existing-py_tmp_asvenv_bin_python")
 
 
 def test_parameterized_benchmarks_get_named_params() -> None:
@@ -131,3 +133,31 @@ def test_not_an_asv_folder(tmp_path: Path) -> None:
         _records(tmp_path)
     with pytest.raises(ImportFormatError, match="expected an asv results folder"):
         _records(tmp_path / "nothing")
+
+
+def test_each_asv_environment_is_a_series_of_its_own(tmp_path: Path) -> None:
+    copy = tmp_path / "results"
+    shutil.copytree(RESULTS, copy)
+    other = json.loads(LATER.read_text())
+    other["env_name"], other["python"] = "virtualenv-py3.13", "3.13"
+    (copy / "ci-runner-1" / "428465a3-virtualenv-py3.13.json").write_text(json.dumps(other))
+    records = _records(copy)
+    by_env = {r.environment.hardware.runner_label: r.fingerprint for r in records}
+    assert sorted(by_env) == ["ci-runner-1 / existing-py_tmp_asvenv_bin_python", "ci-runner-1 / virtualenv-py3.13"]
+    assert len(set(by_env.values())) == 2
+
+
+def test_results_of_a_benchmark_version_no_longer_listed_are_left_out(tmp_path: Path,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    copy = tmp_path / "results"
+    shutil.copytree(RESULTS, copy)
+    target = copy / "ci-runner-1" / LATER.name
+    document = json.loads(target.read_text())
+    at = document["result_columns"].index("version")
+    document["results"]["bench_infer.peakmem_load_weights"][at] = "an-older-version"
+    target.write_text(json.dumps(document))
+    with caplog.at_level(logging.WARNING, logger="benchtrail"):
+        records = _records(copy)
+    later = next(r for r in records if r.source.commit and r.source.commit.startswith("428465a3"))
+    assert "peakmem_load_weights" not in {b.name.rsplit(".", 1)[-1] for b in later.benchmarks}
+    assert "1 benchmark result(s) of a version that benchmarks.json no longer lists were left out" in caplog.text

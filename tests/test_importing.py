@@ -30,7 +30,7 @@ def test_every_sample_imports_into_valid_records(fmt: str, tmp_path: Path) -> No
     for path in written:
         record = load_record(path)
         assert record.suite == "imported"
-        assert record.environment.hardware.runner_label == "ci-small"
+        assert record.environment.hardware.runner_label.split(" / ")[0] == "ci-small"  # asv adds its env
         assert record.run.tool_version
         assert path.name.startswith("imported-")
 

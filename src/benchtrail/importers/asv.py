@@ -21,6 +21,7 @@ the earliest benchmark start, or the commit time when the file does not say.
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import re
 from pathlib import Path
@@ -43,6 +44,8 @@ from benchtrail.importers.reader import Bad, Node, Problems, limit, load_json
 from benchtrail.results.model import Benchmark, Metric, Record
 
 __all__ = ["IMPORTER", "machine_facts", "param_value", "read"]
+
+log = logging.getLogger(__name__)
 
 _RESULT_VERSION = 2
 #: benchmark type -> (metric name, unit, factor from asv's unit)
@@ -163,8 +166,27 @@ def machine_facts(machine: Node) -> dict[str, Any]:
             "platform": platform or None, "label": text("machine")}
 
 
+def _current(rows: list[tuple[str, Node]], columns: list[str],
+             info: dict[str, Any]) -> tuple[list[tuple[str, Node]], int]:
+    """The rows measured with the benchmark version that ``benchmarks.json`` lists (all of
+    them without one), and how many were of another version: asv hides those, and a
+    changed benchmark must not join the old one's series."""
+    if "version" not in columns:
+        return rows, 0
+    at = columns.index("version")
+    kept = []
+    for name, node in rows:
+        current = info.get(name, {}).get("version")
+        row = node.value
+        if current is None or not isinstance(row, list) or at >= len(row) or row[at] in (None, current):
+            kept.append((name, node))  # a malformed row is left for the reader to name
+    return kept, len(rows) - len(kept)
+
+
 def _record(path: Path, machine: dict[str, Any], infos: dict[str, Any],
-            context: Context) -> Record:
+            context: Context) -> tuple[Record, int]:
+    """The record of one result file, and how many of its benchmarks were of a version
+    that ``benchmarks.json`` no longer lists (left out)."""
     doc = load_json(path)
     problems = Problems(str(path))
     try:
@@ -185,11 +207,15 @@ def _record(path: Path, machine: dict[str, Any], infos: dict[str, Any],
             key: value.value for key, value in requirements.fields()
             if isinstance(value.value, str) and value.value}
         env = environment(context, python=python.text() if python else None, packages=packages,
-                          **machine)
+                          env=env_name, **machine)
     except Bad as bad:
         problems.add(bad)
         problems.check()
     info = {name: value for name, value in infos.items() if isinstance(value, dict)}
+    rows, stale = _current(rows, columns, info)
+    if not rows:
+        problems.add(doc.get("results").fail("expected at least one benchmark of a version benchmarks.json lists"))
+        problems.check()
     names = {node.path: name for name, node in rows}
     converted = problems.each(
         [node for _, node in rows],
@@ -199,8 +225,9 @@ def _record(path: Path, machine: dict[str, Any], infos: dict[str, Any],
     problems.check()
     starts = [start for _, found, _ in converted for start in found]
     started = from_epoch_ms(Node(min(starts))) if starts else commit_time
-    return record(context, entries, source_block=source(commit, time=commit_time), environment_block=env,
+    made = record(context, entries, source_block=source(commit, time=commit_time), environment_block=env,
                   started_at=started, duration_s=sum(spent for _, _, spent in converted), timer="asv")
+    return made, stale
 
 
 def read(path: Path, context: Context) -> list[Record]:
@@ -218,6 +245,7 @@ def read(path: Path, context: Context) -> list[Record]:
     infos = infos if isinstance(infos, dict) else {}
     records: list[Record] = []
     lines: list[str] = []
+    stale = 0
     for folder in machines:
         try:
             machine = machine_facts(load_json(folder / "machine.json"))
@@ -231,13 +259,19 @@ def read(path: Path, context: Context) -> list[Record]:
             if result.name in ("machine.json", "benchmarks.json"):
                 continue
             try:
-                records.append(_record(result, machine, infos, context))
+                made, left_out = _record(result, machine, infos, context)
             except ImportFormatError as exc:
                 lines.extend(exc.problems)
+                continue
+            records.append(made)
+            stale += left_out
     if lines:
         raise ImportFormatError(*limit(lines))
     if not records:
         raise ImportFormatError(f"{path}: no asv result files in it")
+    if stale:
+        log.warning("%s: %d benchmark result(s) of a version that benchmarks.json no longer lists were left out "
+                    "(asv hides them too)", path, stale)
     return records
 
 

@@ -140,16 +140,20 @@ def source(commit: str | None, *, time: str | None = None, title: str | None = N
 
 def environment(context: Context, *, cpu_model: str | None = None, cpu_count: int | None = None,
                 python: str | None = None, platform: str | None = None,
-                packages: dict[str, str] | None = None, label: str | None = None) -> Environment:
+                packages: dict[str, str] | None = None, label: str | None = None,
+                env: str | None = None) -> Environment:
     """The ``environment`` block from what the input says. Unknown hardware is
     "unknown" with one CPU (the schema needs a count of at least 1); the runner label
-    is the ``--machine`` given, else ``label`` (e.g. asv's machine name), else empty."""
+    is the ``--machine`` given, else ``label`` (e.g. asv's machine name), else empty,
+    followed by ``env`` (a software environment whose runs must never join another's
+    series, such as asv's env name: the label is part of the fingerprint)."""
+    machine = context.machine or label or ""
     hardware = Hardware(
         cpu_model=cpu_model.strip() if cpu_model and cpu_model.strip() else UNKNOWN,
         cpu_count=cpu_count if cpu_count and cpu_count >= 1 else 1,
         gpu_model=None,
         gpu_count=0,
-        runner_label=context.machine or label or "",
+        runner_label=" / ".join(part for part in (machine, env) if part),
     )
     return Environment(fingerprint=hardware.fingerprint, hardware=hardware, gpu=None,
                        python=python or UNKNOWN, platform=platform or UNKNOWN,
