@@ -20,7 +20,7 @@ from benchtrail.compare.changepoints import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools" / "perf"))
-from histories import ci_history, random_steps
+from histories import ci_history, random_steps, wandering_history
 
 CVS = (0.01, 0.02, 0.03, 0.05)
 
@@ -192,3 +192,16 @@ def test_1000_points_take_well_under_half_a_second() -> None:
             detect_change_points(values)
             best = min(best, time.perf_counter() - start)
         assert best < 0.5
+
+
+@pytest.mark.parametrize("phi", [0.5, 0.8])
+def test_noise_that_wanders_is_not_cut_into_steps(phi: float) -> None:
+    cut = sum(bool(detect_change_points(wandering_history(np.random.default_rng([seed, 21]), 200, phi=phi)))
+              for seed in range(40))
+    assert cut <= 2  # the penalty alone, in units of neighbouring differences, cut 75-100 % of them
+
+
+def test_a_step_in_wandering_noise_is_still_found() -> None:
+    values = np.array(wandering_history(np.random.default_rng(22), 200, phi=0.5, cv=0.02))
+    values[100:] *= 1.3
+    assert detect_change_points(list(values)) == [100]

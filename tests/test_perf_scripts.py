@@ -47,7 +47,9 @@ def test_bench_changepoints_quick_scores_every_detector() -> None:
     detectors = ["benchtrail", "binseg-bic"]
     if importlib.util.find_spec("otava") is not None:
         detectors.append("otava")
-    for line in ("Machine:", "Command:", "Python:", "F1", "Pure noise", "Goal: benchtrail F1", *detectors):
+    for line in ("Machine:", "Command:", "Python:", "F1", "Pure noise", "Goal: benchtrail F1", *detectors,
+                 "No step, but noise that wanders or a slow trend", "AR(1) phi 0.8",
+                 "Goal: benchtrail finds a change point in at most 5 % of them"):
         assert line in done.stdout
 
 

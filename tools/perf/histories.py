@@ -33,12 +33,13 @@ slowdown for a duration, ``-0.1`` a 10 % speed-up).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["History", "ci_history", "noisy_runs", "random_steps"]
+__all__ = ["History", "ci_history", "noisy_runs", "random_steps", "wandering_history"]
 
 
 @dataclass(frozen=True)
@@ -120,3 +121,19 @@ def ci_history(rng: np.random.Generator, n: int, *, level: float = 100.0, cv: fl
                          outlier_scale=outlier_scale, job_cv=job_cv) for lv in levels]
     change_points = sorted({int(index) for index, size in steps if size != 0})
     return History(runs=values, levels=levels.tolist(), change_points=change_points)
+
+
+def wandering_history(rng: np.random.Generator, n: int, *, phi: float, level: float = 100.0, cv: float = 0.03,
+                      slope: float = 0.0) -> list[float]:
+    """``n`` values with no step: ``level * exp(w_i + slope * i)``, where ``w`` is an AR(1)
+    of coefficient ``phi`` and stationary standard deviation ``cv`` (a runner whose speed
+    wanders from day to day; ``phi = 0`` is independent noise), plus a slow trend."""
+    if not 0.0 <= phi < 1.0:
+        raise ValueError(f"wandering_history: phi must be in [0, 1), got {phi}")
+    shocks = rng.normal(0.0, cv * math.sqrt(1.0 - phi * phi), n)
+    wander = np.zeros(n)
+    if n:
+        wander[0] = rng.normal(0.0, cv)
+    for i in range(1, n):
+        wander[i] = phi * wander[i - 1] + shocks[i]
+    return list(level * np.exp(wander + slope * np.arange(n)))

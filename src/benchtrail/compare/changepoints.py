@@ -50,6 +50,9 @@ __all__ = [
 ]
 
 MIN_SIZE = 5
+#: the largest AR(1) coefficient the penalty allows for, and how often it is re-estimated
+MAX_PHI = 0.95
+PERSISTENCE_ROUNDS = 5
 """Fewest records in a segment: a shorter run of odd values is noise, not a new level."""
 PENALTY_PER_LOG_N = 3.5
 """Penalty per change, in noise variances per ``log(n)``."""
@@ -101,17 +104,32 @@ def detect_change_points(values: Sequence[float], *, min_size: int = MIN_SIZE,
     beta = PENALTY_PER_LOG_N * math.log(n) if penalty is None else float(penalty)
     t = np.arange(n, dtype=float)
 
-    @functools.cache  # the two starts below often meet at the same trend
-    def partition(slope: float) -> tuple[float, tuple[int, ...]]:
-        cost, found = _optimal_partition(z - slope * t, min_size, beta)
-        return cost, tuple(found)
+    def search(beta: float) -> list[int]:
+        @functools.cache  # the two starts below often meet at the same trend
+        def partition(slope: float) -> tuple[float, tuple[int, ...]]:
+            cost, found = _optimal_partition(z - slope * t, min_size, beta)
+            return cost, tuple(found)
 
-    if not trend:
-        return list(partition(0.0)[1])
-    # Two starts for the shared trend: none, and the whole series' slope (which a slow drift
-    # needs: started flat, the search cuts the ramp into stairs and stays there).
-    fits = [_fit_with_trend(z, slope, partition) for slope in (0.0, _pooled_slope(z, ()))]
-    return list(min(fits)[1])
+        if not trend:
+            return list(partition(0.0)[1])
+        # Two starts for the shared trend: none, and the whole series' slope (which a slow
+        # drift needs: started flat, the search cuts the ramp into stairs and stays there).
+        fits = [_fit_with_trend(z, slope, partition) for slope in (0.0, _pooled_slope(z, ()))]
+        return list(min(fits)[1])
+
+    found = search(beta)
+    if penalty is not None:
+        return found
+    # Noise that wanders (autocorrelated) is cut into steps by a penalty in units of the
+    # neighbouring differences: what the fit leaves says how much to raise it.
+    factor = 1.0
+    for _ in range(PERSISTENCE_ROUNDS):
+        wanted = _persistence(_residual_phi(z, found, trend), n - 1 - len(found))
+        if wanted <= factor * 1.01:
+            break
+        factor = wanted
+        found = search(beta * factor)
+    return found
 
 
 def describe_change_points(values: Sequence[float], *, min_size: int = MIN_SIZE,
@@ -167,6 +185,31 @@ def _log_values(values: Sequence[float]) -> np.ndarray:
         raise ValueError(f"values[{first}]: expected a finite positive number, got {data[first]!r}"
                          f" ({bad.size} such value{'s' if bad.size > 1 else ''})")
     return np.log(data)
+
+
+def _residual_phi(z: np.ndarray, starts: Sequence[int], trend: bool) -> float:
+    """The lag-1 autocorrelation of what the fit (``starts``, and a shared trend when
+    ``trend``) leaves of ``z``, over neighbours within one segment."""
+    t = np.arange(len(z), dtype=float)
+    rest = z - (_pooled_slope(z, starts) * t if trend else 0.0)
+    num = den = 0.0
+    for a, b in itertools.pairwise([0, *starts, len(z)]):
+        part = rest[a:b] - rest[a:b].mean()
+        num += float(part[1:] @ part[:-1])
+        den += float(part @ part)
+    # in units of the noise sigma a fit that leaves (next to) nothing has no noise to correlate
+    return num / den if den > 1e-6 * len(z) else 0.0
+
+
+def _persistence(phi: float, pairs: int) -> float:
+    """How much more a segment's mean wanders than independent noise would: 1 for none,
+    (1 + phi) / (1 - phi)^2 for noise that follows an AR(1) of coefficient ``phi``, measured
+    in the sigma of neighbouring differences (which shrinks as ``phi`` grows). An estimate
+    within two standard errors of 0 (``pairs`` neighbours) counts as none."""
+    if phi <= 2.0 / math.sqrt(max(pairs, 1)):
+        return 1.0
+    phi = min(phi, MAX_PHI)
+    return (1.0 + phi) / (1.0 - phi) ** 2
 
 
 def _noise_sigma(logs: np.ndarray) -> float:
