@@ -111,7 +111,7 @@ def import_results(options: ImportOptions, ci: CiContext | None = None) -> list[
     runner tags: the results were measured elsewhere); records that name no branch get
     ``options.ref``, else ``CI_DEFAULT_BRANCH``, else the repository's default branch."""
     from benchtrail.importers import read_records
-    from benchtrail.results.record import dump_record
+    from benchtrail.results.record import write_record_bytes
 
     ci = ci if ci is not None else read_ci()
     machine = options.machine or ci.machine_label
@@ -121,9 +121,9 @@ def import_results(options: ImportOptions, ci: CiContext | None = None) -> list[
     placed = _placed(records, Path(options.out_dir))
     written: list[Path] = []
     try:
-        for record, (target, _, new) in zip(records, placed):
+        for target, data, new in placed:  # read_records validated every record once
             if new:
-                written.append(dump_record(record, target))
+                written.append(write_record_bytes(data, target))
     except BaseException:
         for path in written:
             path.unlink(missing_ok=True)

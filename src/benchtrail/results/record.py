@@ -18,7 +18,7 @@ from benchtrail.errors import RecordError
 from benchtrail.results.model import Record
 from benchtrail.results.schema import validate, value_problems
 
-__all__ = ["dump_record", "load_record", "parse_record", "record_bytes", "write_atomic"]
+__all__ = ["dump_record", "load_record", "parse_record", "record_bytes", "write_atomic", "write_record_bytes"]
 
 
 def _refuse_constant(name: str) -> Any:
@@ -124,9 +124,14 @@ def write_atomic(target: Path, data: bytes, *, replace: bool = True) -> None:
 def dump_record(record: Record, path: str | os.PathLike[str], *, replace: bool = False) -> Path:
     """Validate ``record`` and write it to ``path`` atomically; refuse an existing file
     unless ``replace``."""
+    validate(record.to_json(), str(path))
+    return write_record_bytes(record_bytes(record), path, replace=replace)
+
+
+def write_record_bytes(data: bytes, path: str | os.PathLike[str], *, replace: bool = False) -> Path:
+    """Write the canonical bytes of a record validated already (``record_bytes``) to
+    ``path`` atomically, its folder made; refuse an existing file unless ``replace``."""
     target = Path(path)
-    validate(record.to_json(), str(target))
-    data = record_bytes(record)
     exists = RecordError(f"{target}: already exists; refusing to overwrite a record")
     if not replace and os.path.lexists(target):
         raise exists
