@@ -58,9 +58,9 @@ class Baton:
                 self._free = True
         except OSError:
             self._free = True
-        waited = now_ns() - started
-        self.block_end_ns = now_ns() + BLOCK_NS
-        return waited
+        resumed = now_ns()
+        self.block_end_ns = resumed + BLOCK_NS
+        return resumed - started
 
     def close(self) -> None:
         """Say that this worker is done: the other runs on alone."""

@@ -23,8 +23,8 @@ from pathlib import Path
 from benchtrail.bench.baton import ENV
 from benchtrail.bench.metrics import WorkerRun
 from benchtrail.bench.runner import (
+    NoProgress,
     Progress,
-    _NoProgress,
     build_record,
     collect_worker,
     local_environment,
@@ -130,7 +130,7 @@ def run_pair(sides: tuple[Side, Side], out_dirs: tuple[Path, Path], *, progress:
              image: Image | None = None) -> tuple[Record, Record]:
     """One run of every benchmark of ``sides[0].suite`` on each side, in lockstep, side
     ``first`` first; each side's record is written into its ``out_dirs`` folder."""
-    progress = progress or _NoProgress()
+    progress = progress or NoProgress()
     started, clock = dt.datetime.now(dt.timezone.utc), time.monotonic()
     environment = local_environment(machine, image)
     order = (first, 1 - first)

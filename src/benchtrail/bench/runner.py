@@ -31,7 +31,7 @@ from benchtrail.results.model import DatasetRef, Environment, Image, Record, Run
 from benchtrail.results.record import dump_record
 from benchtrail.results.threads import merge_threads
 
-__all__ = ["Progress", "WorkerCrash", "build_record", "collect_worker", "local_environment", "run_suite",
+__all__ = ["NoProgress", "Progress", "WorkerCrash", "build_record", "collect_worker", "local_environment", "run_suite",
            "spawn_worker"]
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,9 @@ class Progress(Protocol):
         """Mark one step as finished; ``step`` names it."""
 
 
-class _NoProgress:
+class NoProgress:
+    """Progress that shows nothing: the default of ``run_suite`` and ``run_pair``."""
+
     def start(self, step: str) -> None:
         pass
 
@@ -154,7 +156,7 @@ def run_suite(
 
     Returns the record's path and the record.
     """
-    progress = progress or _NoProgress()
+    progress = progress or NoProgress()
     started, clock = dt.datetime.now(dt.timezone.utc), time.monotonic()
     environment = local_environment(machine, image)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,11 +48,13 @@ def default_branch(repo: Path) -> str | None:
     return current.stdout.strip() or None
 
 
-def _on_branch(records: list[Record], ref: str | None) -> list[Record]:
-    """``records``, those that name no branch given ``ref`` (a warning when there is none)."""
+def _on_branch(records: list[Record], find_ref: Callable[[], str | None]) -> list[Record]:
+    """``records``, those that name no branch given the one ``find_ref`` finds (asked only
+    when one names none; a warning when it finds none)."""
     unnamed = sum(record.source.ref is None for record in records)
     if not unnamed:
         return records
+    ref = find_ref()
     if ref is None:
         log.warning("%d imported record(s) name no branch, and none was given: they cannot be a baseline "
                     "for compare; give --ref BRANCH", unnamed)
@@ -116,7 +118,8 @@ def import_results(options: ImportOptions, ci: CiContext | None = None) -> list[
     ci = ci if ci is not None else read_ci()
     machine = options.machine or ci.machine_label
     records = read_records(options.fmt, list(options.paths), suite=options.suite, machine=machine)
-    records = _on_branch(records, options.ref or ci.variables.get("CI_DEFAULT_BRANCH") or default_branch(options.repo))
+    records = _on_branch(records, lambda: options.ref or ci.variables.get("CI_DEFAULT_BRANCH")
+                         or default_branch(options.repo))
     _say_undated(records)
     placed = _placed(records, Path(options.out_dir))
     written: list[Path] = []
