@@ -402,6 +402,23 @@ def test_random_damage_is_accepted_or_refused_with_a_message(data: st.DataObject
     assert parse_record(record_bytes(typed), "again.json") == typed
 
 
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_the_fast_check_never_accepts_what_jsonschema_refuses(data: st.DataObject) -> None:
+    # problems() trusts the compiled check's yes and asks jsonschema only on a no: a yes
+    # for a record that jsonschema (or the NaN and surrogate walk) refuses would let it in.
+    from benchtrail.results.schema import _acceptor, _validator, _value_problems
+    from benchtrail.results.validation import schema_problems
+
+    record = _mutate(golden(), data)
+    full = schema_problems(_validator(1), record) + _value_problems(record) if isinstance(record, dict) else ["x"]
+    accepted = isinstance(record, dict) and record.get("schema") == SCHEMA_ID and _acceptor(1)(record)
+    event("accepted" if accepted else "refused")
+    if accepted:
+        assert full == []
+    assert (problems(record) == []) == (full == [] and record.get("schema") == SCHEMA_ID)
+
+
 @settings(max_examples=150, deadline=None)
 @given(data=st.data())
 def test_random_damage_in_a_file_is_refused_with_a_message(data: st.DataObject) -> None:

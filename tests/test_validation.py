@@ -16,6 +16,7 @@ from benchtrail.results.validation import (
     json_path,
     json_type,
     load_schema,
+    make_acceptor,
     make_validator,
     schema_problems,
     shorten,
@@ -59,6 +60,25 @@ def test_only_the_named_formats_are_asserted() -> None:
     assert lines(schema, "yesterday", formats={"date-time": lambda value: value != "yesterday"}) == [
         'f.toml: expected an RFC 3339 date-time, found "yesterday"'
     ]
+
+
+@pytest.mark.parametrize(("instance", "accepted"), [
+    ({"n": 1.5, "when": "2026-01-01", "name": "ab"}, True),
+    ({"n": -1}, False),  # the schema's own rules
+    ({"when": "yesterday"}, False),  # a format given by name is asserted with its function
+    ({"name": "ab\n"}, False),  # a pattern's $ ends the text
+    ({"free": math.nan}, False),  # what JSON cannot hold, even where the schema says nothing
+    ({"free": [{"x": -math.inf}]}, False),
+    ({"free": "\ud800"}, False),
+    ({"free": {"\udc00": 1}}, False),
+    ({1: 2}, False),  # a key that is not text: no error, a no
+])
+def test_the_fast_check_says_yes_only_to_what_jsonschema_accepts(instance: Any, accepted: bool) -> None:
+    schema = {"$schema": DRAFT, "type": "object", "properties": {
+        "n": {"type": "number", "minimum": 0}, "when": {"type": "string", "format": "date"},
+        "name": {"type": "string", "pattern": "^[a-z]+$"}}}
+    accepts = make_acceptor(schema, formats={"date": lambda text: text[:4].isdigit()})
+    assert accepts(instance) is accepted
 
 
 def test_references_resolve_to_the_given_schemas_and_never_the_network() -> None:

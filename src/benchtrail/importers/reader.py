@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -41,10 +42,20 @@ class Node:
     """A value of the parsed input and the JSON path it was found at."""
 
     value: Any
-    path: str = "$"
+    #: the path of a root node; a child's is its parent's and its key, written out only
+    #: when a problem names it (an import walks millions of values)
+    root_path: str = "$"
+    parent: Node | None = field(default=None, repr=False, compare=False)
+    key: str | int | None = None
 
-    def _child_path(self, key: str | int) -> str:
-        return self.path + json_path((key,))[1:]
+    @cached_property
+    def path(self) -> str:
+        if self.parent is None:
+            return self.root_path
+        return self.parent.path + json_path((self.key,))[1:]
+
+    def _child(self, value: Any, key: str | int) -> Node:
+        return Node(value, parent=self, key=key)
 
     def fail(self, message: str) -> Bad:
         return Bad(self.path, message)
@@ -61,26 +72,26 @@ class Node:
         """The field ``key`` of this object; missing is a problem."""
         mapping = self.obj()
         if key not in mapping:
-            raise Bad(self._child_path(key), "missing")
-        return Node(mapping[key], self._child_path(key))
+            raise Bad(self._child(None, key).path, "missing")
+        return self._child(mapping[key], key)
 
     def opt(self, key: str) -> Node | None:
         """The field ``key`` of this object, or None when it is missing or null."""
         mapping = self.obj()
         if mapping.get(key) is None:
             return None
-        return Node(mapping[key], self._child_path(key))
+        return self._child(mapping[key], key)
 
     def fields(self) -> Iterator[tuple[str, Node]]:
         for key, value in self.obj().items():
             if not is_unicode(key):
                 raise Bad(self.path, "expected Unicode text in a key, found a lone surrogate")
-            yield key, Node(value, self._child_path(key))
+            yield key, self._child(value, key)
 
     def items(self) -> list[Node]:
         if not isinstance(self.value, list):
             raise self.expected("an array")
-        return [Node(value, self._child_path(index)) for index, value in enumerate(self.value)]
+        return [self._child(value, index) for index, value in enumerate(self.value)]
 
     def number(self, *, minimum: float | None = None, numeric_text: bool = False) -> float:
         """A finite number (``numeric_text``: also a string holding one, as some tools write)."""

@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 from benchtrail.results.schema import SCHEMA_ID, SKETCH_QUANTILES
@@ -393,7 +394,7 @@ class Record:
         """``<suite>-<UTC timestamp>-<commit12>.json``: sortable, and unique per run."""
         return f"{self.suite}-{_stamp(self.started)}-{(self.source.commit or 'nocommit')[:12]}.json"
 
-    @property
+    @cached_property
     def digest(self) -> str:
         """The first 10 hex digits of the sha256 of the record's content (its JSON with sorted
         keys): what tells two records apart when suite, time, commit and job are alike."""

@@ -38,11 +38,11 @@ def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def record_bytes(record: Record) -> bytes:
     """The canonical bytes of a valid record."""
     data = record.to_json()
-    found = value_problems(data)
-    if found:
-        raise RecordError(*found)
-    text = json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
-    return (text + "\n").encode("utf-8")
+    try:
+        text = json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
+        return (text + "\n").encode("utf-8")
+    except ValueError as exc:  # NaN, an infinity or a lone surrogate (UnicodeEncodeError)
+        raise RecordError(*(value_problems(data) or [str(exc)])) from None
 
 
 def parse_record(data: bytes | str, source: str) -> Record:

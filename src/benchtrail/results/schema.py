@@ -25,6 +25,7 @@ from benchtrail.results.validation import (
     json_path,
     json_type,
     load_schema,
+    make_acceptor,
     make_validator,
     schema_problems,
     shorten,
@@ -75,6 +76,11 @@ def _is_date_time(value: object) -> bool:
 @cache
 def _validator(version: int) -> Any:
     return make_validator(schema_document(version), formats={"date-time": _is_date_time})
+
+
+@cache
+def _acceptor(version: int) -> Callable[[Any], bool]:
+    return make_acceptor(schema_document(version), formats={"date-time": _is_date_time})
 
 
 @cache
@@ -153,6 +159,8 @@ def problems(record: Any) -> list[str]:
         version = _version_of(record)
     except RecordError as exc:
         return list(exc.problems)
+    if _acceptor(version)(record):  # it refuses what _value_problems finds, too
+        return []
     return format_problems(_value_problems(record) + schema_problems(_validator(version), record))
 
 
