@@ -118,3 +118,22 @@ def test_without_any_branch_a_warning_says_they_cannot_be_a_baseline(tmp_path: P
     assert load_record(path).source.ref is None
     assert "1 imported record(s) name no branch, and none was given" in caplog.text
     assert "1 imported record(s) do not say when they ran: dated 1970-01-01T00:00:00Z" in caplog.text
+
+
+def test_hardware_here_gives_the_fingerprint_a_run_on_this_machine_gets(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchtrail.bench.runner import local_environment
+
+    monkeypatch.delenv("BENCHTRAIL_MACHINE", raising=False)
+    monkeypatch.setenv("CI_RUNNER_TAGS", '["saas-linux-small"]')
+    (elsewhere,) = import_results("hyperfine", [SAMPLES["hyperfine"]], suite="s", out_dir=tmp_path / "a", ref="main")
+    (here,) = import_results("hyperfine", [SAMPLES["hyperfine"]], suite="s", out_dir=tmp_path / "b", ref="main",
+                             hardware="here")
+    run_here = local_environment("saas-linux-small")
+    imported = load_record(here).environment
+    assert imported.fingerprint == run_here.fingerprint  # new runs here compare with the history
+    assert imported.hardware == run_here.hardware
+    assert imported.python == load_record(elsewhere).environment.python  # the software stays the input's
+    # the input's own hardware (unknown) and no runner tags: a series of its own
+    assert load_record(elsewhere).environment.hardware.runner_label == ""
+    assert load_record(elsewhere).fingerprint != run_here.fingerprint

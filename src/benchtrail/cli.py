@@ -451,13 +451,17 @@ def _formats_help() -> str:
 @click.option("--ref", default=None,
               help="The branch the results were measured on, for those that do not say; what makes them a "
                    "baseline for compare (default: $CI_DEFAULT_BRANCH, else the repository's default branch).")
+@click.option("--hardware", type=click.Choice(["input", "here"]), default="input", show_default=True,
+              help="The hardware class of the records: what the input says (a series of its own), or this "
+                   "machine's, as `benchtrail run` records it (the history was measured on this machine class, "
+                   "and new runs here compare with it).")
 def import_command(fmt: str, paths: tuple[Path, ...], suite: str, out_dir: Path, machine: str | None,
-                   ref: str | None) -> None:
+                   ref: str | None, hardware: str) -> None:
     """Turn another tool's results (FORMAT, listed below) at PATHS into result records."""
     from benchtrail.commands.importing import ImportOptions, import_results
 
     for written in import_results(ImportOptions(fmt=fmt, paths=paths, suite=suite, out_dir=out_dir, machine=machine,
-                                                ref=ref)):
+                                                ref=ref, hardware=hardware)):
         click.echo(written)
 
 

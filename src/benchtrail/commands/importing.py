@@ -29,6 +29,10 @@ class ImportOptions:
     #: repository's default branch): what makes them a baseline for ``compare``
     ref: str | None = None
     repo: Path = Path(".")
+    #: ``"input"``: the hardware the input describes (unknown where it says nothing), a
+    #: series of its own; ``"here"``: this machine's, as ``benchtrail run`` records it, so
+    #: new runs on this machine class compare with the imported history
+    hardware: str = "input"
 
 
 def default_branch(repo: Path) -> str | None:
@@ -95,6 +99,20 @@ def _placed(records: list[Record], out_dir: Path) -> list[tuple[Path, bytes, boo
     return placed
 
 
+def _on_this_hardware(records: list[Record]) -> list[Record]:
+    """``records`` with this machine's hardware class (CPU, GPU) in place of what their
+    input said, their runner labels kept: the fingerprint ``benchtrail run`` gives here."""
+    from benchtrail.bench.runner import local_environment
+
+    here = local_environment().hardware
+    moved = []
+    for record in records:
+        hardware = dataclasses.replace(here, runner_label=record.environment.hardware.runner_label)
+        environment = dataclasses.replace(record.environment, hardware=hardware, fingerprint=hardware.fingerprint)
+        moved.append(record.replace(environment=environment))
+    return moved
+
+
 def _say_undated(records: list[Record]) -> None:
     """One warning for the records whose input does not say when they ran."""
     from benchtrail.importers.base import UNKNOWN_START
@@ -109,15 +127,19 @@ def import_results(options: ImportOptions, ci: CiContext | None = None) -> list[
     """Turn the ``options.fmt`` outputs at ``options.paths`` into result records in
     ``options.out_dir`` and return their paths, in input order. Nothing is written when
     any input is bad, and no file is overwritten; a failed write removes what this call
-    wrote. The machine label defaults to ``BENCHTRAIL_MACHINE`` (never to this job's
-    runner tags: the results were measured elsewhere); records that name no branch get
-    ``options.ref``, else ``CI_DEFAULT_BRANCH``, else the repository's default branch."""
+    wrote. The machine label defaults to ``BENCHTRAIL_MACHINE``, and to this job's
+    runner tags too when the hardware is this machine's (as for ``run``); records that
+    name no branch get ``options.ref``, else ``CI_DEFAULT_BRANCH``, else the repository's
+    default branch."""
     from benchtrail.importers import read_records
     from benchtrail.results.record import write_record_bytes
 
     ci = ci if ci is not None else read_ci()
-    machine = options.machine or ci.machine_label
+    here = options.hardware == "here"
+    machine = options.machine or (ci.machine if here else ci.machine_label)
     records = read_records(options.fmt, list(options.paths), suite=options.suite, machine=machine)
+    if here:
+        records = _on_this_hardware(records)
     records = _on_branch(records, lambda: options.ref or ci.variables.get("CI_DEFAULT_BRANCH")
                          or default_branch(options.repo))
     _say_undated(records)
