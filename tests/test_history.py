@@ -26,7 +26,7 @@ from gitremotes import (
 )
 from loopback import serve
 
-from benchtrail.errors import RecordError, StoreError
+from benchtrail.errors import StoreError
 from benchtrail.results import gitrepo, history
 from benchtrail.results.history import StoredRecord, read_records
 from benchtrail.results.store import record
@@ -273,24 +273,36 @@ def _commit_directly(remote: Path, tmp_path: Path, path: str, data: bytes) -> No
     git(hand, "push", "-q", "origin", BRANCH)
 
 
-def test_validate_catches_a_corrupted_record(filled: Path, work: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("damage", "said"), [
+    (lambda r: r["benchmarks"][0]["metrics"]["latency_ms"].update(p50="fast"), "$.benchmarks[0].metrics.latency_ms"),
+    (lambda r: r["benchmarks"][0]["metrics"]["latency_ms"].update(p50=10**400),
+     "$.benchmarks[0].metrics.latency_ms.p50: expected a number <= 1e+300"),
+    (lambda r: r["benchmarks"][0].pop("calls"), "$.benchmarks[0]: 'calls' is a required property"),
+    (lambda r: r.pop("source"), "$: 'source' is a required property"),
+])
+def test_a_bad_record_on_the_branch_is_skipped_with_a_warning(filled: Path, work: Path, tmp_path: Path, damage: Any,
+                                                              said: str, warnings_seen: pytest.LogCaptureFixture
+                                                              ) -> None:
     import json
 
     bad = make_record(50)
-    bad["benchmarks"][0]["metrics"]["latency_ms"]["p50"] = "fast"
+    damage(bad)
     path = record_path(make_record(50))
     _commit_directly(filled, tmp_path, path, json.dumps(bad).encode())
-    assert len(read_records(work)) == len(HISTORY) + 1  # the fast path trusts recorded files
-    with pytest.raises(RecordError) as info:
-        read_records(work, validate=True)
-    assert info.value.problems[0].startswith(f"{BRANCH}:{path}: $.benchmarks[0].metrics.latency_ms")
+    # every reader goes on with the others: one bad record (committed by other means, or
+    # let through by an older benchtrail) must not stop history, compare and report
+    assert _paths(read_records(work)) == sorted(record_path(r) for r in HISTORY)
+    warned = [r.getMessage() for r in warnings_seen.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and warned[0].startswith(f"skipped a bad record: {BRANCH}:{path}: ")
+    assert said in warned[0]
 
 
-def test_invalid_json_is_always_caught(filled: Path, work: Path, tmp_path: Path) -> None:
+def test_invalid_json_is_skipped_with_a_warning(filled: Path, work: Path, tmp_path: Path,
+                                                warnings_seen: pytest.LogCaptureFixture) -> None:
     path = "results/mlp-cpu/2026/03/20260302T000000Z-000000000000-1.json"
     _commit_directly(filled, tmp_path, path, b'{"schema": "benchtrail.result/1", ')
-    with pytest.raises(RecordError, match=f"^{BRANCH}:{path}: not valid JSON"):
-        read_records(work)
+    assert len(read_records(work)) == len(HISTORY)
+    assert f"skipped a bad record: {BRANCH}:{path}: not valid JSON" in warnings_seen.text
 
 
 def test_other_files_on_the_branch_are_ignored(filled: Path, work: Path, tmp_path: Path) -> None:

@@ -52,3 +52,39 @@ def test_the_process_environment_is_not_read(gitlab: Any, tmp_path: Path, monkey
         record(RecordOptions(files=write_records(tmp_path / "b", [make_record(1)]), repo=job),
                read_ci(ci_of(gitlab, BENCHTRAIL_PUSH_TOKEN="glpat-SECRET-wrong")))
     assert "glpat-SECRET-wrong" not in str(caught.value) and "Authentication failed" in str(caught.value)
+
+
+def test_no_token_reaches_any_process_arguments_during_pushes(gitlab: Any, tmp_path: Path) -> None:
+    """``ps`` on a shared runner shows every process's arguments: git's own helpers
+    (``remote-http``, ``send-pack``) get the URL, so it must carry no token."""
+    import threading
+
+    job = job_checkout(gitlab, tmp_path / "job")
+    ci = read_ci(ci_of(gitlab, BENCHTRAIL_PUSH_TOKEN=PUSH_TOKEN))
+    leaked: list[bytes] = []
+    helpers: list[bytes] = []
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.is_set():
+            for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+                try:
+                    argv = cmdline.read_bytes()
+                except OSError:  # the process ended meanwhile
+                    continue
+                if PUSH_TOKEN.encode() in argv:
+                    leaked.append(argv)
+                if b"remote-http" in argv or b"send-pack" in argv:
+                    helpers.append(argv)
+
+    watcher = threading.Thread(target=poll, daemon=True)
+    watcher.start()
+    try:
+        for n in range(10):
+            pushed = record(RecordOptions(files=write_records(tmp_path / f"r{n}", [make_record(n)]), repo=job), ci)
+            assert pushed.recorded.pushed
+    finally:
+        done.set()
+        watcher.join()
+    assert helpers, "the poll saw no git helper at all: it proves nothing"
+    assert leaked == []

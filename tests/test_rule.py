@@ -333,3 +333,11 @@ def test_run_noise_is_a_winsorized_standard_deviation_of_log_deviations() -> Non
     # mostly identical runs (a robust sigma of 0): the plain root mean square over the dof
     assert run_noise([logs(0, 0, 0, 0, 1)]) == (pytest.approx(s / 2), 4.0)
     assert run_noise([[5.0] * 4, [7.0] * 3]) == (0.0, 5.0)
+
+
+def test_runs_at_the_ends_of_the_float_range_give_a_finite_change() -> None:
+    # 1e-300 against 1e300: a log ratio of 1,381, whose exp overflows a float
+    decision = decide([[1e-300, 1.1e-300, 0.9e-300]] * 6, [1e300, 1.1e300, 0.9e300])
+    assert decision.verdict == "regression"
+    assert decision.change is not None and math.isfinite(decision.change) and decision.change > 1e300
+    assert decide([[1e300] * 3] * 6, [1e-300] * 3).change == -1.0

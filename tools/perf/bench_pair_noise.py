@@ -17,7 +17,9 @@ both, with the code confirmation uses:
                order alternating from pair to pair.
 
 Since the code is the same, every difference is noise: printed per job and benchmark as the
-mean and standard deviation of log(side B p50 / side A p50), and over all pairs. A lower
+mean and standard deviation of log(side B / side A) of their p50 latency, and over all pairs of
+each of four summaries of a side's calls (p50; the smoothed median that confirmation decides
+on; the mean; p10). A lower
 standard deviation is a confirmation that tells a real 10-20 % change from a neighbour with
 fewer pairs. Prints machine, command and load. It reports; it exits 0 unless it fails itself.
 """
@@ -41,6 +43,7 @@ from benchtrail.bench import load_suite, run_suite
 from benchtrail.bench.lockstep import Side, run_pair
 from benchtrail.bench.suite import Suite
 from benchtrail.results.model import Record
+from benchtrail.results.schema import SKETCH_QUANTILES
 
 BENCHMARKS = ("alpha", "beta")
 MODES = ("lockstep", "sequential")
@@ -53,11 +56,18 @@ def make_side(folder: Path) -> Suite:
     return load_suite(folder / "bench" / "suite.toml")
 
 
-def p50(record: Record, name: str) -> float:
+#: what a side's latency is summarized by: the median, the smoothed median confirmation
+#: decides on (``compare.confirmation.central_value``), the mean and the 10th percentile
+STATISTICS = ("p50", "mean", "p25", "p10", "p5")
+
+
+def statistic(record: Record, name: str, which: str) -> float:
     entry = next(b for b in record.benchmarks if b.name == name)
     distribution = entry.metrics["latency_ms"].distribution
     assert distribution is not None
-    return distribution.p50
+    if which.startswith("p") and which != "p50":
+        return distribution.sketch[SKETCH_QUANTILES.index(int(which[1:]) / 100)]
+    return float(getattr(distribution, which))
 
 
 def one_pair(mode: str, n: int, sides: tuple[Side, Side], root: Path) -> tuple[Record, Record]:
@@ -70,16 +80,16 @@ def one_pair(mode: str, n: int, sides: tuple[Side, Side], root: Path) -> tuple[R
     return found[0], found[1]
 
 
-def job(mode: str, pairs: int, rng: random.Random) -> dict[str, list[float]]:
+def job(mode: str, pairs: int, rng: random.Random) -> dict[tuple[str, str], list[float]]:
     root = Path(tempfile.mkdtemp(prefix="benchtrail-pairs-"))
     try:
         folders = (root / "a" / ("x" * rng.randint(1, 30)), root / "b" / ("y" * rng.randint(1, 30)))
         sides = (Side(make_side(folders[0]), cwd=folders[0]), Side(make_side(folders[1]), cwd=folders[1]))
-        ratios: dict[str, list[float]] = {name: [] for name in BENCHMARKS}
+        ratios: dict[tuple[str, str], list[float]] = {(n, w): [] for n in BENCHMARKS for w in STATISTICS}
         for n in range(pairs):
             a, b = one_pair(mode, n, sides, root)
-            for name in BENCHMARKS:
-                ratios[name].append(math.log(p50(b, name) / p50(a, name)))
+            for name, which in ratios:
+                ratios[name, which].append(math.log(statistic(b, name, which) / statistic(a, name, which)))
         return ratios
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -110,22 +120,23 @@ def main() -> int:
     print(f"Load average before: {', '.join(f'{v:.2f}' for v in os.getloadavg())}; "
           f"{'no hog' if args.no_hog else f'a hog of {cores} busy processes'} while measuring")
     hog = [] if args.no_hog else start_hog(cores)
-    everything: dict[str, dict[str, list[float]]] = {}
+    everything: dict[str, dict[tuple[str, str], list[float]]] = {}
     try:
         for mode in modes:
             rng = random.Random(args.seed)
-            everything[mode] = {name: [] for name in BENCHMARKS}
+            everything[mode] = {}
             for number in range(1, args.jobs + 1):
                 ratios = job(mode, args.pairs, rng)
-                for name in BENCHMARKS:
-                    everything[mode][name] += ratios[name]
-                print(f"{mode:<10} job {number}: " + " | ".join(f"{name} {spread(ratios[name])}"
-                                                               for name in BENCHMARKS), flush=True)
+                for key, values in ratios.items():
+                    everything[mode].setdefault(key, []).extend(values)
+                print(f"{mode:<10} job {number} (p50): " + " | ".join(f"{name} {spread(ratios[name, 'p50'])}"
+                                                                     for name in BENCHMARKS), flush=True)
     finally:
         stop_hog(hog)
-    print(f"\nlog(B/A) of p50 latency, same code on both sides, {args.jobs} jobs x {args.pairs} pairs per mode:")
+    print(f"\nlog(B/A) of latency, same code on both sides, {args.jobs} jobs x {args.pairs} pairs per mode:")
     for mode, found in everything.items():
-        print(f"{mode:<10} all:   " + " | ".join(f"{name} {spread(values)}" for name, values in found.items()))
+        for which in STATISTICS:
+            print(f"{mode:<10} {which:<9}" + " | ".join(f"{name} {spread(found[name, which])}" for name in BENCHMARKS))
     print(f"Load average at the end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
     return 0
 

@@ -30,7 +30,15 @@ from dataclasses import replace
 import numpy as np
 
 from benchtrail.compare.comparison import Comparison, Confirmation, Row
-from benchtrail.compare.rule import ALPHA, Decision, robust_level, run_noise, t_quantile, verdict_of
+from benchtrail.compare.rule import (
+    ALPHA,
+    Decision,
+    relative_change,
+    robust_level,
+    run_noise,
+    t_quantile,
+    verdict_of,
+)
 from benchtrail.results.model import Record
 
 __all__ = ["MIN_PAIRS", "apply_pairs", "decide_paired", "mark_same_job", "paired_values"]
@@ -57,8 +65,9 @@ def decide_paired(pairs: Sequence[tuple[float, float]], *, direction: str, min_e
         bar = math.inf
     else:
         bar = max(floor, t_quantile(alpha, dof) * sigma * math.sqrt(variance))
-    return Decision(verdict_of(bad, floor, bar), base, base * math.exp(log_change), change=math.expm1(log_change), noise=sigma,
-                    threshold=math.expm1(bar) if math.isfinite(bar) else None, **counts)
+    change = relative_change(log_change)
+    return Decision(verdict_of(bad, floor, bar), base, base * (1 + change), change=change, noise=sigma,
+                    threshold=relative_change(bar) if math.isfinite(bar) else None, **counts)
 
 
 def paired_values(base: Sequence[Record], head: Sequence[Record]) -> dict[tuple[str, str], list[tuple[float, float]]]:

@@ -70,6 +70,7 @@ __all__ = [
     "Decision",
     "decide",
     "median_variance",
+    "relative_change",
     "robust_level",
     "run_noise",
     "t_quantile",
@@ -123,6 +124,16 @@ class Decision:
     #: worth confirming with more runs: a regression, an inconclusive change, or one that
     #: is still within one standard error of a regression of the minimum effect
     suspect: bool = False
+
+
+#: the largest log ratio a change is given as: e**700 is about 1e304, short of overflow
+_MAX_LOG_CHANGE = 700.0
+
+
+def relative_change(log_change: float) -> float:
+    """``e**log_change - 1``, held within what a float holds: runs at 1e-300 and at 1e300
+    are a change of about 1e304, not an overflow."""
+    return math.expm1(max(-_MAX_LOG_CHANGE, min(_MAX_LOG_CHANGE, log_change)))
 
 
 def verdict_of(bad: float, floor: float, bar: float) -> str:
@@ -321,8 +332,8 @@ def _decide_on(segments: list[list[list[float]]], current: Sequence[float], dire
     bar = max(floor, noise_bar)
     verdict = verdict_of(bad, floor, bar)
     suspect = verdict in ("regression", "inconclusive") or bad + error > floor
-    decision = Decision(verdict, base, now, change=math.expm1(log_change), noise=sigma,
-                        threshold=math.expm1(bar) if math.isfinite(bar) else None, suspect=suspect, **counts)
+    decision = Decision(verdict, base, now, change=relative_change(log_change), noise=sigma,
+                        threshold=relative_change(bar) if math.isfinite(bar) else None, suspect=suspect, **counts)
     return decision, bad, run_dof
 
 

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import unquote
 
 from benchtrail.errors import StoreError
 
@@ -69,15 +70,27 @@ def strip_credentials(url: str) -> str:
     return _CREDENTIALS.sub("", url)
 
 
+#: a credential helper that answers git's "get" with what the environment holds (git runs
+#: it with ``sh -c``: its arguments hold this text, never the token)
+_CREDENTIAL_HELPER = ('!f() { test "$1" = get && printf "username=%s\\npassword=%s\\n" '
+                      '"$BENCHTRAIL_GIT_USERNAME" "$BENCHTRAIL_GIT_PASSWORD"; }; f')
+
+
 def credentials_env(url: str) -> tuple[str, dict[str, str] | None]:
-    """``url`` without its credentials, and the environment that hands them back to git
-    (a ``url.<with>.insteadOf`` rule in ``GIT_CONFIG_*``): a token then appears neither in
-    a process's arguments (``ps`` on a shared runner) nor in a config file."""
+    """``url`` without its credentials, and the environment that hands them to git: a
+    credential helper in ``GIT_CONFIG_*`` (the only one: an empty value first clears any
+    other) that reads them from two variables. The token then appears in no process's
+    arguments (``ps`` on a shared runner: a URL with the token, even one git rewrites
+    itself, reaches the arguments of ``git remote-http`` and ``git send-pack``) and in no
+    config file, and git still says "Authentication failed" for a wrong one."""
     plain = strip_credentials(url)
     if plain == url:
         return url, None
-    return plain, {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": f"url.{url}.insteadOf",
-                   "GIT_CONFIG_VALUE_0": plain}
+    userinfo = url.split("://", 1)[1].split("@", 1)[0]
+    user, _, password = userinfo.partition(":")
+    return plain, {"GIT_CONFIG_COUNT": "2", "GIT_CONFIG_KEY_0": "credential.helper", "GIT_CONFIG_VALUE_0": "",
+                   "GIT_CONFIG_KEY_1": "credential.helper", "GIT_CONFIG_VALUE_1": _CREDENTIAL_HELPER,
+                   "BENCHTRAIL_GIT_USERNAME": unquote(user), "BENCHTRAIL_GIT_PASSWORD": unquote(password)}
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,8 +35,8 @@ from benchtrail.results.gitrepo import (
     strip_credentials,
 )
 from benchtrail.results.model import RESULTS_FOLDER, Record, suite_folder
-from benchtrail.results.record import parse_record
-from benchtrail.results.schema import SCHEMA_ID, validate
+from benchtrail.results.record import parse_record, refuse_constant
+from benchtrail.results.schema import validate
 from benchtrail.results.store import fetch_tip
 
 __all__ = ["BranchView", "NoResultsBranch", "StoredRecord", "iter_records", "open_branch", "read_records"]
@@ -144,18 +145,24 @@ def _cat(repo: GitRepo, oids: Sequence[str]) -> Iterator[bytes]:
             out.read(1)  # the newline after each object
 
 
+#: a ``\\uD800``-``\\uDFFF`` escape in JSON text: a surrogate, maybe a lone one
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
 def _fast_parse(data: bytes, source: str) -> Record:
-    """A record that ``record`` validated when it wrote it: only its version is checked
-    (an older one is upgraded, a bad one refused)."""
+    """A record read from the branch, checked by the compiled schema check (``record``
+    checked it in full, but the branch may hold one put there by other means): a bad one
+    is refused with its problems, an older one upgraded."""
     try:
-        record = json.loads(data)
+        record = json.loads(data, parse_constant=refuse_constant)
     except ValueError as exc:
         raise RecordError(f"{source}: not valid JSON: {exc}") from None
-    if not (isinstance(record, dict) and record.get("schema") == SCHEMA_ID):
-        record = validate(record, source)
+    except RecursionError:
+        raise RecordError(f"{source}: not valid JSON: nested too deeply") from None
+    record = validate(record, source, json_safe=_SURROGATE_ESCAPE.search(data) is None)
     try:
         return Record.from_json(record)
-    except (KeyError, TypeError, AttributeError):  # hand-edited on the branch: say where, as a full check does
+    except (KeyError, TypeError, AttributeError):  # the schema allows what the model cannot hold: say where
         return parse_record(data, source)
 
 
@@ -192,7 +199,10 @@ class BranchView:
         listing = _listing(self.repo, self.tip, prefixes)
         parse = parse_record if validate else _fast_parse
         for data, (path, _) in zip(_cat(self.repo, [oid for _, oid in listing]), listing):
-            yield StoredRecord(path, parse(data, f"{self.branch}:{path}"))
+            try:
+                yield StoredRecord(path, parse(data, f"{self.branch}:{path}"))
+            except RecordError as exc:  # one bad record must not stop every reader of the branch
+                log.warning("skipped a bad record: %s", exc.problems[0])
 
 
 def open_branch(

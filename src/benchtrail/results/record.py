@@ -18,10 +18,19 @@ from benchtrail.errors import RecordError
 from benchtrail.results.model import Record
 from benchtrail.results.schema import validate, value_problems
 
-__all__ = ["dump_record", "load_record", "parse_record", "record_bytes", "write_atomic", "write_record_bytes"]
+__all__ = [
+    "dump_record",
+    "load_record",
+    "parse_record",
+    "record_bytes",
+    "refuse_constant",
+    "write_atomic",
+    "write_record_bytes",
+]
 
 
-def _refuse_constant(name: str) -> Any:
+def refuse_constant(name: str) -> Any:
+    """A ``parse_constant`` for ``json.loads`` that refuses NaN and infinities."""
     raise ValueError(f"{name} is not a number JSON allows")
 
 
@@ -54,7 +63,7 @@ def parse_record(data: bytes | str, source: str) -> Record:
             raise RecordError(f"{source}: not UTF-8 text: byte {exc.start}: {exc.reason}") from None
     try:
         record = json.loads(
-            data, parse_constant=_refuse_constant, object_pairs_hook=_refuse_duplicates
+            data, parse_constant=refuse_constant, object_pairs_hook=_refuse_duplicates
         )
     except ValueError as exc:
         raise RecordError(f"{source}: not valid JSON: {exc}") from None

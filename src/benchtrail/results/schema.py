@@ -6,6 +6,8 @@ one-step upgrade function registered in ``_UPGRADES``):
 - ``benchtrail.result/1`` (benchtrail 0.1): suite, benchmarks with params and metrics
   (single values or distribution summaries with a fixed-quantile sketch and per-run
   headline values), source, environment fingerprint, run.
+  Since 0.2 its numbers are bounded (within ±1e300; counts below 2**53): values no
+  measurement reaches, which made every later reader of the branch fail.
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ def _validator(version: int) -> Any:
 
 
 @cache
-def _acceptor(version: int) -> Callable[[Any], bool]:
+def _acceptor(version: int) -> Callable[..., bool]:
     return make_acceptor(schema_document(version), formats={"date-time": _is_date_time})
 
 
@@ -153,21 +155,25 @@ def value_problems(record: Any) -> list[str]:
     return [f"{json_path(path)}: {message}" for path, message in _value_problems(record)]
 
 
-def problems(record: Any) -> list[str]:
-    """Every problem of ``record`` against its schema, as ``$.json.path: message`` lines."""
+def problems(record: Any, *, json_safe: bool = False) -> list[str]:
+    """Every problem of ``record`` against its schema, as ``$.json.path: message`` lines;
+    ``json_safe``: parsed from JSON text known to hold no NaN, infinity or lone surrogate."""
     try:
         version = _version_of(record)
     except RecordError as exc:
         return list(exc.problems)
-    if _acceptor(version)(record):  # it refuses what _value_problems finds, too
+    if _acceptor(version)(record, json_safe=json_safe):  # it refuses what _value_problems finds, too
         return []
-    return format_problems(_value_problems(record) + schema_problems(_validator(version), record))
+    values = _value_problems(record)
+    seen = {path for path, _ in values}  # an infinity is also beyond the bounds: say it once
+    return format_problems(values + [problem for problem in schema_problems(_validator(version), record)
+                                     if problem[0] not in seen])
 
 
-def validate(record: Any, source: str = "<record>") -> dict[str, Any]:
+def validate(record: Any, source: str = "<record>", *, json_safe: bool = False) -> dict[str, Any]:
     """Check ``record`` and return it at the current version; raise ``RecordError`` naming
-    ``source`` and every problem otherwise."""
-    found = problems(record)
+    ``source`` and every problem otherwise (``json_safe`` as for ``problems``)."""
+    found = problems(record, json_safe=json_safe)
     if found:
         raise RecordError(*(f"{source}: {line}" for line in found))
     version = _version_of(record)

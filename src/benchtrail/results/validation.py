@@ -109,21 +109,24 @@ def make_validator(
 
 def make_acceptor(
     document: dict[str, Any], *, formats: dict[str, Callable[[str], bool]] | None = None
-) -> Callable[[Any], bool]:
+) -> Callable[..., bool]:
     """A fast check of ``document`` that is trusted only when it says yes: ``True`` when
     jsonschema-rs finds an instance valid; ``False`` when it does not, or cannot read it (a
     lone surrogate, a key that is not text), and then ``make_validator``'s validator judges
     and says why. It is never more lenient than that validator (not strict, same
     ``formats``): it asserts every format it knows besides ``formats``, and reads a
     pattern's ``$`` as the end of the text. Nor does it accept what JSON cannot hold
-    anywhere in an instance (NaN, infinities, lone surrogates), which neither validator sees."""
+    anywhere in an instance (NaN, infinities, lone surrogates), which neither validator sees;
+    ``accepts(instance, json_safe=True)`` skips that look for an instance known to hold none
+    (parsed from JSON text without ``NaN``, ``Infinity`` or a surrogate escape)."""
     import jsonschema_rs
 
     compiled = jsonschema_rs.validator_for(document, validate_formats=True, formats=formats or {})
 
-    def accepts(instance: Any) -> bool:
+    def accepts(instance: Any, *, json_safe: bool = False) -> bool:
         try:
-            json.dumps(instance, ensure_ascii=False, allow_nan=False).encode("utf-8")
+            if not json_safe:
+                json.dumps(instance, ensure_ascii=False, allow_nan=False).encode("utf-8")
             return bool(compiled.is_valid(instance))
         except (ValueError, TypeError, RecursionError):  # UnicodeEncodeError is a ValueError
             return False
