@@ -396,3 +396,37 @@ def test_a_reader_that_stops_reading_is_neither_a_bug_nor_a_regression(tmp_path:
     process.stderr.close()
     assert process.wait(timeout=60) == 141
     assert first.endswith(b"r0000.json: valid\n") and stderr == b""
+
+
+@pytest.mark.parametrize(("branch", "said"), [
+    ("refs/heads/results", "give the branch's name, not its ref: 'results'"),
+    ("a..b", "'a..b' is not a branch name git accepts"),
+    ("x.lock", "'x.lock' is not a branch name git accepts"),
+])
+def test_a_branch_that_git_would_not_take_is_refused_up_front(branch: str, said: str, tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["history", "--repo", str(tmp_path), "--branch", branch])
+    assert result.exit_code == 2
+    assert said in result.output
+
+
+def test_sigterm_stops_a_run_like_ctrl_c_and_says_so(write_suite, tmp_path: Path) -> None:
+    """GitLab stops a cancelled or timed-out job with SIGTERM: the run ends at once with
+    128 + 15, one line, no traceback, no record and no scratch folder left behind."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    suite = write_suite(GOOD.replace('target = "workload:double"', 'target = "workload:sleepy"')
+                        .replace('setup = "workload:load"\n', "").replace("iterations = 50", "iterations = 100000"))
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-m", "benchtrail", "run", str(suite), "--out", str(out)],
+                               cwd=suite.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3)  # the workers are running
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 128 + signal.SIGTERM, stderr
+    assert stderr.strip().splitlines()[-1] == "Terminated (SIGTERM)."
+    assert "Traceback" not in stderr
+    assert not list(out.glob("**/*.json"))
+    assert not [p for p in out.rglob("*") if p.is_dir() and "scratch" in p.name.lower()] if out.exists() else True

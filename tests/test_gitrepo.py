@@ -297,3 +297,20 @@ def test_git_itself_gives_up_on_a_stalled_transfer(work: Path, silent: Loopback,
     message = str(info.value)
     assert message.startswith(f"git ls-remote failed: unable to access '{silent}/g/p.git/': Operation too slow")
     assert "\n" not in message
+
+
+def test_a_cache_folder_with_other_files_is_refused_not_made_a_repository(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "notes.txt").write_text("mine\n")
+    with pytest.raises(StoreError, match="not a benchtrail cache .* and not empty: give a new or empty folder"):
+        gitrepo.open_bare(project)
+    assert sorted(p.name for p in project.iterdir()) == ["notes.txt"]  # no HEAD, config, hooks/ among them
+    assert gitrepo.open_bare(tmp_path / "new").git_dir == tmp_path / "new"  # a new folder is made one
+    assert gitrepo.open_bare(tmp_path / "new").git_dir == tmp_path / "new"  # and opened again
+
+
+def test_a_cache_that_cannot_be_written_is_a_store_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StoreError, match="cannot use as the cache"):
+        gitrepo.open_bare(tmp_path / "file" / "cache")

@@ -326,3 +326,14 @@ def test_any_bytes_give_a_record_or_a_record_error(data: bytes) -> None:
 def test_parse_accepts_text_and_bytes(record: dict[str, Any]) -> None:
     data = record_bytes(typed(record))
     assert parse_record(data, "x") == parse_record(data.decode(), "x") == typed(validate(record))
+
+
+def test_what_is_no_regular_file_or_far_too_large_is_refused_without_reading_it(tmp_path: Path) -> None:
+    from benchtrail.results import record as record_module
+
+    with pytest.raises(RecordError, match=r"^/dev/zero: not a regular file$"):
+        load_record("/dev/zero")  # read forever, before
+    big = tmp_path / "big.json"
+    big.write_bytes(b" " * 2048)
+    with pytest.raises(RecordError, match=r"big.json: larger than"):
+        record_module.read_capped(big, limit=1024)

@@ -430,3 +430,9 @@ def test_random_damage_in_a_file_is_refused_with_a_message(data: st.DataObject) 
         for line in exc.problems:
             assert line.startswith("damaged.json: "), line
             assert len(line.splitlines()) == 1, line
+
+
+def test_a_schema_tag_with_thousands_of_digits_is_one_line(record: dict[str, Any]) -> None:
+    record["schema"] = "benchtrail.result/" + "9" * 5000  # int() of it raised ValueError, exit 3
+    (line,) = problems(record)
+    assert line.startswith('$.schema: expected "benchtrail.result/1", found "benchtrail.result/999')

@@ -211,3 +211,11 @@ def test_non_ascii_title_read_whatever_the_locale(repo: Git) -> None:
                           check=False)
     assert done.returncode == 0, done.stderr.decode(errors="replace")
     assert json.loads(done.stdout)["commit_title"] == TRICKY_TITLE
+
+
+def test_a_commit_variable_that_is_no_commit_is_refused_before_the_run(tmp_path: Path) -> None:
+    from benchtrail.errors import GitLabError
+
+    with pytest.raises(GitLabError, match=r"^CI_COMMIT_SHA: expected a commit's 40 \(or 64\) lower-case hex digits, "
+                                          r"found 'not-a-sha'$"):
+        describe_typed(tmp_path, read_ci({**CI, "CI_COMMIT_SHA": "not-a-sha"}).source)

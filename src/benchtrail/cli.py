@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 from typing import Any
@@ -23,12 +25,27 @@ from benchtrail.commands import defaults
 from benchtrail.compare.defaults import DEFAULT_MIN_EFFECT, DEFAULT_WINDOW
 from benchtrail.errors import EXIT_BUG, BenchtrailError, RecordError
 from benchtrail.importers import FORMATS
-from benchtrail.results.branch import DEFAULT_BRANCH
+from benchtrail.results.branch import DEFAULT_BRANCH, branch_problem
 
 __all__ = ["cli", "main"]
 
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
+#: what GitLab sends a job it cancels or times out (then SIGKILL), and a closed terminal
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+class Terminated(BaseException):
+    """A stop signal, raised where the program is so that every ``finally`` and ``with``
+    runs: workers killed, scratch folders removed, a git push stopped, as on Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated(signum)
 
 
 class _StderrHandler(logging.Handler):
@@ -43,6 +60,8 @@ class _Benchtrail(click.Group):
     def main(self, args: Any = None, prog_name: str | None = None, **extra: Any) -> Any:
         # Click's standalone mode exits 1 on Ctrl-C, and 1 means "regression" here.
         extra.pop("standalone_mode", None)
+        main_thread = threading.current_thread() is threading.main_thread()
+        before = {number: signal.signal(number, _terminate) for number in _STOP_SIGNALS} if main_thread else {}
         try:
             code = super().main(args, prog_name, standalone_mode=False, **extra)
         except click.ClickException as exc:
@@ -51,6 +70,12 @@ class _Benchtrail(click.Group):
         except click.Abort:
             click.echo("Aborted.", err=True)
             sys.exit(EXIT_INTERRUPTED)
+        except Terminated as exc:
+            click.echo(f"Terminated ({exc}).", err=True)
+            sys.exit(128 + exc.signum)
+        finally:
+            for number, handler in before.items():
+                signal.signal(number, handler)
         sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -161,7 +186,14 @@ def validate_command(files: tuple[Path, ...]) -> None:
         raise RecordError(*checked.problems)
 
 
-_BRANCH = click.option("--branch", default=DEFAULT_BRANCH, show_default=True,
+def _branch(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    problem = branch_problem(value)
+    if problem:
+        raise click.BadParameter(problem)
+    return value
+
+
+_BRANCH = click.option("--branch", default=DEFAULT_BRANCH, show_default=True, callback=_branch,
                        envvar="BENCHTRAIL_BRANCH", show_envvar=True, help="The results branch.")
 _REPO = click.option("--repo", type=click.Path(file_okay=False, path_type=Path), default=".",
                      show_default=True, help="A path inside the git repository.")

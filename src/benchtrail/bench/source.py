@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
 
-from benchtrail.errors import StoreError
+from benchtrail.errors import GitLabError, StoreError
 from benchtrail.results.gitrepo import LOOKUP_TIMEOUT_S, GitRepo, open_repo
 from benchtrail.results.model import Source
 
 __all__ = ["describe_source"]
+
+#: a commit as the record schema takes it: 40 hex digits (SHA-1) or 64 (SHA-256)
+_COMMIT = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
 
 def _git(repo: GitRepo, *args: str) -> str | None:
     """What git answers, or ``None`` when it fails or takes too long: the source block is
@@ -46,6 +50,9 @@ def describe_source(directory: str | Path, ci: Mapping[str, str | None] | None =
     fill) where it says it, else what git says of the checkout holding ``directory``,
     else unknown."""
     given = {key: value for key, value in (ci or {}).items() if value}
+    if given.get("commit") and not _COMMIT.fullmatch(given["commit"]):  # say it before the run, not after
+        raise GitLabError(f"CI_COMMIT_SHA: expected a commit's 40 (or 64) lower-case hex digits, found "
+                          f"{given['commit'][:80]!r}")
     if not given.get("commit"):
         for key, value in _from_git(Path(directory)).items():
             given.setdefault(key, value)

@@ -346,10 +346,19 @@ def open_repo(path: str | Path, secrets: tuple[str, ...] = ()) -> GitRepo:
 
 
 def open_bare(path: str | Path, secrets: tuple[str, ...] = ()) -> GitRepo:
-    """The bare repository at ``path``, made (with its folders) when there is none yet."""
+    """The bare repository at ``path``, made (with its folders) when the folder is missing or
+    empty; ``StoreError`` for a folder that holds other files (``--cache .`` must not turn a
+    project into a repository) or that cannot be written."""
     git = _gitpython()
     path = Path(path)
-    if not (path / "HEAD").exists():
-        path.mkdir(parents=True, exist_ok=True)
-        git.Repo.init(path, bare=True)
-    return GitRepo(git.Repo(path), secrets)
+    try:
+        if not (path / "HEAD").exists():
+            if path.exists() and (not path.is_dir() or any(path.iterdir())):
+                raise StoreError(f"{path}: not a benchtrail cache (a bare git repository) and not empty: "
+                                 "give a new or empty folder")
+            path.mkdir(parents=True, exist_ok=True)
+            git.Repo.init(path, bare=True)
+        return GitRepo(git.Repo(path), secrets)
+    except (OSError, git.GitCommandError, git.InvalidGitRepositoryError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[-1]
+        raise StoreError(f"{path}: cannot use as the cache: {reason}") from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ __all__ = [
     "dump_record",
     "load_record",
     "parse_record",
+    "read_capped",
     "record_bytes",
     "refuse_constant",
     "write_atomic",
@@ -72,13 +74,28 @@ def parse_record(data: bytes | str, source: str) -> Record:
     return Record.from_json(validate(record, source))
 
 
-def load_record(path: str | os.PathLike[str]) -> Record:
-    """Read and validate one record file, upgraded to the current schema version."""
+#: larger than any record benchtrail writes (a suite of thousands of benchmarks is a few MB)
+MAX_RECORD_BYTES = 64 * 1024 * 1024
+
+
+def read_capped(path: str | os.PathLike[str], limit: int = MAX_RECORD_BYTES) -> bytes:
+    """The bytes of the regular file at ``path``; ``RecordError`` for what cannot be read,
+    is no regular file (``/dev/zero`` would be read forever) or holds more than ``limit``."""
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise RecordError(f"{path}: not a regular file")
+            data = handle.read(limit + 1)
     except (OSError, ValueError) as exc:
         raise RecordError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
-    return parse_record(data, str(path))
+    if len(data) > limit:
+        raise RecordError(f"{path}: larger than {limit // (1024 * 1024)} MB: not a result record")
+    return data
+
+
+def load_record(path: str | os.PathLike[str]) -> Record:
+    """Read and validate one record file, upgraded to the current schema version."""
+    return parse_record(read_capped(path), str(path))
 
 
 def _write_temporary(target: Path, data: bytes) -> Path:

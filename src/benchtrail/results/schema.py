@@ -60,7 +60,7 @@ SKETCH_QUANTILES: tuple[float, ...] = (
 #: version -> function that turns a record of that version into one of the next.
 _UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
-_TAG = re.compile(re.escape(SCHEMA_PREFIX) + r"([1-9][0-9]*)", re.ASCII)
+_TAG = re.compile(re.escape(SCHEMA_PREFIX) + r"([1-9][0-9]{0,8})", re.ASCII)  # a version, not 5,000 digits
 #: words for the record schema's slug pattern (``$defs/slug``), which a suite name follows
 _SLUG_TITLE = "lower-case letters, digits, '.', '_' or '-', starting with a letter or digit"
 

@@ -205,6 +205,19 @@ def _write_blobs(repo: GitRepo, contents: dict[str, bytes]) -> dict[str, str]:
     return {path: oids[f":{n}"] for n, path in enumerate(contents, 1)}
 
 
+def _push_or_say(repo: GitRepo, access: RemoteAccess, commit: str, branch: str) -> bool:
+    """``_push``, saying what a stop in the middle of it (Ctrl-C, a cancelled job) leaves:
+    git is stopped, but the remote may have taken the push already."""
+    try:
+        return _push(repo, access, commit, branch)
+    except Exception:
+        raise
+    except BaseException:
+        log.warning("stopped while pushing to %s: the records may have reached it or not; recording the same "
+                    "files again is safe (each is recorded once)", branch)
+        raise
+
+
 def _message(paths: Sequence[str]) -> str:
     suites = sorted({path.split("/")[1] for path in paths})
     commits = sorted({Path(path).stem.split("-")[1] for path in paths})
@@ -328,7 +341,7 @@ def record(
             commit, added, already = _commit(git_repo, tip, blobs, legacy, message, identity)
             if commit is None:
                 return Recorded(None, (), tuple(already), attempt, False)
-            if _push(git_repo, access, commit, branch):
+            if _push_or_say(git_repo, access, commit, branch):
                 try:
                     git_repo.run("update-ref", _tip_ref(access.name, branch), commit)
                 except StoreError:
