@@ -25,6 +25,8 @@ from benchtrail.bench.container import (
 )
 from benchtrail.cli import cli
 from benchtrail.errors import DockerError
+from benchtrail.gitlab import ci as ci_module
+from benchtrail.gitlab.ci import read_ci
 
 SUITE = '[suite]\nname = "demo"\n[[benchmark]]\nname = "noop"\ntarget = "workload:noop"\n'
 
@@ -121,20 +123,61 @@ def test_gpus_all_is_a_device_request_for_every_gpu() -> None:
     assert (chosen["Count"], chosen["DeviceIDs"]) == (0, ["1", "2"])
 
 
-def test_ci_and_benchtrail_variables_pass_but_never_secrets_or_host_paths() -> None:
-    environ = {
-        "CI_COMMIT_SHA": "a" * 40, "CI_RUNNER_TAGS": '["gpu"]', "CI_PIPELINE_ID": "7",
-        "BENCHTRAIL_MACHINE": "a100", "BENCHTRAIL_RUNS": "3",
-        "CI_JOB_TOKEN": "glcbt-x", "CI_REGISTRY_PASSWORD": "p", "CI_JOB_JWT_V2": "jwt",
-        "CI_REPOSITORY_URL": "https://gitlab-ci-token:glcbt-x@gitlab.example.com/g/p.git",
-        "BENCHTRAIL_PUSH_TOKEN": "glpat-x", "BENCHTRAIL_WEBHOOK_SECRET": "s", "CI_DEPLOY_KEY": "k",
-        "BENCHTRAIL_SUITE": "/home/me/bench/suite.toml", "BENCHTRAIL_OUT": "out", "BENCHTRAIL_CACHE": "c",
-        "HOME": "/root", "PATH": "/usr/bin", "GITLAB_TOKEN": "t",
-    }
-    assert container_environment(environ) == {
-        "CI_COMMIT_SHA": "a" * 40, "CI_RUNNER_TAGS": '["gpu"]', "CI_PIPELINE_ID": "7",
-        "BENCHTRAIL_MACHINE": "a100", "BENCHTRAIL_RUNS": "3",
-    }
+# What benchtrail run reads to describe a run (gitlab/ci.py), with the values of a job.
+NEEDED = {
+    **{name: f"value of {name}" for name in ci_module._SOURCE_VARIABLES.values()},
+    "CI_COMMIT_SHA": "a" * 40, "CI_RUNNER_TAGS": '["gpu", "linux"]', "CI_JOB_IMAGE": "ml/bench@sha256:" + "b" * 64,
+    "BENCHTRAIL_MACHINE": "a100", "BENCHTRAIL_RUNS": "3",
+}
+# Secrets, host paths and what a run does not read.
+NOT_NEEDED = {
+    "BENCHTRAIL_WEBHOOK_URL": "https://hooks.example.com/T0/B0/s3cret", "BENCHTRAIL_PUSH_TOKEN": "glpat-x",
+    "BENCHTRAIL_GITLAB_TOKEN": "glpat-y", "GITLAB_TOKEN": "t", "CI_JOB_TOKEN": "glcbt-x",
+    "CI_JOB_JWT_V2": "jwt", "CI_REGISTRY_PASSWORD": "p", "CI_DEPLOY_KEY": "k", "BENCHTRAIL_WEBHOOK_SECRET": "s",
+    "BENCHTRAIL_GIT_PASSWORD": "p", "BENCHTRAIL_FOO": "unknown", "CI_SERVER_URL": "https://gitlab.example.com",
+    "CI_REPOSITORY_URL": "https://gitlab-ci-token:glcbt-x@gitlab.example.com/g/p.git",
+    "BENCHTRAIL_SUITE": "/home/me/bench/suite.toml", "BENCHTRAIL_OUT": "out", "BENCHTRAIL_CACHE": "c",
+    "HOME": "/root", "PATH": "/usr/bin",
+}
+
+
+def test_only_the_variables_a_run_reads_pass_into_the_container() -> None:
+    assert container_environment({**NEEDED, **NOT_NEEDED}) == NEEDED
+
+
+def test_the_container_describes_the_run_as_the_job_does() -> None:
+    outside = read_ci({**NEEDED, **NOT_NEEDED})
+    inside = read_ci(container_environment({**NEEDED, **NOT_NEEDED}))
+    assert (inside.source, inside.machine, inside.job_image) == (outside.source, outside.machine, outside.job_image)
+    assert inside.secrets == () and inside.push_url() is None
+
+
+def test_run_image_hands_the_container_the_allow_list_and_named_variables(
+        write_suite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """Through the command line, up to the engine's create call (refused, so it ends there)."""
+    import docker
+
+    created: list[dict[str, str]] = []
+
+    def create(image_id: str, **kwargs: object) -> None:
+        created.append(kwargs["environment"])  # type: ignore[arg-type]
+        raise docker.errors.APIError("refused by the test")
+
+    image = SimpleNamespace(id="sha256:" + "1" * 64, attrs={})
+    client = SimpleNamespace(images=SimpleNamespace(get=lambda reference: image),
+                             containers=SimpleNamespace(create=create), close=lambda: None)
+    monkeypatch.setattr(container, "_client", lambda: client)
+    for name, value in {**NEEDED, **NOT_NEEDED, "OMP_NUM_THREADS": "4"}.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(cli, ["run", str(write_suite(SUITE)), "--image", "bench:1", "--out",
+                                      str(tmp_path / "out"), "--env", "OMP_NUM_THREADS"])
+    assert result.exit_code == 2
+    assert result.stderr == "Error: image bench:1: cannot create the container: refused by the test\n"
+    (environment,) = created
+    passed = {name: value for name, value in environment.items() if not name.startswith(("GIT_CONFIG_", "PYTHON"))}
+    assert passed == {**NEEDED, "OMP_NUM_THREADS": "4"}
+    assert not set(NOT_NEEDED) & set(environment)
+    assert not any(secret in str(environment) for secret in ("s3cret", "glpat-", "glcbt-", "jwt"))
 
 
 def test_the_workspace_is_the_git_checkout_else_the_suite_folder(tmp_path: Path) -> None:

@@ -320,6 +320,18 @@ def test_retries_are_bounded(work: Path, remote: Path, tmp_path: Path, monkeypat
     assert record_path(make_record(1)) not in files_on(remote)
 
 
+def test_by_default_only_the_time_bounds_the_retries(work: Path, remote: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # 32 jobs recording at once may each be refused many times: a count of 10 failed some of them
+    from benchtrail.results import store
+
+    monkeypatch.setattr(store, "MAX_PAUSE_S", 0.01)
+    other = clone(remote, tmp_path / "other")
+    _other_job_pushes_first(monkeypatch, other, tmp_path, times=15)
+    done = record(write_records(tmp_path / "mine", [make_record(1)]), repo=work)
+    assert done.attempts == 16 and record_path(make_record(1)) in files_on(remote)
+
+
 def test_retry_timeout_is_bounded(work: Path, remote: Path, tmp_path: Path,
                                   monkeypatch: pytest.MonkeyPatch) -> None:
     other = clone(remote, tmp_path / "other")

@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from benchtrail.bench.suite import BenchmarkSpec, Suite, load_suite
+from benchtrail.cli import cli
 from benchtrail.errors import SuiteError
 
 EXAMPLE = '''
@@ -175,7 +177,9 @@ def test_the_runs_override_wins_over_the_file(write_suite: Any) -> None:
                        '[[benchmark]]\nname = "b"\ntarget = "workload:noop"\n')
     assert [s.runs for s in load_suite(path).benchmarks] == [4, 5]
     assert [s.runs for s in load_suite(path, runs=2).benchmarks] == [2, 2]
-    assert problems_of(path, runs=0) == ("suite.toml: runs: the override expects a whole number >= 1, found 0",)
+    assert problems_of(path, runs=0) == ("suite.toml: runs: the override expects a whole number from 1 to 1000, found 0",)
+    assert problems_of(path, runs=1001) == (
+        "suite.toml: runs: the override expects a whole number from 1 to 1000, found 1001",)
 
 
 def test_lists_make_one_benchmark_per_combination(write_suite: Any) -> None:
@@ -365,6 +369,9 @@ def test_one_problem(write_suite: Any, text: str, expected: str) -> None:
     ('name = "s"\ntimeout_s = -1', "suite.timeout_s: expected a number > 0, found -1"),
     ('name = "s"\nruns = 0', "suite.runs: expected a number >= 1, found 0"),
     ('name = "s"\nbatch_size = 4', 'suite: unknown key "batch_size"'),
+    ('name = "s"\nconcurrency = [2, 5000]', "suite.concurrency[1]: expected a number <= 4096, found 5000"),
+    ('name = "s"\nduration_s = 1e6', "suite.duration_s: expected a number <= 86400, found 1000000.0"),
+    ('name = "s"\nruns = 100000', "suite.runs: expected a number <= 1000, found 100000"),
 ])
 def test_suite_table_problems(write_suite: Any, suite_table: str, expected: str) -> None:
     path = write_suite(f"[suite]\n{suite_table}\n"
@@ -386,6 +393,140 @@ def test_suite_table_problems(write_suite: Any, suite_table: str, expected: str)
 ])
 def test_shape_problems(write_suite: Any, text: str, expected: tuple[str, ...]) -> None:
     assert problems_of(write_suite(text)) == tuple(f"suite.toml: {line}" for line in expected)
+
+
+# --- limits: numbers far too large are refused at load, one line naming the field -----------
+
+TOO_LARGE = [
+    ('target = "workload:noop"\niterations = 10000001', "iterations: expected a number <= 10000000, found 10000001"),
+    ('target = "workload:noop"\niterations = 9223372036854775807',
+     "iterations: expected a number <= 10000000, found 9223372036854775807"),
+    ('target = "workload:noop"\nwarmup = 1000001', "warmup: expected a number <= 1000000, found 1000001"),
+    ('target = "workload:noop"\nduration_s = 86400.5', "duration_s: expected a number <= 86400, found 86400.5"),
+    ('target = "workload:noop"\nruns = 1001', "runs: expected a number <= 1000, found 1001"),
+    ('target = "workload:noop"\nconcurrency = 4097', "concurrency: expected a number <= 4096, found 4097"),
+    ('target = "workload:noop"\nconcurrency = [1, 100000000]',
+     "concurrency[1]: expected a number <= 4096, found 100000000"),
+    ('target = "workload:noop"\nbatch_size = 1000000000000',
+     "batch_size: expected a number <= 1000000, found 1000000000000"),
+    ('url = "http://h/"\ntimeout_s = 1e9', "timeout_s: expected a number <= 86400, found 1000000000.0"),
+    ('url = "http://h/"\nrate = 1e7', "rate: expected a number <= 1000000, found 10000000.0"),
+    ('url = "http://h/"\nrate = [10, 1e-6]',
+     ("rate: 100 requests at 1e-06/s take 1e+08 s, more than the 86400 s a run may last "
+     "(raise rate or lower iterations)")),
+    ('url = "http://h/"\nrate = [1e-6, 1e-300]\niterations = 5',  # one line for the table, not one per rate
+     ("rate: 5 requests at 1e-06/s take 5e+06 s, more than the 86400 s a run may last "
+     "(raise rate or lower iterations)")),
+    ('url = "http://h/"\nrate = 200\nduration_s = 86400',
+     ("rate: 200 requests/s for 86400 s make 17280000 requests, more than the 10000000 a run may send "
+     "(lower rate or duration_s)")),
+]
+
+
+@pytest.mark.parametrize(("keys", "expected"), TOO_LARGE)
+def test_a_number_far_too_large_is_one_line_naming_the_field_and_the_limit(
+        write_suite: Any, tmp_path: Path, keys: str, expected: str) -> None:
+    """Through the command line: before, a worker's MemoryError traceback, "worker died", or a hang."""
+    suite = write_suite(f'[suite]\nname = "s"\n[[benchmark]]\nname = "a"\n{keys}\n')
+    result = CliRunner().invoke(cli, ["run", str(suite), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: suite.toml: benchmark[0].{expected}\n"
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_runs_override_has_the_same_limit(write_suite: Any, tmp_path: Path) -> None:
+    suite = write_suite('[suite]\nname = "s"\n[[benchmark]]\nname = "a"\ntarget = "workload:noop"\n')
+    for args, env, found in ((["--runs", "1001"], {}, 1001), ([], {"BENCHTRAIL_RUNS": "1000000"}, 1000000)):
+        result = CliRunner().invoke(cli, ["run", str(suite), "--out", str(tmp_path / "out"), *args], env=env)
+        assert result.exit_code == 2
+        assert result.stderr == ("Error: suite.toml: runs: the override expects a whole number from 1 to 1000, "
+                                 f"found {found}\n")
+
+
+def test_a_suite_level_duration_counts_toward_the_open_loop_limit(write_suite: Any) -> None:
+    path = write_suite('[suite]\nname = "s"\nduration_s = 86400\n[[benchmark]]\nname = "a"\nurl = "http://h/"\n'
+                       'rate = [100, 500]\n[[benchmark]]\nname = "b"\nurl = "http://h/"\nrate = 100\niterations = 10\n')
+    assert problems_of(path) == (
+        ("suite.toml: benchmark[0].rate: 500 requests/s for 86400 s make 43200000 requests, more than the "
+        "10000000 a run may send (lower rate or duration_s)"),)
+
+
+AT_THE_LIMITS = '''
+[suite]
+name = "s"
+runs = 1000
+[[benchmark]]
+name = "a"
+target = "workload:noop"
+iterations = 10000000
+warmup = 1000000
+concurrency = 4096
+batch_size = 1000000
+[[benchmark]]
+name = "b"
+url = "http://h/"
+duration_s = 86400
+timeout_s = 86400
+rate = 115.7
+[[benchmark]]
+name = "c"
+url = "http://h/"
+rate = 1000000
+iterations = 10000000
+'''
+
+
+def test_values_at_the_limits_load(write_suite: Any) -> None:
+    a, b, c = load_suite(write_suite(AT_THE_LIMITS)).benchmarks
+    assert (a.iterations, a.warmup, a.concurrency, a.batch_size, a.runs) == (10**7, 10**6, 4096, 10**6, 1000)
+    assert (b.duration_s, b.timeout_s, b.rate) == (86400.0, 86400.0, 115.7)
+    assert (c.rate, c.iterations) == (10.0**6, 10**7)
+
+
+def test_sweeps_make_at_most_1000_benchmarks(write_suite: Any) -> None:
+    def suite(sizes: int, concurrency: int) -> Path:
+        return write_suite(f'[suite]\nname = "s"\nconcurrency = {list(range(1, concurrency + 1))}\n'
+                           f'[[benchmark]]\nname = "a"\ntarget = "workload:noop"\nbatch_size = {list(range(1, sizes + 1))}\n'
+                           '[[benchmark]]\nname = "b"\ntarget = "workload:noop"\n')
+
+    assert len(load_suite(suite(99, 10)).benchmarks) == 1000
+    assert problems_of(suite(100, 10)) == ("suite.toml: benchmark: expected at most 1000 benchmarks, the sweeps make 1010",)
+    # Counted, never made: a million combinations are refused at once.
+    assert problems_of(suite(1000, 1000)) == (
+        "suite.toml: benchmark: expected at most 1000 benchmarks, the sweeps make 1001000",)
+
+
+# --- credentials stay out of the url ------------------------------------------------------
+
+CREDENTIALS = ('benchmark[0].url: expected a URL without user or password: send them in headers, e.g. '
+               'Authorization = "Basic ${CREDENTIALS}", filled in from the environment')
+
+
+@pytest.mark.parametrize("url", [
+    "http://user:s3cret@127.0.0.1:8000/v1/predict", "https://user@h/", "http://:s3cret@h/",
+    "HTTPS://u:s3cret@[::1]:8/x?y=1", "http://u:s3cret@h:99999/", "ftp://u:s3cret@h/",
+])
+def test_a_user_or_password_in_the_url_is_refused_and_never_shown(write_suite: Any, url: str) -> None:
+    path = write_suite(f'[suite]\nname = "s"\n[[benchmark]]\nname = "a"\nurl = "{url}"\n')
+    assert problems_of(path) == (f"suite.toml: {CREDENTIALS}",)
+
+
+def test_credentials_in_the_url_beside_an_authorization_header_are_one_line(
+        write_suite: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before, aiohttp's traceback from the worker ("Cannot combine AUTHORIZATION header ...")."""
+    monkeypatch.setenv("MODEL_TOKEN", "tok")
+    suite = write_suite('[suite]\nname = "s"\n[[benchmark]]\nname = "a"\nurl = "http://u:s3cret@127.0.0.1:9/x"\n'
+                        'headers = { Authorization = "Bearer ${MODEL_TOKEN}" }\n')
+    result = CliRunner().invoke(cli, ["run", str(suite), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: suite.toml: {CREDENTIALS}\n"
+    assert "s3cret" not in result.output
+
+
+@pytest.mark.parametrize("url", ["http://h/users/a@b", "http://h/x?email=a@b.example", "http://h/#me@there"])
+def test_an_at_sign_after_the_host_is_no_credential(write_suite: Any, url: str) -> None:
+    (spec,) = load_suite(write_suite(f'[suite]\nname = "s"\n[[benchmark]]\nname = "a"\nurl = "{url}"\n')).benchmarks
+    assert spec.url == url
 
 
 def test_a_header_variable_that_is_not_set(write_suite: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -534,6 +675,12 @@ def test_any_toml_gives_a_suite_or_a_suite_error(suite_dir: Path, data: dict[str
         assert spec.duration_s is None or math.isfinite(spec.duration_s)
         assert math.isfinite(spec.timeout_s) and spec.timeout_s > 0
         assert spec.runs >= 1 and spec.warmup >= 0 and spec.batch_size >= 1 and spec.concurrency >= 1
+        # within the limits, so no worker is handed what it cannot hold
+        assert spec.runs <= 1000 and spec.warmup <= 10**6 and spec.batch_size <= 10**6 and spec.concurrency <= 4096
+        assert (spec.iterations or 0) <= 10**7 and (spec.duration_s or 0) <= 86400 and spec.timeout_s <= 86400
+        if spec.rate is not None:
+            assert spec.rate * (spec.duration_s or 0) <= 10**7 and (spec.iterations or 0) / spec.rate <= 86400
+    assert len(suite.benchmarks) <= 1000
 
 
 PLAUSIBLE = {

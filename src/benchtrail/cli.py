@@ -151,7 +151,7 @@ class _GpusType(click.ParamType):
                    "or device=ID[,ID] (default: none).")
 @click.option("--env", "env_names", multiple=True, metavar="NAME",
               help="With --image: also pass this environment variable into the container (repeatable), e.g. "
-                   "OMP_NUM_THREADS; CI_* and BENCHTRAIL_* variables pass without it.")
+                   "OMP_NUM_THREADS; the CI variables run reads pass without it, tokens never.")
 @click.option("--pull", type=click.Choice(["missing", "always", "never"]), default=None,
               help="With --image: when to pull it from its registry (default: missing).")
 def run_command(suite: Path | None, out_dir: Path, runs: int | None, machine: str | None,
@@ -208,12 +208,13 @@ _REMOTE = click.option("--remote", default="origin", show_default=True, envvar="
 @_BRANCH
 @click.option("--push/--no-push", default=True, show_default=True,
               help="Push the commit, or only commit to the local branch.")
-@click.option("--retries", type=click.IntRange(min=0), default=defaults.RECORD_RETRIES, show_default=True,
-              help="Pushes to retry when another job pushed first.")
+@click.option("--retries", type=click.IntRange(min=0), default=defaults.RECORD_RETRIES,
+              help="At most this many pushes retried when another job pushed first (default: no count, "
+                   "only --retry-timeout).")
 @click.option("--retry-timeout", type=click.FloatRange(min=0), default=defaults.RETRY_TIMEOUT_S, show_default=True,
               help="Give up retrying after this many seconds.")
 def record_command(files: tuple[Path, ...], repo: Path, remote: str, branch: str, push: bool,
-                   retries: int, retry_timeout: float) -> None:
+                   retries: int | None, retry_timeout: float) -> None:
     """Commit result FILES to the results branch in one commit and push it."""
     from benchtrail.commands.record_results import RecordOptions, record
 

@@ -22,7 +22,6 @@ import dataclasses
 import io
 import logging
 import os
-import re
 import sys
 import tarfile
 import threading
@@ -56,11 +55,15 @@ for f in /sys/fs/cgroup/memory.peak /sys/fs/cgroup/memory/memory.max_usage_in_by
 done
 exit $rc
 """
-_PASSED_PREFIXES = ("CI_", "BENCHTRAIL_")
-# Credentials stay outside: the benchmark needs none, and the image may be anyone's.
-_SECRET = re.compile(r"TOKEN|PASSWORD|SECRET|JWT|_KEY$")
-# Host paths that mean nothing inside (the container gets its suite and --out as arguments).
-_NOT_PASSED = frozenset({"BENCHTRAIL_SUITE", "BENCHTRAIL_OUT", "BENCHTRAIL_CACHE", "CI_REPOSITORY_URL"})
+# The variables ``benchtrail run`` reads (gitlab/ci.py): the record's source, the machine
+# label and the job's image. Nothing else passes without ``--env``: the image may be
+# anyone's, and CI_*/BENCHTRAIL_* hold tokens, webhook URLs and host paths (the suite and
+# --out reach the container as arguments).
+_PASSED = frozenset({
+    "CI_COMMIT_SHA", "CI_COMMIT_REF_NAME", "CI_COMMIT_TIMESTAMP", "CI_COMMIT_TITLE", "CI_PIPELINE_ID",
+    "CI_JOB_ID", "CI_PIPELINE_URL", "CI_PROJECT_URL", "CI_MERGE_REQUEST_IID",
+    "CI_RUNNER_TAGS", "CI_JOB_IMAGE", "BENCHTRAIL_MACHINE", "BENCHTRAIL_RUNS",
+})
 
 
 def parse_gpus(value: str) -> tuple[int, list[str] | None]:
@@ -82,12 +85,9 @@ def parse_gpus(value: str) -> tuple[int, list[str] | None]:
 
 
 def container_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """The ``CI_*`` and ``BENCHTRAIL_*`` variables handed to the container: not tokens,
-    passwords or host paths. Their values are never logged."""
-    return {
-        name: value for name, value in environ.items()
-        if name.startswith(_PASSED_PREFIXES) and name not in _NOT_PASSED and not _SECRET.search(name)
-    }
+    """The variables of ``environ`` handed to the container: those of ``_PASSED``
+    that are set. Their values are never logged."""
+    return {name: value for name, value in environ.items() if name in _PASSED}
 
 
 def workspace_of(suite_path: Path) -> Path:
@@ -254,7 +254,7 @@ def _run(client: Any, image_id: str, reference: str, gpus: str | None, output: T
     import docker
 
     passed = {**container_environment(variables), **named}
-    log.info("Running %s in %s, with %d CI_*/BENCHTRAIL_* variables and %s", " ".join(invocation["command"]),
+    log.info("Running %s in %s, with %d CI variables and %s", " ".join(invocation["command"]),
              reference, len(passed) - len(named), ", ".join(sorted(named)) or "no other")
     environment = {
         **passed,
@@ -321,7 +321,7 @@ def run_in_image(
     one, else the suite baked into the image. ``gpus`` is docker's
     ``--gpus`` value; ``pull`` is ``missing``, ``always`` or ``never``. The container's
     output goes to ``output`` (default: stderr). ``variables`` are the job's CI variables,
-    passed on to the benchtrail inside (tokens and the like left out); ``named`` are
+    of which those in ``_PASSED`` reach the benchtrail inside; ``named`` are
     variables the user asked to pass as they are (``--env``: thread counts such as
     ``OMP_NUM_THREADS``, which change inference speed). Returns the record's path and
     the record.

@@ -2,8 +2,9 @@
 
 The parsed file is checked against ``schemas/suite-1.schema.json`` through the same
 formatter as records, then here for what one field cannot say alone (exactly one of target
-or url, iterations or duration_s, a url that parses, ``${VAR}`` in headers, datasets that
-exist, labels that repeat). Every problem is reported at once, one line each naming the
+or url, iterations or duration_s, a url that parses and holds no password, ``${VAR}`` in
+headers, datasets that exist, an open loop's schedule, labels that repeat, the number of
+benchmarks). Every problem is reported at once, one line each naming the
 file and the field (``suite.toml: benchmark[2].dataset: file not found: data/x.npy``). A
 list value for ``batch_size``, ``concurrency`` or ``rate`` makes one benchmark per value.
 """
@@ -11,7 +12,9 @@ list value for ``batch_size``, ``concurrency`` or ``rate`` makes one benchmark p
 from __future__ import annotations
 
 import itertools
+import math
 import os
+import re
 import string
 import sys
 from collections.abc import Iterator
@@ -56,6 +59,11 @@ _DEFAULTS: dict[str, Any] = {
 _SWEEPS = ("batch_size", "concurrency", "rate")
 _HTTP_ONLY = ("method", "headers", "body", "rate")
 _DEFAULT_ITERATIONS = 100
+# Each benchmark costs at least one worker process per run, a line in the summary and in
+# the merge request note: a sweep that makes more is a mistake, not a plan.
+_MAX_BENCHMARKS = 1000
+# user[:password]@ before the host (what urlsplit takes as the netloc's user info)
+_USERINFO = re.compile(r"^[^:/?#]*://[^/?#]*@")
 
 
 @dataclass(frozen=True)
@@ -106,8 +114,9 @@ def load_suite(path: str | Path, *, runs: int | None = None) -> Suite:
     path = Path(path)
     data = _read(path)
     found = schema_problems(_validator(), data)
-    if runs is not None and (isinstance(runs, bool) or not isinstance(runs, int) or runs < 1):
-        found.append((("runs",), f"the override expects a whole number >= 1, found {shorten(runs)}"))
+    most_runs = _maximum("runs")
+    if runs is not None and (isinstance(runs, bool) or not isinstance(runs, int) or not 1 <= runs <= most_runs):
+        found.append((("runs",), f"the override expects a whole number from 1 to {most_runs}, found {shorten(runs)}"))
         runs = None
     table = data.get("suite") if isinstance(data.get("suite"), dict) else {}
     if "iterations" in table and "duration_s" in table:
@@ -119,13 +128,13 @@ def load_suite(path: str | Path, *, runs: int | None = None) -> Suite:
 
     # Expand what is right, so that a repeated label is found along with other problems.
     defaults = {key: table[key] for key in _DEFAULTS if key in table and _clean(found, ("suite", key))}
-    specs = [spec for index, raw in enumerate(entries) if _clean(found, ("benchmark", index))
-             for spec in _expand(raw, index, defaults, path, runs)]
-    seen: set[str] = set()
-    for spec in specs:
-        if spec.label in seen:
-            found.append((("benchmark", spec.index, "name"), f"duplicate benchmark {shorten(spec.label)}"))
-        seen.add(spec.label)
+    clean = [(index, raw) for index, raw in enumerate(entries) if _clean(found, ("benchmark", index))]
+    count = sum(_combinations(raw, defaults) for _, raw in clean)
+    if count > _MAX_BENCHMARKS:  # counted before they are made: sweeps multiply to millions
+        found.append((("benchmark",), f"expected at most {_MAX_BENCHMARKS} benchmarks, the sweeps make {count}"))
+        clean = []
+    specs = [spec for index, raw in clean for spec in _expand(raw, index, defaults, path, runs)]
+    found += list(_spec_problems(specs))
     if found:
         raise SuiteError(*format_problems(found, source=path.name, render=field_path))
     return Suite(name=table["name"], path=path.resolve(), benchmarks=tuple(specs),
@@ -149,10 +158,19 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 @cache
+def _schema() -> dict[str, Any]:
+    return load_schema("benchtrail.bench", "suite-1.schema.json")
+
+
+@cache
 def _validator() -> Any:
     """The suite schema's validator; a suite name follows the record schema's slug rule."""
-    return make_validator(load_schema("benchtrail.bench", "suite-1.schema.json"),
-                          references=[schema_document(1)], strict=True)
+    return make_validator(_schema(), references=[schema_document(1)], strict=True)
+
+
+def _maximum(definition: str) -> int:
+    """The schema's ``maximum`` of one of its ``$defs``: each limit has one home."""
+    return int(_schema()["$defs"][definition]["maximum"])
 
 
 def _clean(found: list[Problem], where: tuple[Any, ...]) -> bool:
@@ -172,8 +190,8 @@ def _cross_problems(raw: dict[str, Any], where: tuple[Any, ...], path: Path,
             yield (*where, key), f"applies to a {other!r} benchmark, not to a {this!r} one"
     if "iterations" in raw and "duration_s" in raw:
         yield (*where, "iterations"), "give either iterations or duration_s, not both"
-    if http and _clean(found, (*where, "url")) and not _is_http_url(raw["url"]):
-        yield (*where, "url"), f"expected an http:// or https:// URL, found {shorten(raw['url'])}"
+    if http and _clean(found, (*where, "url")):
+        yield from _url_problems(raw["url"], (*where, "url"))
     if http and _clean(found, (*where, "headers")):
         yield from _header_problems(raw.get("headers", {}), (*where, "headers"))
     if "dataset" in raw and _clean(found, (*where, "dataset")):
@@ -184,6 +202,16 @@ def _cross_problems(raw: dict[str, Any], where: tuple[Any, ...], path: Path,
         else:
             if not exists:
                 yield (*where, "dataset"), f"file not found: {raw['dataset']}"
+
+
+def _url_problems(url: str, where: tuple[Any, ...]) -> Iterator[Problem]:
+    """A URL that is not http(s), or that holds a user or password: a secret in the suite
+    file, which aiohttp also refuses beside an ``Authorization`` header. Never shown."""
+    if _USERINFO.match(url):
+        yield where, ('expected a URL without user or password: send them in headers, e.g. '
+                      'Authorization = "Basic ${CREDENTIALS}", filled in from the environment')
+    elif not _is_http_url(url):
+        yield where, f"expected an http:// or https:// URL, found {shorten(url)}"
 
 
 def _is_http_url(url: str) -> bool:
@@ -208,6 +236,45 @@ def _header_problems(headers: dict[str, str], where: tuple[Any, ...]) -> Iterato
         else:  # the filled-in value may hold a secret: say what is wrong, never show it
             if any(char in filled for char in "\r\n\0"):
                 yield (*where, name), "the value (after ${VAR} substitution) contains a line break or NUL"
+
+
+def _combinations(raw: dict[str, Any], defaults: dict[str, Any]) -> int:
+    """How many benchmarks one checked ``[[benchmark]]`` table makes: its sweeps' product."""
+    values = (raw.get(key, defaults.get(key)) for key in _SWEEPS)
+    return math.prod(len(value) if isinstance(value, list) else 1 for value in values)
+
+
+def _spec_problems(specs: list[BenchmarkSpec]) -> Iterator[Problem]:
+    """Labels that repeat, and open-loop schedules beyond the limits: one line per table."""
+    seen: set[str] = set()
+    scheduled: set[int] = set()
+    for spec in specs:
+        if spec.label in seen:
+            yield ("benchmark", spec.index, "name"), f"duplicate benchmark {shorten(spec.label)}"
+        seen.add(spec.label)
+        problem = _schedule_problem(spec)
+        if problem and spec.index not in scheduled:
+            scheduled.add(spec.index)
+            yield ("benchmark", spec.index, "rate"), problem
+
+
+def _schedule_problem(spec: BenchmarkSpec) -> str | None:
+    """An open loop schedules every request up front, for as long as they take at ``rate``:
+    the same limits as ``iterations`` and ``duration_s`` hold for it."""
+    if spec.rate is None:
+        return None
+    if spec.duration_s is not None:
+        requests, most = spec.rate * spec.duration_s, _maximum("iterations")
+        if requests > most:
+            return (f"{spec.rate:g} requests/s for {spec.duration_s:g} s make {requests:.0f} requests, "
+                    f"more than the {most} a run may send (lower rate or duration_s)")
+        return None
+    calls = spec.iterations or _DEFAULT_ITERATIONS
+    seconds, longest = calls / spec.rate, _maximum("seconds")
+    if seconds > longest:
+        return (f"{calls} requests at {spec.rate:g}/s take {seconds:.3g} s, more than the "
+                f"{longest} s a run may last (raise rate or lower iterations)")
+    return None
 
 
 def _expand(raw: dict[str, Any], index: int, defaults: dict[str, Any], path: Path,

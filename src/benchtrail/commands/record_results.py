@@ -21,7 +21,7 @@ class RecordOptions:
     remote: str = "origin"
     branch: str = DEFAULT_BRANCH
     push: bool = True
-    retries: int = RECORD_RETRIES
+    retries: int | None = RECORD_RETRIES
     retry_timeout_s: float = RETRY_TIMEOUT_S
 
 

@@ -12,6 +12,7 @@ successful push: a failure leaves no half-written branch.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import re
@@ -41,6 +42,10 @@ log = logging.getLogger(__name__)
 _TREE_MODE = "040000"
 _BLOB_MODE = "100644"
 # what a remote says when another push updated the branch between our fetch and our push
+#: the longest pause between two push attempts: contenders retry within seconds
+MAX_PAUSE_S = 2.0
+#: attempts at moving the local branch when another process of this checkout moves it too
+LOCAL_RETRIES = 50
 _RACES = ("failed to update ref", "cannot lock ref", "incorrect old value", "stale info")
 _MAX_REASON_CHARS = 300
 
@@ -281,9 +286,10 @@ def _is_ancestor(repo: GitRepo, older: str, newer: str) -> bool:
 
 
 def _record_locally(repo: GitRepo, ref: str, blobs: dict[str, str], legacy: Mapping[str, str], message: str,
-                    retries: int, identity: Mapping[str, str]) -> Recorded:
+                    retries: int | None, identity: Mapping[str, str]) -> Recorded:
     """``--no-push``: commit on the local branch, retrying when another process of this
     checkout moved it in between (``update-ref`` checks the old value)."""
+    retries = LOCAL_RETRIES if retries is None else retries
     for attempt in range(1, retries + 2):
         tip = repo.rev(ref)
         commit, added, already = _commit(repo, tip, blobs, legacy, message, identity)
@@ -307,13 +313,14 @@ def record(
     remote: str = "origin",
     branch: str = DEFAULT_BRANCH,
     push: bool = True,
-    retries: int = 10,
+    retries: int | None = None,
     retry_timeout_s: float = 120.0,
     access: RemoteAccess | None = None,
     identity: Mapping[str, str] | None = None,
 ) -> Recorded:
     """Record the result files ``paths`` in one commit on ``branch`` and push it to
-    ``remote`` (retrying on the new tip when another job pushed first). ``access`` says
+    ``remote``, retrying on the new tip when another job pushed first: until
+    ``retry_timeout_s``, and at most ``retries`` times when given. ``access`` says
     where ``remote`` is pushed to and with which secrets (default: the remote as
     configured); ``identity`` is the commit's author and committer (``identity_env``)."""
     contents, legacy = _load_all(paths)
@@ -331,7 +338,7 @@ def record(
 
     deadline = time.monotonic() + retry_timeout_s
     busy: StoreError | None = None
-    for attempt in range(1, retries + 2):
+    for attempt in itertools.count(1):
         try:
             tip = fetch_tip(git_repo, access, branch)
         except _Busy as exc:
@@ -348,8 +355,10 @@ def record(
                     pass  # another process of this checkout fetched meanwhile: its tip is as good
                 _follow(git_repo, local_ref, commit)
                 return Recorded(commit, tuple(added), tuple(already), attempt, True)
-        pause = min(5.0, 0.05 * 2 ** min(attempt, 7)) * random.uniform(0.5, 1.5)
-        if attempt > retries or time.monotonic() + pause > deadline:
+        # full jitter (AWS's name for it): contenders spread over the whole window, so 32
+        # jobs that met once do not meet again on every round
+        pause = random.uniform(0.0, min(MAX_PAUSE_S, 0.05 * 2 ** min(attempt, 6)))
+        if (retries is not None and attempt > retries) or time.monotonic() + pause > deadline:
             break
         log.info("%s; retrying in %.2f s", busy or f"push of {branch} refused: {branch} moved", pause)
         time.sleep(pause)
@@ -357,5 +366,5 @@ def record(
         raise StoreError(f"{busy} (after {attempt} attempts)")
     raise StoreError(
         f"cannot push {branch} to {access.shown}: refused {attempt} times because other jobs "
-        f"pushed first (raise --retries or --retry-timeout)"
+        f"pushed first (raise {'--retries or ' if retries is not None else ''}--retry-timeout)"
     )
