@@ -29,6 +29,11 @@ def busy():
 
 def broken():
     raise SystemExit(5)
+
+def hangs():
+    with open(os.path.join(os.getcwd(), "pid.txt"), "w") as pid:
+        pid.write(str(os.getpid()))
+    time.sleep(600)
 """
 
 SUITE = """
@@ -90,9 +95,26 @@ def test_a_failing_side_is_named_and_the_other_is_not_left_running(tmp_path: Pat
     started = time.monotonic()
     with pytest.raises(SideFailed) as failed:
         run_pair((sides[0], sides[1]), (tmp_path / "o1", tmp_path / "o2"))
-    assert failed.value.side == broken_side and "died (exit code 5)" in str(failed.value)
+    assert failed.value.side == broken_side and "spans:broken raised SystemExit: 5" in str(failed.value)
     assert time.monotonic() - started < 30
     assert not list(tmp_path.glob("o*/*.json"))
+
+
+@pytest.mark.parametrize("hung_side", [0, 1])
+def test_a_side_that_never_returns_is_stopped_in_its_time_and_named(tmp_path: Path, hung_side: int,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hung worker holds the turn: only its own turns count against its time (the
+    floor of ``BENCHTRAIL_WORKER_TIMEOUT_S``), and neither worker is left running."""
+    monkeypatch.setenv("BENCHTRAIL_WORKER_TIMEOUT_S", "2")
+    sides = [side(tmp_path / "base"), side(tmp_path / "head")]
+    sides[hung_side] = side(tmp_path / "hung", target="hangs")
+    started = time.monotonic()
+    with pytest.raises(SideFailed) as failed:
+        run_pair((sides[0], sides[1]), (tmp_path / "o1", tmp_path / "o2"), first=1 - hung_side)
+    assert failed.value.side == hung_side
+    assert "the worker process for busy[concurrency=1] gave no result within 2 s" in str(failed.value)
+    assert time.monotonic() - started < 20
+    assert not Path(f"/proc/{(tmp_path / 'hung' / 'pid.txt').read_text()}").exists()
 
 
 def test_a_baton_whose_relay_is_gone_runs_free() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -32,7 +33,7 @@ warmup = 1
 
 def run_worker(spec_path: Path, prefix: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "benchtrail.bench.worker", str(spec_path), str(prefix)],
+        [sys.executable, "-m", "benchtrail.bench.worker", str(spec_path), str(prefix), str(os.getpid())],
         capture_output=True, text=True, timeout=60, check=False,
     )
 

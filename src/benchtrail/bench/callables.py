@@ -96,7 +96,8 @@ def measure_callable(
 ) -> Measurement:
     """Measure ``fn(*args)`` over ``argsets`` (cycled) with ``concurrency`` closed-loop
     threads, for ``iterations`` calls in all or for ``duration_s`` seconds; with one
-    thread, in turns with another worker when given its ``baton`` (``bench.baton``)."""
+    thread, in turns with another worker when given its ``baton`` (``bench.baton``). What a
+    thread's calls let through (``SystemExit``: ``Exception`` is counted) is raised here."""
     if concurrency == 1:
         start = now_ns()
         deadline = None if duration_s is None else start + int(duration_s * 1e9)
@@ -107,13 +108,17 @@ def measure_callable(
     results: list[tuple[array, array, Tally, int]] = [None] * concurrency  # type: ignore[list-item]
     barrier = threading.Barrier(concurrency + 1)
     deadline_box: list[int | None] = [None]
+    escaped: list[BaseException] = []
 
     def worker(index: int) -> None:
         count = None
         if iterations is not None:
             count = iterations // concurrency + (1 if index < iterations % concurrency else 0)
         barrier.wait()
-        results[index] = _loop(fn, argsets, count, deadline_box[0], index)
+        try:
+            results[index] = _loop(fn, argsets, count, deadline_box[0], index)
+        except BaseException as exc:  # a thread would drop it (SystemExit) or only print it
+            escaped.append(exc)
 
     threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(concurrency)]
     for thread in threads:
@@ -124,6 +129,8 @@ def measure_callable(
     barrier.wait()
     for thread in threads:
         thread.join()
+    if escaped:
+        raise escaped[0]
     wall = now_ns() - start
     latencies, ends = array("q"), array("q")
     tally = Tally()

@@ -4,6 +4,11 @@ Runs are interleaved (run 1 of every benchmark, then run 2, ...), as pyperf spre
 worker processes, so a slow minute on a shared runner touches every benchmark a little
 instead of one benchmark a lot. The record is written only when every benchmark has
 been measured: a failure leaves no partial file.
+
+A worker that gives no result in its time (``worker_deadline_s``: a target, setup or module
+import that never returns) is killed, with whatever it started, and named. Workers die with
+the runner, whatever stops it (``bench.worker``), and an interruption (Ctrl-C, or SIGTERM
+turned into an exception by the CLI) kills them and removes the scratch folder on its way out.
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import math
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -31,10 +38,17 @@ from benchtrail.results.model import DatasetRef, Environment, Image, Record, Run
 from benchtrail.results.record import dump_record
 from benchtrail.results.threads import merge_threads
 
-__all__ = ["NoProgress", "Progress", "WorkerCrash", "build_record", "collect_worker", "local_environment", "run_suite",
-           "spawn_worker"]
+__all__ = ["WORKER_TIMEOUT_ENV", "WORKER_TIMEOUT_S", "NoProgress", "Progress", "WorkerCrash", "build_record",
+           "collect_worker", "local_environment", "run_suite", "spawn_worker", "stop_worker", "worker_deadline_s",
+           "worker_hung", "worker_timeout_s"]
 
 log = logging.getLogger(__name__)
+
+#: the least time a worker process gets, in seconds: for its module's import, setup, data,
+#: warm-up, and the calls of a benchmark counted in iterations (nothing foretells their length)
+WORKER_TIMEOUT_S = 600.0
+#: the environment variable that sets another ``WORKER_TIMEOUT_S``
+WORKER_TIMEOUT_ENV = "BENCHTRAIL_WORKER_TIMEOUT_S"
 
 
 class WorkerCrash(RuntimeError):
@@ -67,36 +81,90 @@ class NoProgress:
         pass
 
 
+def worker_timeout_s() -> float:
+    """The least time a worker gets: ``BENCHTRAIL_WORKER_TIMEOUT_S`` when set, else ``WORKER_TIMEOUT_S``."""
+    text = os.environ.get(WORKER_TIMEOUT_ENV, "").strip()
+    if not text:
+        return WORKER_TIMEOUT_S
+    try:
+        seconds = float(text)
+        if not 0 < seconds < math.inf:
+            raise ValueError(text)
+    except ValueError:
+        raise SuiteError(f"{WORKER_TIMEOUT_ENV}: expected a number of seconds > 0, found {text!r}") from None
+    return seconds
+
+
+def worker_deadline_s(spec: BenchmarkSpec, floor_s: float) -> float:
+    """How long the worker measuring ``spec`` may run before it counts as hung: ``floor_s``
+    (``worker_timeout_s``), plus twice its ``duration_s``, plus for an HTTP benchmark every
+    request taking its whole ``timeout_s`` one after another, at the pace of its ``rate``."""
+    limit_s = floor_s + 2 * (spec.duration_s or 0.0)
+    if spec.kind == "http":
+        requests = spec.warmup + (spec.iterations or 0) + 1  # +1: the one in flight when a duration ends
+        limit_s += requests * spec.timeout_s
+        if spec.rate and spec.iterations:
+            limit_s += spec.iterations / spec.rate
+    return limit_s
+
+
+def worker_hung(spec: BenchmarkSpec, limit_s: float) -> SuiteError:
+    """The error of a worker for ``spec`` killed after ``limit_s`` seconds without a result."""
+    return SuiteError(f"{spec.field_prefix}: the worker process for {spec.label} gave no result within "
+                      f"{limit_s:g} s and was stopped (a target, setup or module import that never returns?); "
+                      f"{WORKER_TIMEOUT_ENV} gives it more time")
+
+
 def spawn_worker(spec: BenchmarkSpec, stem: Path, cwd: Path | None = None,
                  env: dict[str, str] | None = None, pass_fds: tuple[int, ...] = ()) -> subprocess.Popen[bytes]:
-    """Start the worker process that measures ``spec`` once, its files at ``stem``."""
+    """Start the worker process that measures ``spec`` once, its files at ``stem``: in a
+    session (and process group) of its own, which ``stop_worker`` kills whole, and told this
+    process's id, so that it dies with this process (``bench.worker``)."""
     spec_path = stem.with_suffix(".spec.json")
     spec_path.write_text(json.dumps(dataclasses.asdict(spec)), encoding="utf-8")
     # The target's own prints go to stderr: stdout carries only our data.
     return subprocess.Popen(
-        [sys.executable, "-m", "benchtrail.bench.worker", str(spec_path), str(stem)],
+        [sys.executable, "-m", "benchtrail.bench.worker", str(spec_path), str(stem), str(os.getpid())],
         stdout=sys.stderr.fileno() if _has_fileno(sys.stderr) else None,
-        cwd=cwd, env=env, pass_fds=pass_fds,
+        cwd=cwd, env=env, pass_fds=pass_fds, start_new_session=True,
     )
 
 
-def collect_worker(process: subprocess.Popen[bytes], spec: BenchmarkSpec, stem: Path,
-                   progress: Progress) -> WorkerRun:
-    """Wait for the worker (a tick a second) and read what it measured; a worker left
-    running by an interruption is killed."""
+def stop_worker(process: subprocess.Popen[bytes]) -> None:
+    """Kill the worker if it still runs, with whatever it started (its process group), and reap it."""
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (AttributeError, OSError):  # no process groups (Windows)
+            process.kill()
+    process.wait()
+
+
+def _wait(process: subprocess.Popen[bytes], until: float, progress: Progress) -> int | None:
+    """The worker's exit code, or ``None`` while it still runs at ``until`` (``time.monotonic``)."""
+    while True:
+        try:
+            return process.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            if time.monotonic() >= until:
+                return None
+            progress.tick()
+
+
+def collect_worker(process: subprocess.Popen[bytes], spec: BenchmarkSpec, stem: Path, progress: Progress,
+                   floor_s: float) -> WorkerRun:
+    """Wait for the worker (a tick a second) and read what it measured; a worker still
+    running past its deadline (``worker_deadline_s`` with ``floor_s``), or when the wait is
+    interrupted, is killed."""
     import numpy as np
 
+    limit_s = worker_deadline_s(spec, floor_s)
     try:
-        while True:
-            try:
-                returncode = process.wait(timeout=1.0)
-                break
-            except subprocess.TimeoutExpired:
-                progress.tick()
+        returncode = _wait(process, time.monotonic() + limit_s, progress)
     finally:
-        if process.poll() is None:  # interrupted: do not leave the worker running
-            process.kill()
-            process.wait()
+        stop_worker(process)
+    if returncode is None:
+        raise worker_hung(spec, limit_s)
     error_file, bug_file = Path(f"{stem}.error.json"), Path(f"{stem}.bug.json")
     if error_file.exists():
         raise SuiteError(*json.loads(error_file.read_text(encoding="utf-8"))["problems"])
@@ -107,6 +175,9 @@ def collect_worker(process: subprocess.Popen[bytes], spec: BenchmarkSpec, stem: 
     if returncode != 0:
         how = f"signal {-returncode}" if returncode < 0 else f"exit code {returncode}"
         raise SuiteError(f"{spec.field_prefix}: the worker process for {spec.label} died ({how})")
+    if not Path(f"{stem}.json").exists():  # written last: the user's code ended the worker before
+        raise SuiteError(f"{spec.field_prefix}: the worker process for {spec.label} ended without a result: "
+                         f"the target, its setup or its module ended the process (os._exit?)")
     figures = WorkerFigures.from_json(json.loads(Path(f"{stem}.json").read_text(encoding="utf-8")))
     latencies = np.fromfile(f"{stem}.lat", dtype=np.int64)
     return WorkerRun(latencies, figures, np.fromfile(f"{stem}.done", dtype=np.int64))
@@ -157,6 +228,7 @@ def run_suite(
     Returns the record's path and the record.
     """
     progress = progress or NoProgress()
+    floor_s = worker_timeout_s()
     started, clock = dt.datetime.now(dt.timezone.utc), time.monotonic()
     environment = local_environment(machine, image)
 
@@ -170,7 +242,8 @@ def run_suite(
                 step = f"{spec.label} run {run + 1}/{spec.runs}"
                 progress.start(step)
                 stem = Path(scratch) / f"{position}-{run}"
-                runs[spec.label].append(collect_worker(spawn_worker(spec, stem, cwd), spec, stem, progress))
+                worker = spawn_worker(spec, stem, cwd)
+                runs[spec.label].append(collect_worker(worker, spec, stem, progress, floor_s))
                 progress.advance(step)
 
     record = build_record(suite, runs, environment, source, started, clock)

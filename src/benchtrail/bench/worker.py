@@ -1,11 +1,14 @@
 """One fresh worker process: measure one benchmark once and hand the figures back.
 
-Run as ``python -m benchtrail.bench.worker SPEC.json OUT_PREFIX``. It writes
+Run as ``python -m benchtrail.bench.worker SPEC.json OUT_PREFIX PARENT_PID`` (the runner's
+process id: on Linux the worker dies with it). It writes
 ``OUT_PREFIX.json`` (counts, timings, memory and GPU figures), ``OUT_PREFIX.lat``
 (the successful calls' latencies, int64 ns) and ``OUT_PREFIX.done`` (when each of them
 completed, int64 ns from the measured start, sorted), or ``OUT_PREFIX.error.json`` with the
 user's problem and exit code 2, or, when benchtrail's own code failed, its traceback on
-stderr, ``OUT_PREFIX.bug.json`` and exit code 3 (a bug, never the user's fault).
+stderr, ``OUT_PREFIX.bug.json`` and exit code 3 (a bug, never the user's fault). A
+``SystemExit`` from the user's code (``sys.exit`` in a module, setup or target) is the user's
+problem like any other exception, not the end of the worker.
 """
 
 from __future__ import annotations
@@ -33,14 +36,22 @@ from benchtrail.results.threads import THREAD_VARIABLES, ThreadPool, Threads
 
 __all__ = ["measure_spec"]
 
+#: prctl(2)'s option that names the signal this process gets when its parent dies
+_PR_SET_PDEATHSIG = 1
+
+
+def _raised(exc: BaseException) -> str:
+    """``Type: message``, or just ``Type`` when the message is empty (``sys.exit()``)."""
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
 
 def _resolve(spec: BenchmarkSpec, field: str, reference: str) -> Any:
     module_name, _, attribute = reference.partition(":")
     where = f"{spec.field_prefix}.{field}"
     try:
         module = importlib.import_module(module_name)
-    except Exception as exc:
-        raise SuiteError(f"{where}: cannot import {module_name!r}: {type(exc).__name__}: {exc}") from None
+    except (Exception, SystemExit) as exc:
+        raise SuiteError(f"{where}: cannot import {module_name!r}: {_raised(exc)}") from None
     obj: Any = module
     for part in attribute.split("."):
         try:
@@ -64,8 +75,8 @@ def _callable_run(spec: BenchmarkSpec) -> tuple[Measurement, float, Dataset | No
         setup = _resolve(spec, "setup", spec.setup)
         try:
             prefix = (setup(),)
-        except Exception as exc:
-            raise SuiteError(f"{spec.field_prefix}.setup: {spec.setup} raised {type(exc).__name__}: {exc}") from None
+        except (Exception, SystemExit) as exc:
+            raise SuiteError(f"{spec.field_prefix}.setup: {spec.setup} raised {_raised(exc)}") from None
     dataset = load_dataset(spec.dataset) if spec.dataset else None
     argsets = [(*prefix, batch) for batch in dataset.batches(spec.batch_size)] if dataset else [prefix]
     baton = Baton.from_env() if spec.concurrency == 1 else None
@@ -77,6 +88,9 @@ def _callable_run(spec: BenchmarkSpec) -> tuple[Measurement, float, Dataset | No
         measurement = measure_callable(target, argsets, items_per_call=spec.batch_size,
                                        iterations=spec.iterations, duration_s=spec.duration_s,
                                        concurrency=spec.concurrency, baton=baton)
+    except SystemExit as exc:  # counting it as a failed call would call again what asked to stop
+        raise SuiteError(f"{spec.field_prefix}.target: {spec.target} raised {_raised(exc)} "
+                         f"(a target returns or raises an exception; it does not end the process)") from None
     finally:
         if baton is not None:
             baton.close()
@@ -167,8 +181,26 @@ def measure_spec(spec: BenchmarkSpec) -> tuple[Measurement, WorkerFigures]:
     return measurement, figures
 
 
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel kill this process when the runner (``parent``) dies, on Linux: a runner
+    stopped by SIGTERM or SIGKILL (a cancelled CI job) leaves no worker behind, holding the
+    job's output open. Elsewhere only the runner's own cleanup stops its workers."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (AttributeError, OSError):  # a C library without prctl
+        return
+    if os.getppid() != parent:  # the runner died before the call above: what the kernel would do
+        os._exit(1)
+
+
 def main(argv: list[str]) -> int:
-    spec_path, out_prefix = argv
+    spec_path, out_prefix, parent = argv
+    _die_with_parent(int(parent))
     try:
         spec = BenchmarkSpec(**json.loads(Path(spec_path).read_text(encoding="utf-8")))
         measurement, figures = measure_spec(spec)

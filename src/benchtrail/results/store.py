@@ -43,7 +43,7 @@ _TREE_MODE = "040000"
 _BLOB_MODE = "100644"
 # what a remote says when another push updated the branch between our fetch and our push
 #: the longest pause between two push attempts: contenders retry within seconds
-MAX_PAUSE_S = 2.0
+MAX_PAUSE_S = 5.0
 #: attempts at moving the local branch when another process of this checkout moves it too
 LOCAL_RETRIES = 50
 _RACES = ("failed to update ref", "cannot lock ref", "incorrect old value", "stale info")
@@ -314,7 +314,7 @@ def record(
     branch: str = DEFAULT_BRANCH,
     push: bool = True,
     retries: int | None = None,
-    retry_timeout_s: float = 120.0,
+    retry_timeout_s: float = 600.0,
     access: RemoteAccess | None = None,
     identity: Mapping[str, str] | None = None,
 ) -> Recorded:
