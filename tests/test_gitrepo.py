@@ -314,3 +314,16 @@ def test_a_cache_that_cannot_be_written_is_a_store_error(tmp_path: Path) -> None
     (tmp_path / "file").write_text("x")
     with pytest.raises(StoreError, match="cannot use as the cache"):
         gitrepo.open_bare(tmp_path / "file" / "cache")
+
+
+def test_the_network_deadline_is_the_users_to_set(work: Path, silent: Loopback, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BENCHTRAIL_NETWORK_TIMEOUT", "1.5")
+    repo = open_repo(work)
+    started = time.monotonic()
+    with pytest.raises(StoreError, match=r"^git ls-remote gave no answer within 1.5 s$"):
+        repo.result("ls-remote", f"{silent}/g/p.git")
+    assert time.monotonic() - started < 1.5 + 5
+    for wrong in ("soon", "0", "-3", "nan", "inf"):
+        monkeypatch.setenv("BENCHTRAIL_NETWORK_TIMEOUT", wrong)
+        with pytest.raises(StoreError, match=r"^BENCHTRAIL_NETWORK_TIMEOUT: expected a number of seconds > 0, found "):
+            repo.result("ls-remote", f"{silent}/g/p.git")

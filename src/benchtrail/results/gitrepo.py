@@ -1,11 +1,11 @@
 """The one way benchtrail runs git: redacts secrets, turns git's failures into
 ``StoreError`` and ends every git that outlives its deadline.
 
-Tokens reach git only inside URLs built here; every message that leaves this module has
-them replaced by ``***``, whatever git printed.
+Tokens reach git only through the environment of its process (``credentials_env``); every
+message that leaves this module has them replaced by ``***``, whatever git printed.
 
 Deadlines live here and nowhere else. Network commands (fetch, push, ls-remote) get
-``NETWORK_TIMEOUT_S`` unless a caller gives its own, and every git gets libcurl's
+``network_timeout_s()`` (120 s, or ``BENCHTRAIL_NETWORK_TIMEOUT``) unless a caller gives its own, and every git gets libcurl's
 low-speed limit through the environment, so that git itself gives up on a stalled HTTP
 remote, lazy fetches of a partial clone included. Local plumbing has no deadline unless
 a caller sets one: reading 100,000 records is slow, not stuck.
@@ -14,6 +14,7 @@ a caller sets one: reading 100,000 records is slow, not stuck.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import signal
@@ -34,11 +35,13 @@ __all__ = [
     "LOW_SPEED_LIMIT_BPS",
     "LOW_SPEED_TIME_S",
     "NETWORK_TIMEOUT_S",
+    "NETWORK_TIMEOUT_VARIABLE",
     "GitRepo",
     "GitResult",
     "RemoteAccess",
     "credentials_env",
     "identity_env",
+    "network_timeout_s",
     "open_bare",
     "open_repo",
     "redact",
@@ -48,8 +51,24 @@ __all__ = [
 
 #: Deadline of a git that talks to a remote: a fetch of the results branch tip or a push
 #: of one commit takes seconds; two minutes is a server that will not answer, well before
-#: a CI job's own timeout.
+#: a CI job's own timeout. ``BENCHTRAIL_NETWORK_TIMEOUT`` (seconds) sets another.
 NETWORK_TIMEOUT_S = 120.0
+NETWORK_TIMEOUT_VARIABLE = "BENCHTRAIL_NETWORK_TIMEOUT"
+
+
+def network_timeout_s() -> float:
+    """The deadline of one network exchange: ``BENCHTRAIL_NETWORK_TIMEOUT`` seconds, else
+    ``NETWORK_TIMEOUT_S``; ``StoreError`` for a value that is not a positive number."""
+    given = os.environ.get(NETWORK_TIMEOUT_VARIABLE, "").strip()
+    if not given:
+        return NETWORK_TIMEOUT_S
+    try:
+        seconds = float(given)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise StoreError(f"{NETWORK_TIMEOUT_VARIABLE}: expected a number of seconds > 0, found {given[:40]!r}")
+    return seconds
 #: Deadline of a quick question about a checkout that must not hold up a benchmark run
 #: (which commit, which top folder).
 LOOKUP_TIMEOUT_S = 10.0
@@ -187,11 +206,11 @@ class GitRepo:
         """Run ``git ARGS`` to its end and return its status and output, whatever the status.
 
         ``env`` adds to the environment; ``input_text`` is git's stdin. ``timeout_s`` is the
-        deadline (``None``: ``NETWORK_TIMEOUT_S`` for a network command, none otherwise): a
+        deadline (``None``: ``network_timeout_s()`` for a network command, none otherwise): a
         git still running then is killed with every process it started, and the
         ``StoreError`` says "[<what> failed: ]git <cmd> gave no answer within N s"."""
         deadline = timeout_s if timeout_s is not None else (
-            NETWORK_TIMEOUT_S if _command(args) in _NETWORK_COMMANDS else None)
+            network_timeout_s() if _command(args) in _NETWORK_COMMANDS else None)
         process = self._start(args, subprocess.PIPE if input_text is not None else None, env)
         data = input_text.encode("utf-8", "surrogateescape") if input_text is not None else None
         # A timer, not communicate(timeout=): that one polls for git's exit with time.sleep,
