@@ -11,6 +11,7 @@ an older benchtrail could have.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -49,21 +50,14 @@ def _commit_to_branch(repo: Path, path: str, data: bytes) -> None:
     blob = subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=repo, input=data, capture_output=True,
                           check=True).stdout.decode().strip()
     index = repo / ".git" / "fuzz-index"
-    env = {"GIT_INDEX_FILE": str(index)}
-    subprocess.run(["git", "read-tree", "benchtrail-results"], cwd=repo, env={**_env(), **env}, check=True)
-    subprocess.run(["git", "update-index", "--add", "--cacheinfo", f"100644,{blob},{path}"], cwd=repo,
-                   env={**_env(), **env}, check=True)
-    tree = subprocess.run(["git", "write-tree"], cwd=repo, env={**_env(), **env}, capture_output=True,
-                          check=True).stdout.decode().strip()
+    env = {**os.environ, "GIT_INDEX_FILE": str(index)}
+    subprocess.run(["git", "read-tree", "benchtrail-results"], cwd=repo, env=env, check=True)
+    subprocess.run(["git", "update-index", "--add", "--cacheinfo", f"100644,{blob},{path}"], cwd=repo, env=env,
+                   check=True)
+    tree = subprocess.run(["git", "write-tree"], cwd=repo, env=env, capture_output=True, check=True).stdout.decode().strip()
     commit = git(repo, "commit-tree", tree, "-p", "benchtrail-results", "-m", "by hand").strip()
     git(repo, "update-ref", "refs/heads/benchtrail-results", commit)
     index.unlink()
-
-
-def _env() -> dict[str, str]:
-    import os
-
-    return dict(os.environ)
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow,
