@@ -31,7 +31,6 @@ from benchtrail.errors import GitLabError
 from benchtrail.gitlab.access import PushCheck
 from benchtrail.gitlab.access import check_push as check_with
 from benchtrail.gitlab.ci import read_ci
-from benchtrail.results import gitrepo
 
 pytest_plugins = ("gitfixtures",)  # fixtures: git_env, remote, work, gitlab
 
@@ -261,7 +260,7 @@ def test_no_such_remote_or_repository(work: Path, tmp_path: Path) -> None:
 
 def test_a_remote_that_never_answers_ends_the_check_at_the_deadline(work: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gitrepo, "NETWORK_TIMEOUT_S", 1.0)
+    monkeypatch.setenv("BENCHTRAIL_NETWORK_TIMEOUT", "1")
     with loopback.serve(stall_at_s=0.0, stall_s=3600.0) as silent:
         git(work, "remote", "set-url", "origin", f"{silent}/group/proj.git")
         started = time.monotonic()

@@ -383,7 +383,7 @@ def test_a_broken_benchmark_fails_the_gate_and_leads_the_note(recorded: Path, tm
                      "--format", "markdown", "--junit", junit)
     assert result.exit_code == 1, result.output
     first = next(line for line in result.stdout.splitlines() if line.startswith("| ⛔"))
-    assert "`double`" in first and "broken: every call failed `ValueError: <b>bad</b> \\| row`" in first
+    assert "`double`" in first and "broken: every call failed `ValueError: ‹b›bad‹/b› \\| row`" in first
     assert result.stdout.startswith("### ❌ benchtrail · `demo`: 1 broken")
     failures = [case for case in ET.fromstring(junit.read_text(encoding="utf-8")).iter("testcase")
                 if case.find("failure") is not None]

@@ -27,7 +27,7 @@ from gitremotes import (
 from loopback import serve
 
 from benchtrail.errors import StoreError
-from benchtrail.results import gitrepo, history
+from benchtrail.results import history
 from benchtrail.results.history import StoredRecord, read_records
 from benchtrail.results.store import record
 
@@ -217,7 +217,7 @@ def test_falls_back_to_the_local_copy_when_the_remote_never_answers(
         work: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         warnings_seen: pytest.LogCaptureFixture) -> None:
     record(write_records(tmp_path / "a", HISTORY[:3]), repo=work, push=False)
-    monkeypatch.setattr(gitrepo, "NETWORK_TIMEOUT_S", 1.0)
+    monkeypatch.setenv("BENCHTRAIL_NETWORK_TIMEOUT", "1")
     with serve(stall_at_s=0.0, stall_s=3600.0) as silent:
         git(work, "remote", "set-url", "origin", f"{silent}/group/proj.git")
         started = time.monotonic()

@@ -71,7 +71,7 @@ def test_forbidden_edge_exits_1_naming_file_line_and_rule(tmp_path: Path) -> Non
     done = run_graph("--root", "src/benchtrail", cwd=tmp_path)
     assert done.returncode == 1
     assert ("src/benchtrail/results/store.py:5: results imports benchtrail.bench.runner "
-            "(forbidden: results may import only errors)") in done.stderr
+            "(forbidden: results may import only deadlines, errors)") in done.stderr
     assert graph_lines(done.stdout)["results"] == "bench!, errors | jsonschema"
 
 
@@ -84,7 +84,7 @@ def test_forbidden_edge_exits_1_naming_file_line_and_rule(tmp_path: Path) -> Non
      "compare/workflow.py:2: compare imports git (forbidden: compare imports none of GitPython, click, subprocess)"),
     ("importers/__init__.py", "import click\n", "importers/__init__.py:1: importers imports click (forbidden:"),
     ("bench/suite.py", "from benchtrail import gitlab\n",
-     "bench/suite.py:1: bench imports benchtrail.gitlab (forbidden: bench may import only errors, results)"),
+     "bench/suite.py:1: bench imports benchtrail.gitlab (forbidden: bench may import only deadlines, errors, results)"),
     ("console.py", "from benchtrail.cli import main\n", "console.py:1: console imports benchtrail.cli (forbidden: "
                                                         "nothing but __main__ imports cli)"),
 ])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+import pytest
 from comparefixtures import FINGERPRINT, OTHER_FINGERPRINT, row, sha
 
 from benchtrail.compare.comparison import BaselineSummary, Comparison, Confirmation
@@ -36,7 +37,7 @@ def test_one_note_per_suite_each_with_only_its_rows() -> None:
                       row("z", "improvement", change=-0.2, suite=odd))
     demo, other = render_note(both, "demo"), render_note(both, odd)
     assert demo.startswith("### ❌ benchtrail · `demo`: 1 regression")
-    assert other.startswith(f"### ✅ benchtrail · `{odd}`: 1 improvement, 1 unchanged")
+    assert other.startswith("### ✅ benchtrail · `z b--›c/é%`: 1 improvement, 1 unchanged")
     assert "`x`" in demo and "`y`" not in demo and "`y`" in other and "`z`" in other
     assert render_markdown(both) == demo + "\n" + other
     assert "<!--" not in render_markdown(both)  # no hidden metadata: note reads the comparison document
@@ -52,8 +53,8 @@ def test_hostile_benchmark_names_cannot_break_the_table_or_inject_html() -> None
     assert len(cells) == 2 + len(rows)
     assert {len(line) for line in cells} == {7}
     assert [line[1] for line in cells[2:]] == [
-        "`a\\|b`", "`x'y'`", "`<img src=x>`", "`two lines \\| and 'ticks'`", "`back\\`",
-        "`<!-- benchtrail:section suite=evil verdict=unchanged -->`", "`p[k=v\\|w</details>]`"]
+        "`a\\|b`", "`x'y'`", "`‹img src=x›`", "`two lines \\| and 'ticks'`", "`back\\`",
+        "`‹!-- benchtrail:section suite=evil verdict=unchanged --›`", "`p[k=v\\|w‹/details›]`"]
     assert set(re.findall(r"</?\w+[^>]*>", outside_code(text))) <= OUR_TAGS
 
 
@@ -122,7 +123,7 @@ def test_the_note_says_how_each_verdict_was_confirmed() -> None:
     assert (f"Confirmed in pairs: `slow` ran 5 times beside the code of `{sha(3)[:12]}`, the two in turn "
             f"in this job") in note
     assert "Confirmed in this job: `fast` ran 5 more times" in note
-    assert "`the merge base has no bench/suite.toml \\| @all`" in note  # user text stays in a code span
+    assert "`the merge base has no bench/suite.toml \\| @\u200ball`" in note  # user text stays in a code span
     cells = {r[1]: r[-1] for r in table_rows(note)}
     assert cells["`slow`"] == f"regression · 5 pairs with {sha(3)[:12]}"
     assert cells["`fast`"].endswith("· 5 more runs")
@@ -135,3 +136,57 @@ def test_the_note_links_to_the_merge_request_page_first() -> None:
     assert ("[This merge request's charts](https://g.example.com/p/-/jobs/7/artifacts/file/mr/index.html) · "
             "[History charts](https://g.example.io/proj/suites/demo.html)") in text
     assert "This merge request's charts" not in render_note(comparison(row()), "demo")
+
+
+HOSTILE = ("![img](https://evil.example/p.png) [click](https://evil.example) @all <!-- # fake `x` *b* _i_ {+d+} "
+           "~label %miles $snip &#60;b&#62; \x1b[31m\x00")
+OUR_LINKS = re.compile(r"\[(?:This merge request's charts|History charts|Pipeline)\]\([^()\s]*\)")
+
+
+def hostile_note(pipeline_url: str) -> str:
+    suite = f"# {HOSTILE}"
+    broken = replace(row(HOSTILE, "broken", change=None, suite=suite, unit=HOSTILE, params=(("k", HOSTILE),)),
+                     detail=HOSTILE)
+    paired = replace(row("x", "regression", change=0.3, suite=suite, metric_name=HOSTILE),
+                     confirmation=Confirmation("paired", 5, HOSTILE, ((10.0, 12.0),) * 5))
+    alone = replace(row("y", "inconclusive", change=0.07, suite=suite),
+                    confirmation=Confirmation("same_job", 5, reason=HOSTILE))
+    notes = {(suite, FINGERPRINT): (HOSTILE,)}
+    source = Source(**{**SOURCE, "commit": HOSTILE, "mr_iid": HOSTILE, "pipeline_url": pipeline_url})
+    hostile = Comparison((broken, paired, alone, row("calm", suite=suite)), f"\n# {HOSTILE}", HOSTILE, 0.05,
+                         {}, notes, source)
+    return render_note(hostile, suite, report_url="https://g.example.io/p")
+
+
+@pytest.mark.parametrize("pipeline_url", [
+    "https://gl.example.com/p/-/pipelines/9)![img](https://evil.example/p.png) <!-- @all",
+    "javascript:alert(1)//https://gl.example.com",
+    "https://gl.example.com/p/-/pipelines/9\n# fake heading",
+])
+def test_no_record_value_can_inject_markup_mentions_or_headings(pipeline_url: str) -> None:
+    text = hostile_note(pipeline_url)
+    for made in ("@all", "<!--", "-->", "<b>", "\x1b", "\x00"):
+        assert made not in text, made
+    markup = OUR_LINKS.sub("", outside_code(text))  # a code span shows what it holds as it is
+    assert "![" not in markup and "](" not in markup and not re.search(r"(?<!\\)[&*_\[]", markup)
+    assert "://evil" not in markup  # no bare address made a link either
+    assert [line for line in text.splitlines() if line.lstrip().startswith("#")] == [text.splitlines()[0]]
+    assert text.startswith("### ❌ benchtrail · `# ![img](https://evil.example/p.png) [click](https://evil.example) "
+                           "@\u200ball ‹!-- # fake 'x' *b* _i_ {+d+} ~label %miles $snip &#60;b&#62; \\x1b[31m\\x00`")
+    assert {len(line) for line in table_rows(text)} == {7}
+    assert set(re.findall(r"</?\w+[^>]*>", outside_code(text))) <= OUR_TAGS
+
+
+def test_a_pipeline_url_is_a_link_only_when_it_is_a_web_address() -> None:
+    links = hostile_note("https://gl.example.com/p/-/pipelines/9)![img](https://evil.example/p.png) <!-- @all")
+    assert ("[Pipeline](https://gl.example.com/p/-/pipelines/9%29!%5Bimg%5D%28https://evil.example/p.png%29"
+            "%20%3C!--%20%40all)") in links
+    assert "[Pipeline]" not in hostile_note("javascript:alert(1)//https://gl.example.com")
+    assert "[Pipeline]" not in hostile_note("gl.example.com/p/-/pipelines/9")
+
+
+def test_text_outside_code_spans_reads_as_itself() -> None:
+    notes = {("demo", FINGERPRINT): ("image `x` *changed* @all <b>see</b> [a](b) #1 !2 ~3 | https://e.io www.e.io",)}
+    text = render_markdown(comparison(row(), notes=notes))
+    assert (f"- Environment `{FINGERPRINT[:12]}`: image \\`x\\` \\*changed\\* @\u200ball ‹b›see‹/b› "
+            "\\[a\\]\\(b\\) \\#1 \\!2 \\~3 \\| https:\u200b//e.io www\u200b.e.io.") in text

@@ -3,14 +3,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
+import socketserver
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from comparefixtures import row
 from gitlabapi import (
     MR_IID,
     PROJECT_ID,
@@ -22,6 +27,8 @@ from gitlabapi import (
     watch_logs,
 )
 
+from benchtrail.compare.comparison import Comparison
+from benchtrail.compare.document import dump_comparison
 from benchtrail.errors import GitLabError
 from benchtrail.gitlab.ci import read_ci
 from benchtrail.gitlab.notes import (
@@ -67,6 +74,52 @@ def ci_env(api: GitLabApi, **extra: str) -> dict[str, str]:
     return {"CI_SERVER_URL": api.url, "CI_PROJECT_ID": str(PROJECT_ID), "CI_PROJECT_PATH": PROJECT_PATH,
             "CI_MERGE_REQUEST_IID": str(MR_IID), "CI_JOB_TOKEN": "job-token", "BENCHTRAIL_GITLAB_TOKEN": TOKEN,
             **extra}
+
+
+@contextlib.contextmanager
+def raw_server(answer: bytes, *, drip_from: int | None = None) -> Iterator[str]:
+    """A loopback HTTP server that answers every request with ``answer``: at once, or
+    from its byte ``drip_from`` on one byte a second, the way a server that drips does.
+    Yields its URL."""
+    stop = threading.Event()
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            asked = b""
+            while b"\r\n\r\n" not in asked:
+                chunk = self.request.recv(65536)
+                if not chunk:
+                    return
+                asked += chunk
+            cut = len(answer) if drip_from is None else drip_from
+            try:
+                self.request.sendall(answer[:cut])
+                for byte in answer[cut:]:
+                    if stop.wait(1.0):
+                        return
+                    self.request.sendall(bytes([byte]))
+            except OSError:  # the client hung up
+                return
+
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler) as server:
+        server.daemon_threads = True
+        thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}"
+        finally:
+            stop.set()
+            server.shutdown()
+
+
+def http_answer(status: str, content_type: str, body: bytes) -> bytes:
+    return (f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
+            f"Connection: close\r\n\r\n").encode() + body
+
+
+USER = http_answer("200 OK", "application/json", b'{"id": 1, "username": "benchtrail-bot"}' + b" " * 100)
+LOGIN_PAGE = http_answer("200 OK", "text/html; charset=utf-8", b"<!DOCTYPE html><html><title>Sign in</title></html>")
+DRIPS = {"the body": USER.index(b"\r\n\r\n") + 4, "the headers": USER.index(b"\r\n") + 2}
 
 
 def refused(body: str, *, api: GitLabApi, token: str = TOKEN, **kwargs: object) -> str:
@@ -279,6 +332,71 @@ def test_unreachable_server() -> None:
                     max_retries=1)
     assert str(caught.value) == (f"cannot reach the GitLab server 127.0.0.1:{port} (connection refused) while "
                                  f"reading the token's user: check CI_SERVER_URL or --gitlab-url")
+
+
+@pytest.mark.parametrize("drip", DRIPS)
+def test_a_dripping_server_ends_at_the_deadline(drip: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """requests' timeout is per read: a byte a second would keep it waiting for ever."""
+    monkeypatch.setenv("BENCHTRAIL_NETWORK_TIMEOUT", "2")
+    with raw_server(USER, drip_from=DRIPS[drip]) as url:
+        start = time.monotonic()
+        with pytest.raises(GitLabError) as caught:
+            upsert_note("x", suite="mlp", target=NoteTarget(url, "g/p", 1), token=TOKEN)
+        took = time.monotonic() - start
+    assert str(caught.value) == (f"cannot reach the GitLab server {url.removeprefix('http://')}: no answer within "
+                                 f"2 s while reading the token's user (set BENCHTRAIL_NETWORK_TIMEOUT to wait longer)")
+    assert 1.9 < took < 2 + 5
+
+
+def test_the_deadline_cuts_a_long_retry_after(api: GitLabApi) -> None:
+    api.fail_next(429, retry_after=30)
+    start = time.monotonic()
+    assert upsert_note("x", suite="mlp", target=target(api), token=TOKEN, deadline_s=2).action == "created"
+    assert time.monotonic() - start < 2
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-1", "nan", "inf"])
+def test_a_deadline_that_is_no_number_of_seconds_is_refused(value: str, api: GitLabApi,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BENCHTRAIL_NETWORK_TIMEOUT", value)
+    assert refused("x", api=api) == f"BENCHTRAIL_NETWORK_TIMEOUT: expected a number of seconds above 0, found {value!r}"
+    assert api.requests == []
+
+
+def test_a_login_page_is_not_a_gitlab_api() -> None:
+    with raw_server(LOGIN_PAGE) as url, pytest.raises(GitLabError) as caught:
+        upsert_note("x", suite="mlp", target=NoteTarget(url, "g/p", 1), token=TOKEN)
+    assert str(caught.value) == (f"{url.removeprefix('http://')} did not answer like a GitLab API (an HTML page: "
+                                 f"is CI_SERVER_URL or --gitlab-url right?)")
+
+
+def test_json_without_a_user_is_not_a_gitlab_api() -> None:
+    with raw_server(http_answer("200 OK", "application/json", b"[1, 2]")) as url, \
+            pytest.raises(GitLabError) as caught:
+        upsert_note("x", suite="mlp", target=NoteTarget(url, "g/p", 1), token=TOKEN)
+    assert "did not answer like a GitLab API (no user ID in its answer about the token's user" in str(caught.value)
+
+
+@pytest.mark.parametrize(("answer", "drip_from", "said"), [
+    (USER, DRIPS["the body"], "no answer within 2 s while reading the token's user"),
+    (LOGIN_PAGE, None, "did not answer like a GitLab API (an HTML page"),
+], ids=["drip", "login-page"])
+def test_the_note_command_says_one_line_and_exits_2(answer: bytes, drip_from: int | None, said: str,
+                                                     tmp_path: Path) -> None:
+    path = dump_comparison(Comparison((row("x", "regression", change=0.3),), "main", None, 0.05),
+                           tmp_path / "comparison.json")
+    with raw_server(answer, drip_from=drip_from) as url:
+        env = {name: value for name, value in os.environ.items() if not name.startswith(("CI_", "BENCHTRAIL_"))}
+        env.update(CI_SERVER_URL=url, CI_PROJECT_ID="42", CI_MERGE_REQUEST_IID="7", BENCHTRAIL_GITLAB_TOKEN=TOKEN,
+                   BENCHTRAIL_NETWORK_TIMEOUT="2", NO_PROXY="127.0.0.1", no_proxy="127.0.0.1")
+        start = time.monotonic()
+        done = subprocess.run([sys.executable, "-m", "benchtrail", "note", "--comparison", str(path)], env=env,
+                              capture_output=True, text=True, timeout=60, check=False)
+        took = time.monotonic() - start
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.splitlines()
+    assert line.startswith("Error: ") and said in line and TOKEN not in done.stdout + done.stderr
+    assert took < 2 + 5
 
 
 def test_a_job_token_cannot_write_notes(api: GitLabApi) -> None:

@@ -53,3 +53,9 @@ def test_the_why_line_says_how_the_verdict_was_confirmed() -> None:
     assert explain(alone, 0.05, "main").endswith(
         "; with 2 more runs in one job (no pairs: no merge base commit to measure beside it)")
     assert confirmed_how(paired) == f"3 pairs with {sha(3)[:12]}" and confirmed_how(row("calm")) is None
+
+
+def test_the_table_prints_no_control_character_from_a_record() -> None:
+    text = render_table(comparison(row("\x1b[2Jwipe\x00", "regression", change=0.2, suite="s\x9b1m", unit="ms\x07")))
+    assert "\\x1b[2Jwipe\\x00" in text and "s\\x9b1m" in text and "\\x07" in text
+    assert not any(ord(c) < 0x20 and c != "\n" or 0x7f <= ord(c) < 0xa0 for c in text)

@@ -41,7 +41,7 @@ from hypothesis import strategies as st
 from loopback import serve
 
 from benchtrail.errors import RecordError, StoreError
-from benchtrail.results import gitrepo, parse_record, store
+from benchtrail.results import parse_record, store
 from benchtrail.results.gitrepo import GitRepo
 from benchtrail.results.model import Record
 from benchtrail.results.schema import problems
@@ -618,7 +618,7 @@ def test_unreachable_gitlab_never_shows_the_token(remote: Path, tmp_path: Path,
 
 def test_a_remote_that_never_answers_ends_record_at_the_deadline(work: Path, tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gitrepo, "NETWORK_TIMEOUT_S", 1.0)
+    monkeypatch.setenv("BENCHTRAIL_NETWORK_TIMEOUT", "1")
     with serve(stall_at_s=0.0, stall_s=3600.0) as silent:
         git(work, "remote", "set-url", "origin", f"{silent}/group/proj.git")
         started = time.monotonic()
@@ -634,7 +634,7 @@ def test_a_push_target_that_never_answers_ends_record_at_the_deadline(remote: Pa
     """The fetch works (the checkout's remote); the push to GitLab with the token stalls."""
     job = ci_clone(remote, tmp_path / "job")
     git(job, "remote", "set-url", "origin", str(remote))
-    monkeypatch.setattr(gitrepo, "NETWORK_TIMEOUT_S", 1.0)
+    monkeypatch.setenv("BENCHTRAIL_NETWORK_TIMEOUT", "1")
     with serve(stall_at_s=0.0, stall_s=3600.0) as silent:
         for name, value in {"BENCHTRAIL_PUSH_TOKEN": PUSH_TOKEN, "CI_SERVER_URL": silent.url,
                             "CI_PROJECT_PATH": "group/proj"}.items():

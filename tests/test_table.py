@@ -113,3 +113,9 @@ def test_a_real_entry(tmp_path: Any) -> None:
         "wall_s": 0.003, "cpu_s": 0.002, "timer": {"name": "perf_counter_ns", "resolution_ns": 1.0, "overhead_ns": 50.0}})
     entry = benchmark_entry(spec, [WorkerRun(np.array([250_000, 500_000, 750_000], dtype=np.int64), figures)])
     assert rows(entry)[1] == ["double[batch_size=2]", "500 µs", "745 µs", "2,000", "55.0", "1/4"]
+
+
+def test_a_name_prints_no_control_character() -> None:
+    text = summary_table([benchmark("\x1b[31mred\x00", {"k": "\x1b]0;t\x07"})])
+    assert "\\x1b[31mred\\x00[k=\\x1b]0;t\\x07]" in text
+    assert not any(ord(c) < 0x20 and c != "\n" or 0x7f <= ord(c) < 0xa0 for c in text)

@@ -11,7 +11,7 @@ from gitremotes import golden, make_record
 
 from benchtrail.results.model import Record
 from benchtrail.results.series import Point, series
-from benchtrail.results.tabular import format_points
+from benchtrail.results.tabular import format_points, printable
 
 POINTS = series([Record.from_json(golden()), Record.from_json(make_record(1))], metric="latency_ms")
 
@@ -65,3 +65,16 @@ def test_csv_quotes_what_needs_quoting() -> None:
     point = replace(POINTS[0], ref='a,"b"\nc', commit=None)
     (row,) = list(csv.DictReader(io.StringIO(format_points([point], "csv"))))
     assert row["ref"] == 'a,"b"\nc' and row["commit"] == ""
+
+
+def test_printable_shows_control_characters_as_escapes() -> None:
+    assert printable("a\x1b[2J\x00b\x07\x7f\x9b\u202e\u2028\tz\n") == (
+        "a\\x1b[2J\\x00b\\x07\\x7f\\x9b\\u202e\\u2028\\x09z\\x0a")
+    assert printable("mlp[batch=8] été ✓") == "mlp[batch=8] été ✓"
+
+
+def test_the_table_prints_no_control_character_from_a_record() -> None:
+    point = replace(POINTS[0], benchmark="\x1b[31mevil\x00", ref="main\r\x1b]0;title\x07", suite="s\u202eus")
+    text = format_points([point], "table")
+    assert "\\x1b[31mevil\\x00" in text and "main\\x0d\\x1b]0;title\\x07" in text and "s\\u202eus" in text
+    assert not any(ord(c) < 0x20 and c != "\n" or 0x7f <= ord(c) < 0xa0 or c == "\u202e" for c in text)

@@ -12,6 +12,7 @@ from email.utils import formatdate
 
 import pytest
 from gitlabapi import GitLabApi, serve_gitlab, watch_logs
+from test_notes import DRIPS, USER, http_answer, raw_server  # the loopback server that drips
 
 from benchtrail.errors import WebhookError
 from benchtrail.gitlab import webhook
@@ -133,6 +134,40 @@ def test_no_answer_times_out() -> None:
         port = silent.getsockname()[1]
         assert refused(f"http://127.0.0.1:{port}/hooks/{SECRET}", timeout_s=0.2, attempts=1) == (
             f"cannot deliver the webhook to http://127.0.0.1:{port}: no answer within 0.2 s (after 1 attempts)")
+
+
+DRIPPING = {"the headers of a 200": (USER, DRIPS["the headers"]),
+            "the body of a 500": (http_answer("500 Internal Server Error", "text/plain", b"x" * 100),
+                                  USER.index(b"\r\n\r\n") + 4)}  # urllib3 reads it before it tries again
+
+
+@pytest.mark.parametrize("drip", DRIPPING)
+def test_a_dripping_server_ends_at_the_deadline(drip: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """requests' timeout is per read: a byte a second would keep it waiting for ever."""
+    monkeypatch.setenv("BENCHTRAIL_NETWORK_TIMEOUT", "2")
+    answer, drip_from = DRIPPING[drip]
+    with raw_server(answer, drip_from=drip_from) as url:
+        start = time.monotonic()
+        line = refused(f"{url}/hooks/{SECRET}")
+        took = time.monotonic() - start
+    assert line == (f"cannot deliver the webhook to {url}: no complete answer within 2 s (set "
+                    f"BENCHTRAIL_NETWORK_TIMEOUT to wait longer)")
+    assert 1.9 < took < 2 + 5
+
+
+def test_no_retry_after_outlasts_the_deadline(receiver: GitLabApi) -> None:
+    receiver.fail_next(503, times=3, retry_after=10)
+    start = time.monotonic()
+    refused(hook(receiver), deadline_s=1.5)  # the deadline's line, or the third 503's
+    assert time.monotonic() - start < 1.5 + 2
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "nan"])
+def test_a_deadline_that_is_no_number_of_seconds_is_refused(value: str, receiver: GitLabApi,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BENCHTRAIL_NETWORK_TIMEOUT", value)
+    assert refused(hook(receiver)) == f"BENCHTRAIL_NETWORK_TIMEOUT: expected a number of seconds above 0, found {value!r}"
+    assert receiver.requests == []
 
 
 def test_not_an_http_url() -> None:

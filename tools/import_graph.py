@@ -11,6 +11,7 @@ Imports by computed name (``importlib.import_module(name)``) are not seen.
 The rules (../shared/STYLE.md section 1, issue 10 "What to build"):
   - library packages (bench, results, compare, report, gitlab, importers) import no
     cli, commands, console, nor click;
+  - errors and deadlines are leaves that any package may import (below, "errors" means both);
   - results imports only errors; compare only results and errors (and no git, no
     subprocess, none of results' git modules: gitrepo, store, history); bench, gitlab, importers only results and errors (gitlab also compare);
     report only compare, results and errors;
@@ -37,9 +38,11 @@ NOTABLE = {"click": "click", "git": "GitPython", "docker": "docker", "gitlab": "
            "tabulate": "tabulate", "jinja2": "jinja2", "subprocess": "subprocess"}
 LIBRARY = ("bench", "results", "compare", "report", "gitlab", "importers")
 # Which benchtrail units each library package may import, besides itself and __init__.
-ALLOWED = {"results": {"errors"}, "compare": {"results", "errors"}, "bench": {"results", "errors"},
-           "importers": {"results", "errors"}, "gitlab": {"compare", "results", "errors"},
-           "report": {"compare", "results", "errors"}}
+# errors and deadlines are leaves (deadlines imports only errors): every package may use them.
+_LEAVES = {"errors", "deadlines"}
+ALLOWED = {"results": _LEAVES, "compare": {"results"} | _LEAVES, "bench": {"results"} | _LEAVES,
+           "importers": {"results"} | _LEAVES, "gitlab": {"compare", "results"} | _LEAVES,
+           "report": {"compare", "results"} | _LEAVES}
 FORBIDDEN_EXTERNAL = {unit: {"click"} for unit in LIBRARY} | {"compare": {"click", "git", "subprocess"}}
 # compare is pure: it reads records, never the results branch
 IMPURE_RESULTS = ("benchtrail.results.gitrepo", "benchtrail.results.store", "benchtrail.results.history")

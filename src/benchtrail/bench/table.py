@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from benchtrail.results.model import Benchmark
+from benchtrail.results.tabular import printable
 
 __all__ = ["summary_table"]
 
@@ -30,7 +31,8 @@ def _count(value: float | None) -> str:
 
 
 def summary_table(benchmarks: Iterable[Benchmark], fmt: str = "simple") -> str:
-    """One row per benchmark: latency p50/p99, throughput, peak RSS, failed calls."""
+    """One row per benchmark: latency p50/p99, throughput, peak RSS, failed calls; the
+    benchmark's name ``printable``."""
     from tabulate import tabulate
 
     rows = []
@@ -40,7 +42,7 @@ def summary_table(benchmarks: Iterable[Benchmark], fmt: str = "simple") -> str:
         throughput = metrics["throughput"].value if "throughput" in metrics else None
         failed = benchmark.errors + benchmark.timeouts
         rows.append([
-            benchmark.label,
+            printable(benchmark.label),
             _duration(latency.p50 if latency else None),
             _duration(latency.p99 if latency else None),
             _count(throughput),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from benchtrail.compare.comparison import Comparison, Row
+from benchtrail.results.tabular import printable
 
 __all__ = ["VERDICT_ORDER", "confirmed_how", "count_verdicts", "explain", "format_change", "format_quantity",
            "render_table", "verdict_words"]
@@ -59,7 +60,7 @@ def count_verdicts(comparison: Comparison) -> str:
 
 
 def render_table(comparison: Comparison) -> str:
-    """An aligned text table for a terminal, worst first."""
+    """An aligned text table for a terminal, worst first; every cell ``printable``."""
     from tabulate import tabulate
 
     rows = [[r.suite, r.label, r.metric, r.fingerprint[:12], format_quantity(r.decision.baseline, r.unit),
@@ -67,7 +68,7 @@ def render_table(comparison: Comparison) -> str:
              "-" if r.decision.noise is None else f"{r.decision.noise * 100:.1f} %", verdict_words(r.verdict)]
             for r in comparison.rows]
     headers = ["suite", "benchmark", "metric", "environment", "baseline", "current", "change", "σ/run", "verdict"]
-    table = tabulate(rows, headers=headers, disable_numparse=True)
+    table = tabulate([[printable(cell) for cell in row] for row in rows], headers=headers, disable_numparse=True)
     return f"{table}\n\nverdict: {verdict_words(comparison.verdict)}\n"
 
 

@@ -2,18 +2,26 @@
 
 One note per suite: a headline with the suite's verdict, what it was compared with, the
 rows that need attention in a table worst first, the unchanged ones folded away, the
-environment changes, then links. User text (benchmark names, units, refs) only ever
-appears inside code spans with the characters that could end them or a table cell
-neutralised, so a name like ``a|b`` or ``<img>`` cannot break the note or inject markup.
+environment changes, then links.
+
+Every value from a record (benchmark names, params, units, refs, error messages, URLs)
+can be hostile: the merge request's own code wrote it, and the note is posted as the
+bot. So each one goes through one of three helpers: ``_code`` (a code span), ``_text``
+(Markdown specials backslash-escaped, no bare address made a link) or ``_url`` (http(s)
+only, what could end a link percent-encoded). Both text helpers put the value on one
+line, show control characters as ``\\x1b``, turn ``<`` ``>`` into ``‹`` ``›`` (no HTML,
+no comment that hides the rest, no other suite's marker) and put a zero-width space after
+``@`` (no ``@all``). A name like ``a|b`` or ``<img>`` cannot break the note or inject markup.
 """
 
 from __future__ import annotations
 
-import html
-from urllib.parse import quote
+import re
+from urllib.parse import quote, urlsplit
 
 from benchtrail.compare.comparison import Comparison, Row
 from benchtrail.compare.render import confirmed_how, count_verdicts, format_change, format_quantity, verdict_words
+from benchtrail.results.tabular import printable
 
 __all__ = ["render_markdown", "render_note", "suite_page_url"]
 
@@ -30,6 +38,10 @@ _RULE = ("<sub>A regression is a change in the bad direction beyond both the min
          "noise.</sub>\n")
 #: rows with these verdicts are folded away in the note (they need no reader's attention)
 _QUIET = ("unchanged",)
+_DEFANGED = str.maketrans({"<": "‹", ">": "›", "@": "@\u200b"})  # no HTML, no mention
+_SPECIALS = re.compile(r"[\\`*_{}\[\]()#!|~&$]")  # what starts markup, math or a GitLab reference
+_AUTOLINKS = re.compile(r"(?<=:)(?=//)|(?<=\bwww)(?=\.)", re.IGNORECASE)  # where a zero-width space stops one
+_URL_SAFE = "/:?#&=%+,;!$*"  # kept in a link target: all but ()[]<>, spaces, quotes, @ and the like
 
 
 def suite_page_url(report_url: str, suite: str) -> str:
@@ -37,15 +49,40 @@ def suite_page_url(report_url: str, suite: str) -> str:
     return f"{report_url.rstrip('/')}/suites/{quote(suite, safe='')}.html"
 
 
-def _code(text: str) -> str:
+def _defang(text: object) -> str:
+    """``text`` on one line, its control characters visible, no ``<`` ``>`` and no mention."""
+    return printable(" ".join(str(text).split())).translate(_DEFANGED)
+
+
+def _code(text: object) -> str:
     """``text`` as a Markdown code span that is safe inside a table cell."""
-    cleaned = " ".join(str(text).replace("`", "'").split()).replace("|", "\\|")
+    cleaned = _defang(text).replace("`", "'").replace("|", "\\|")
     return f"`{cleaned}`" if cleaned else ""
 
 
-def _cell(text: str) -> str:
-    """Free text (a unit) for a table cell: no HTML, no cell break."""
-    return html.escape(" ".join(text.split()), quote=False).replace("|", "\\|")
+def _text(text: object) -> str:
+    """``text`` as Markdown text that reads as itself, also inside a table cell, and links
+    to nothing (no ``https://...`` or ``www....`` made a link)."""
+    return _AUTOLINKS.sub("\u200b", _SPECIALS.sub(r"\\\g<0>", _defang(text)))
+
+
+def _url(url: str | None) -> str | None:
+    """``url`` as a link target when it is an absolute http(s) address, with whatever could
+    end the target or the link percent-encoded; ``None`` (no link) otherwise."""
+    url = (url or "").strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return quote(url, safe=_URL_SAFE)
+
+
+def _link(words: str, url: str | None) -> list[str]:
+    """``[words](url)``, or nothing when ``url`` is not a web address."""
+    target = _url(url)
+    return [f"[{words}]({target})"] if target else []
 
 
 def _cells(row: Row, with_environment: bool) -> list[str]:
@@ -58,8 +95,8 @@ def _cells(row: Row, with_environment: bool) -> list[str]:
     why = f": {_WHY[row.verdict]}" if row.verdict in _WHY else ""
     error = f" {_code(row.detail)}" if row.detail and row.verdict in ("broken", "errors") else ""
     how = confirmed_how(row)
-    confirmed = f" · {how}" if how else ""
-    cells += [_cell(format_quantity(d.baseline, row.unit)), _cell(format_quantity(d.current, row.unit)),
+    confirmed = f" · {_text(how)}" if how else ""
+    cells += [_text(format_quantity(d.baseline, row.unit)), _text(format_quantity(d.current, row.unit)),
               format_change(d.change), verdict_words(row.verdict) + noise + why + error + confirmed]
     return cells
 
@@ -76,7 +113,7 @@ def _markdown_table(rows: list[Row], with_environment: bool) -> str:
 def _baseline_line(comparison: Comparison, suite: str) -> str:
     source = comparison.source
     commit = _code((source.commit or "this run")[:12])
-    mr = f" (!{source.mr_iid})" if source.mr_iid else ""
+    mr = f" (!{_text(source.mr_iid)})" if source.mr_iid else ""
     baselines = [b for (s, _), b in comparison.baselines.items() if s == suite]
     commits = max((b.commits for b in baselines), default=0)
     at_base = any(b.at_merge_base for b in baselines)
@@ -137,16 +174,12 @@ def render_note(comparison: Comparison, suite: str, *, report_url: str | None = 
         lines += [_ACCEPT_MISSING if "missing" in part.gate else
                   "A missing benchmark was removed or renamed; missing benchmarks do not fail this pipeline.", ""]
     for (_, fingerprint), notes in sorted(part.environment_notes.items()):
-        lines += [f"- Environment {_code(fingerprint[:12])}: {_cell(note)}." for note in notes]
+        lines += [f"- Environment {_code(fingerprint[:12])}: {_text(note)}." for note in notes]
     if any(part.environment_notes.values()):
         lines.append("")
-    links = []
-    if mr_page_url:
-        links.append(f"[This merge request's charts]({mr_page_url})")
-    if report_url:
-        links.append(f"[History charts]({suite_page_url(report_url, suite)})")
-    if comparison.source.pipeline_url:
-        links.append(f"[Pipeline]({comparison.source.pipeline_url})")
+    links = [*_link("This merge request's charts", mr_page_url),
+             *_link("History charts", report_url and suite_page_url(report_url, suite)),
+             *_link("Pipeline", comparison.source.pipeline_url)]
     if links:
         lines += [" · ".join(links), ""]
     return "\n".join(lines).rstrip() + "\n\n" + _RULE

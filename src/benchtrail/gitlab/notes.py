@@ -14,7 +14,10 @@ skips the note and says what to set; it does not fail the job.
 Retries are python-gitlab's own (``retry_transient_errors``: 5xx, timeouts, refused
 connections; 429 after its ``Retry-After``), at most ``max_retries`` per request. A
 response hook clamps every ``Retry-After`` so that the waits of one ``upsert_note`` add
-up to at most ``retry_budget_s``, whatever the server asks for.
+up to at most ``retry_budget_s``, whatever the server asks for. All of one
+``upsert_note`` has a deadline (``webhook.Deadline``: ``BENCHTRAIL_NETWORK_TIMEOUT``, else
+120 s), so that a server that drips its answer cannot hold the job. A 2xx answer that is
+not JSON (a login page at a wrong ``CI_SERVER_URL``) is refused in one line.
 
 python-gitlab is imported where it is used: importing ``benchtrail.cli`` never loads it.
 No message or log line carries the token.
@@ -29,9 +32,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
+from benchtrail.deadlines import NETWORK_TIMEOUT_VARIABLE, network_timeout_s
 from benchtrail.errors import GitLabError
 from benchtrail.gitlab.ci import CiContext
 from benchtrail.gitlab.refusals import explain_refusal
+from benchtrail.gitlab.webhook import Deadline, DeadlinePassed
 from benchtrail.results.gitrepo import redact
 
 __all__ = [
@@ -151,47 +156,81 @@ class NoteOutcome:
 
 def upsert_note(body: str, *, suite: str, target: NoteTarget, token: str, create: bool = True,
                 token_variable: str = "BENCHTRAIL_GITLAB_TOKEN", max_retries: int = 3,
-                retry_budget_s: float = 60.0, timeout_s: float = 30.0) -> NoteOutcome:
+                retry_budget_s: float = 60.0, timeout_s: float = 30.0, deadline_s: float | None = None) -> NoteOutcome:
     """Put ``body`` (plus ``suite``'s marker) in ``suite``'s note on ``target``: update
     the token user's earlier note (no request when its text is already the same), else
-    create one, unless ``create`` is false. ``token_variable`` names the token in messages.
+    create one, unless ``create`` is false. ``token_variable`` names the token in messages;
+    ``timeout_s`` bounds each read, ``deadline_s`` (``None``: ``network_timeout_s``) all of it.
     Raises ``GitLabError`` with one line when GitLab refuses or cannot be reached."""
     import gitlab
     import requests
 
     text, marker = note_text(body, suite), note_marker(suite)
-    session = requests.Session()
-    session.hooks["response"].append(_RetryWait(retry_budget_s))
-    gl = gitlab.Gitlab(target.server_url, private_token=token, session=session, timeout=timeout_s,
-                       retry_transient_errors=True)
-    retry = {"max_retries": max_retries}
-    step = "user"
-    try:
-        user_id = gl.http_get("/user", **retry)["id"]  # type: ignore[index]
-        step = "merge request"
-        mr = gl.projects.get(target.project, lazy=True).mergerequests.get(target.mr_iid, **retry)
-        step = "list"
-        mine = _own_note(mr, marker, user_id, retry)
-        if mine is not None and mine.body.strip() == text.strip():
-            log.info("note %s on %s is up to date", mine.id, target.shown)
-            return NoteOutcome("unchanged", mine.id, f"{mr.web_url}#note_{mine.id}")
-        if mine is not None:
-            step = "update"
-            mine.body = text
-            mine.save(**retry)
-            log.info("updated note %s on %s", mine.id, target.shown)
-            return NoteOutcome("updated", mine.id, f"{mr.web_url}#note_{mine.id}")
-        if not create:
-            return NoteOutcome("skipped")
-        step = "create"
-        note = mr.notes.create({"body": text}, **retry)
-        log.info("created note %s on %s", note.id, target.shown)
-        return NoteOutcome("created", note.id, f"{mr.web_url}#note_{note.id}")
-    except (gitlab.exceptions.GitlabError, requests.RequestException) as exc:
-        line = explain_refusal(exc, step, gl, target, token_variable, max_retries, timeout_s)
-        raise GitLabError(redact(line, (token,))) from None
-    finally:
-        session.close()
+    deadline = Deadline(network_timeout_s(GitLabError) if deadline_s is None else deadline_s)
+    with requests.Session() as session, deadline:
+        deadline.mount(session)
+        session.hooks["response"] += [_RetryWait(retry_budget_s, deadline), _only_json]
+        gl = gitlab.Gitlab(target.server_url, private_token=token, session=session, timeout=timeout_s,
+                           retry_transient_errors=True)
+        retry = {"max_retries": max_retries}
+        step = "user"
+        try:
+            user_id = _user_id(gl, retry)
+            step = "merge request"
+            mr = gl.projects.get(target.project, lazy=True).mergerequests.get(target.mr_iid, **retry)
+            step = "list"
+            mine = _own_note(mr, marker, user_id, retry)
+            if mine is not None and mine.body.strip() == text.strip():
+                log.info("note %s on %s is up to date", mine.id, target.shown)
+                return NoteOutcome("unchanged", mine.id, f"{mr.web_url}#note_{mine.id}")
+            if mine is not None:
+                step = "update"
+                mine.body = text
+                mine.save(**retry)
+                log.info("updated note %s on %s", mine.id, target.shown)
+                return NoteOutcome("updated", mine.id, f"{mr.web_url}#note_{mine.id}")
+            if not create:
+                return NoteOutcome("skipped")
+            step = "create"
+            note = mr.notes.create({"body": text}, **retry)
+            log.info("created note %s on %s", note.id, target.shown)
+            return NoteOutcome("created", note.id, f"{mr.web_url}#note_{note.id}")
+        except (_NotGitLab, gitlab.exceptions.GitlabError, requests.RequestException, DeadlinePassed) as exc:
+            if deadline.passed:  # whatever the cut sockets caused: the whole note took too long
+                line = explain_refusal(requests.Timeout(), step, gl, target, token_variable, max_retries,
+                                       deadline.seconds) + f" (set {NETWORK_TIMEOUT_VARIABLE} to wait longer)"
+            elif isinstance(exc, _NotGitLab):
+                line = (f"{target.host} did not answer like a GitLab API ({exc}: is CI_SERVER_URL or "
+                        f"--gitlab-url right?)")
+            else:
+                line = explain_refusal(exc, step, gl, target, token_variable, max_retries, timeout_s)
+            raise GitLabError(redact(line, (token,))) from None
+
+
+class _NotGitLab(Exception):
+    """An answer GitLab's API would not give; its text says what it was instead."""
+
+
+def _only_json(response: Any, *args: Any, **kwargs: Any) -> Any:
+    """A requests response hook: refuses a 2xx answer that is not JSON (a login page, a
+    proxy's page), which python-gitlab would hand back as it is."""
+    if not 200 <= response.status_code < 300:
+        return response
+    kind = response.headers.get("Content-Type", "").partition(";")[0].strip().lower()
+    if kind == "application/json":
+        return response
+    response.close()
+    raise _NotGitLab("an HTML page" if "html" in kind else f"a {kind} answer" if kind else
+                     "an answer without a Content-Type")
+
+
+def _user_id(gl: Any, retry: dict[str, int]) -> int:
+    """The ID of the token's user."""
+    user = gl.http_get("/user", **retry)
+    user_id = user.get("id") if isinstance(user, dict) else None
+    if not isinstance(user_id, int):
+        raise _NotGitLab("no user ID in its answer about the token's user")
+    return user_id
 
 
 def _own_note(mr: Any, marker: str, user_id: int, retry: dict[str, int]) -> Any:
@@ -209,11 +248,12 @@ def _own_note(mr: Any, marker: str, user_id: int, retry: dict[str, int]) -> Any:
 class _RetryWait:
     """A requests response hook: rewrites ``Retry-After`` (or GitLab's ``RateLimit-Reset``)
     on a 429 or 5xx as whole seconds, clamped so that all waits add up to at most
-    ``budget_s``. python-gitlab then sleeps that long; without either header it uses its
-    own short back-off (0.1 s, doubling)."""
+    ``budget_s`` and none outlasts the ``deadline``. python-gitlab then sleeps that long;
+    without either header it uses its own short back-off (0.1 s, doubling)."""
 
-    def __init__(self, budget_s: float) -> None:
+    def __init__(self, budget_s: float, deadline: Deadline) -> None:
         self.left_s = max(0, math.floor(budget_s))
+        self.deadline = deadline
 
     def __call__(self, response: Any, *args: Any, **kwargs: Any) -> Any:
         if response.status_code != 429 and response.status_code < 500:
@@ -225,7 +265,7 @@ class _RetryWait:
         headers.pop("Retry-After", None)
         headers.pop("RateLimit-Reset", None)
         if wait_s is not None:
-            clamped = min(max(0, math.ceil(wait_s)), self.left_s)
+            clamped = min(max(0, math.ceil(wait_s)), self.left_s, math.floor(self.deadline.left_s()))
             self.left_s -= clamped
             headers["Retry-After"] = str(clamped)
         return response

@@ -14,7 +14,6 @@ a caller sets one: reading 100,000 records is slow, not stuck.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import re
 import signal
@@ -28,20 +27,18 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote
 
+from benchtrail.deadlines import network_timeout_s
 from benchtrail.errors import StoreError
 
 __all__ = [
     "LOOKUP_TIMEOUT_S",
     "LOW_SPEED_LIMIT_BPS",
     "LOW_SPEED_TIME_S",
-    "NETWORK_TIMEOUT_S",
-    "NETWORK_TIMEOUT_VARIABLE",
     "GitRepo",
     "GitResult",
     "RemoteAccess",
     "credentials_env",
     "identity_env",
-    "network_timeout_s",
     "open_bare",
     "open_repo",
     "redact",
@@ -49,26 +46,6 @@ __all__ = [
     "strip_credentials",
 ]
 
-#: Deadline of a git that talks to a remote: a fetch of the results branch tip or a push
-#: of one commit takes seconds; two minutes is a server that will not answer, well before
-#: a CI job's own timeout. ``BENCHTRAIL_NETWORK_TIMEOUT`` (seconds) sets another.
-NETWORK_TIMEOUT_S = 120.0
-NETWORK_TIMEOUT_VARIABLE = "BENCHTRAIL_NETWORK_TIMEOUT"
-
-
-def network_timeout_s() -> float:
-    """The deadline of one network exchange: ``BENCHTRAIL_NETWORK_TIMEOUT`` seconds, else
-    ``NETWORK_TIMEOUT_S``; ``StoreError`` for a value that is not a positive number."""
-    given = os.environ.get(NETWORK_TIMEOUT_VARIABLE, "").strip()
-    if not given:
-        return NETWORK_TIMEOUT_S
-    try:
-        seconds = float(given)
-    except ValueError:
-        seconds = math.nan
-    if not (math.isfinite(seconds) and seconds > 0):
-        raise StoreError(f"{NETWORK_TIMEOUT_VARIABLE}: expected a number of seconds > 0, found {given[:40]!r}")
-    return seconds
 #: Deadline of a quick question about a checkout that must not hold up a benchmark run
 #: (which commit, which top folder).
 LOOKUP_TIMEOUT_S = 10.0
@@ -210,7 +187,7 @@ class GitRepo:
         git still running then is killed with every process it started, and the
         ``StoreError`` says "[<what> failed: ]git <cmd> gave no answer within N s"."""
         deadline = timeout_s if timeout_s is not None else (
-            network_timeout_s() if _command(args) in _NETWORK_COMMANDS else None)
+            network_timeout_s(StoreError) if _command(args) in _NETWORK_COMMANDS else None)
         process = self._start(args, subprocess.PIPE if input_text is not None else None, env)
         data = input_text.encode("utf-8", "surrogateescape") if input_text is not None else None
         # A timer, not communicate(timeout=): that one polls for git's exit with time.sleep,
