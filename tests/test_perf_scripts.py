@@ -141,6 +141,13 @@ def test_bench_report_quick_times_every_build_and_reports_the_goals() -> None:
 def test_bench_pair_noise_quick_reports_both_modes() -> None:
     done = run_script("bench_pair_noise.py")
     assert done.returncode == 0, done.stdout + done.stderr
-    for line in ("Machine:", "Command:", "lockstep   job 1: alpha mean", "sequential job 1: alpha mean",
-                 "lockstep   all:", "sequential all:"):
+    for line in ("Machine:", "Command:", "lockstep   job 1 (p50): alpha mean", "sequential job 1 (p50): alpha mean",
+                 "lockstep   p50      alpha mean", "sequential p10      alpha mean"):
         assert line in done.stdout, line
+
+
+def test_bench_writers_smoke_records_everything() -> None:
+    done = run_script("bench_writers.py", "--writers", "3", "--records", "2")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "calls  3 writers x 2 records: 6 of 6 on the branch, 0 duplicates, 0 of 6 calls failed" in done.stdout
+    assert "batch  3 writers x 2 records: 6 of 6 on the branch, 0 duplicates, 0 of 3 calls failed" in done.stdout

@@ -116,7 +116,7 @@ def test_a_broken_benchmark_fails_the_compare_job_and_leads_the_note(
     assert note["body"].startswith("### ❌ benchtrail · `e2e`: 2 broken"), note["body"]
     icon, label, metric, *_, verdict = table_rows(note["body"])[0]
     assert (icon, metric) == ("⛔", "`errors`") and label in ("`double[batch_size=1]`", "`double[batch_size=4]`")
-    assert verdict == "broken: every call failed `ValueError: <b>bad</b> \\| row`", note["body"]
+    assert verdict == "broken: every call failed `ValueError: ‹b›bad‹/b› \\| row`", note["body"]
     assert failures(project) == {"double[batch_size=1] errors": "broken", "double[batch_size=4] errors": "broken"}
 
 

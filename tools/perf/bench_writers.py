@@ -2,7 +2,7 @@
 
     python tools/perf/bench_writers.py [--writers 32] [--records 10] [--mode calls|batch|both]
 
-Smoke run: ``python tools/perf/bench_writers.py --writers 4 --records 2``.
+Smoke run (seconds): ``python tools/perf/bench_writers.py --quick`` (4 writers x 2 records).
 
 A bare repository plays the project's remote (``file://``); each writer is a clone of it, as
 a CI job's checkout is, and runs real ``benchtrail record`` processes, all writers at once:
@@ -95,10 +95,13 @@ def one_mode(writers: int, records: int, batch: bool) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--writers", type=int, default=32)
-    parser.add_argument("--records", type=int, default=10, help="records per writer")
+    parser.add_argument("--writers", type=int, default=None, help="writers at once (default 32; --quick 4)")
+    parser.add_argument("--records", type=int, default=None, help="records per writer (default 10; --quick 2)")
     parser.add_argument("--mode", choices=["calls", "batch", "both"], default="both")
+    parser.add_argument("--quick", action="store_true", help="a smoke run")
     args = parser.parse_args()
+    args.writers = args.writers or (4 if args.quick else 32)
+    args.records = args.records or (2 if args.quick else 10)
     print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}, Python "
           f"{platform.python_version()}; load average {os.getloadavg()[0]:.1f}")
     print(f"Command: {Path(sys.executable).name} {' '.join(sys.argv)}")
