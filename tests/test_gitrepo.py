@@ -8,6 +8,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from gitremotes import ci_access, git
@@ -327,3 +328,64 @@ def test_the_network_deadline_is_the_users_to_set(work: Path, silent: Loopback, 
         monkeypatch.setenv("BENCHTRAIL_NETWORK_TIMEOUT", wrong)
         with pytest.raises(StoreError, match=r"^BENCHTRAIL_NETWORK_TIMEOUT: expected a number of seconds above 0, found "):
             repo.result("ls-remote", f"{silent}/g/p.git")
+
+
+class _Misbehaving:
+    """A git smart-HTTP server on loopback that answers every request with a 200 and then
+    ``drips`` its body a byte a second, forever, or ``dies`` half-way (the connection cut)."""
+
+    def __init__(self, how: str) -> None:
+        import socket
+        import threading
+
+        self.how = how
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.stop = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        import threading
+
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: Any) -> None:
+        with conn:
+            conn.recv(65536)
+            head = (b"HTTP/1.1 200 OK\r\nContent-Type: application/x-git-upload-pack-advertisement\r\n"
+                    b"Content-Length: 100000\r\n\r\n001e# service=git-upload-pack\n")
+            try:
+                conn.sendall(head)
+                if self.how == "dies":
+                    return  # the connection closes 99,970 bytes short
+                while not self.stop.wait(1.0):
+                    conn.sendall(b"0")
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
+
+
+@pytest.mark.parametrize("how", ["drips", "dies"])
+def test_a_git_server_that_drips_or_dies_ends_in_one_line_within_the_deadline(work: Path, how: str,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BENCHTRAIL_NETWORK_TIMEOUT", "2")
+    server = _Misbehaving(how)
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreError) as info:
+            open_repo(work).run("ls-remote", f"http://127.0.0.1:{server.port}/g/p.git", what="reading the remote")
+        took = time.monotonic() - started
+    finally:
+        server.close()
+    assert "\n" not in str(info.value) and str(info.value).startswith("reading the remote failed: ")
+    assert took < 2 + 5  # a drip of a byte a second stays above git's own low-speed limit: the deadline ends it
+    if how == "drips":
+        assert str(info.value).endswith("gave no answer within 2 s")
