@@ -205,3 +205,35 @@ def test_a_step_in_wandering_noise_is_still_found() -> None:
     values = np.array(wandering_history(np.random.default_rng(22), 200, phi=0.5, cv=0.02))
     values[100:] *= 1.3
     assert detect_change_points(list(values)) == [100]
+
+
+# --- bimodal benchmarks: a change of mix is no change of level ------------------------------
+
+
+def bimodal(rng: np.random.Generator, shares: list[tuple[int, float]], low: float = 25.0,
+            high: float = 60.0) -> list[float]:
+    """Runs that land at ``low`` or ``high`` (2 % noise), ``share`` of them high, per stretch of
+    ``length`` records: tokio's ``send_large``, whose mix changes from week to week."""
+    values = []
+    for length, share in shares:
+        modes = np.where(rng.random(length) < share, high, low)
+        values += [float(v) for v in modes * np.exp(rng.normal(0, 0.02, length))]
+    return values
+
+
+def test_a_bimodal_series_whose_mix_changes_is_one_segment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchtrail.compare import changepoints
+
+    rng = np.random.default_rng(4)
+    values = bimodal(rng, [(120, 0.15), (80, 0.75), (100, 0.3), (12, 0.0), (60, 0.6)])
+    assert detect_change_points(values) == []
+    monkeypatch.setattr(changepoints, "_one_band", lambda logs, found, min_size: list(found))
+    assert detect_change_points(values)  # the mix changes alone were cut before
+
+
+def test_a_real_step_in_a_bimodal_series_is_still_found() -> None:
+    rng = np.random.default_rng(5)
+    before = bimodal(rng, [(100, 0.2), (60, 0.7)], low=80.0, high=135.0)
+    after = bimodal(rng, [(80, 0.3), (80, 0.8)])  # both modes drop, as at tokio's d4075a445770
+    found = detect_change_points(before + after)
+    assert len(found) == 1 and abs(found[0] - len(before)) <= 5
