@@ -1,5 +1,6 @@
-"""Hostile records through every command that reads them: whatever a record holds, each
-command either takes it or refuses it with ``Error:`` lines (exit 2), and never exits 3.
+"""Hostile records and suites through every command that reads them: whatever a record or a
+suite holds, each command either takes it or refuses it with ``Error:`` lines (exit 2), and
+never exits 3.
 
 The records are the golden one damaged at random (``test_schema``'s mutations: fields
 dropped, replaced by any JSON, retyped to NaN, infinities, huge or negative numbers, keys
@@ -22,6 +23,7 @@ from gitremotes import git, make_record, write_records
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from test_schema import _mutate
+from test_suite import near_valid_documents, toml_document
 
 from benchtrail.cli import cli
 from benchtrail.results.store import record
@@ -84,3 +86,21 @@ def test_no_damaged_record_makes_any_command_fail_as_a_bug(branch_repo: Path, tm
     for command, result in outcomes.items():
         assert result.exit_code in (0, 1, 2), f"{command}: exit {result.exit_code}\n{result.output[-3000:]}"
         assert "Traceback" not in result.output, f"{command}:\n{result.output[-3000:]}"
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(document=near_valid_documents())
+def test_no_near_valid_suite_makes_run_fail_as_a_bug(suite_dir: Path, document: dict[str, Any]) -> None:
+    """Suites are fuzzed at load in ``test_suite``; here the ones that load are also run."""
+    for table in [document["suite"], *document["benchmark"]]:  # keep each example to seconds
+        if isinstance(table.get("duration_s"), (int, float)):
+            table["duration_s"] = min(table["duration_s"], 0.2)
+        if isinstance(table.get("timeout_s"), (int, float)):
+            table["timeout_s"] = min(table["timeout_s"], 1)
+    suite = suite_dir / "suite.toml"
+    suite.write_text(toml_document(document), encoding="utf-8")
+    result = invoke("run", str(suite), "--out", str(suite_dir / "out"))
+    event(f"run exit {result.exit_code}")
+    assert result.exit_code in (0, 2), result.output[-3000:]
+    assert "Traceback" not in result.output, result.output[-3000:]
