@@ -70,9 +70,10 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-__all__ = ["Loopback", "serve"]
+__all__ = ["Loopback", "processes_talking_to", "serve"]
 
 _START_TIMEOUT_S = 30.0
 _CONTROL = "/_loopback/"
@@ -403,3 +404,17 @@ def _child(argv: list[str]) -> None:
 
 if __name__ == "__main__":
     _child(sys.argv[1:])
+
+
+def processes_talking_to(port: int) -> list[str]:
+    """The command lines of the processes whose arguments name ``127.0.0.1:port`` (git's
+    helpers carry the remote's URL): what still talks to a loopback server."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            line = entry.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # the process ended meanwhile
+            continue
+        if f"127.0.0.1:{port}/" in line:
+            found.append(line)
+    return found

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from gitremotes import ci_access, git
-from loopback import Loopback, serve
+from loopback import Loopback, processes_talking_to, serve
 
 from benchtrail.errors import StoreError
 from benchtrail.gitlab.ci import read_ci
@@ -234,19 +234,6 @@ def silent() -> Iterator[Loopback]:
         yield server
 
 
-def _holding(port: int) -> list[str]:
-    """The command lines of the processes that still talk to ``port`` (git's helpers carry the URL)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            line = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except (OSError, ValueError):
-            continue
-        if f"127.0.0.1:{port}/" in line:
-            found.append(line)
-    return found
-
-
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads /proc")
 def test_a_git_without_answer_is_killed_at_its_deadline_with_its_helpers(work: Path, silent: Loopback) -> None:
     repo = open_repo(work, (TOKEN,))
@@ -260,9 +247,9 @@ def test_a_git_without_answer_is_killed_at_its_deadline_with_its_helpers(work: P
     assert 1.5 <= took < 1.5 + 5
     assert any(r["path"] == "/g/p.git/info/refs" for r in silent.received())  # git did ask
     until = time.monotonic() + 2
-    while _holding(silent.port) and time.monotonic() < until:
+    while processes_talking_to(silent.port) and time.monotonic() < until:
         time.sleep(0.05)
-    assert _holding(silent.port) == []  # git-remote-http, which held the connection, is gone too
+    assert processes_talking_to(silent.port) == []  # git-remote-http, which held the connection, is gone too
 
 
 @pytest.mark.parametrize("args", [

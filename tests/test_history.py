@@ -24,7 +24,7 @@ from gitremotes import (
     rev,
     write_records,
 )
-from loopback import serve
+from loopback import processes_talking_to, serve
 
 from benchtrail.errors import StoreError
 from benchtrail.results import history
@@ -308,3 +308,30 @@ def test_invalid_json_is_skipped_with_a_warning(filled: Path, work: Path, tmp_pa
 def test_other_files_on_the_branch_are_ignored(filled: Path, work: Path, tmp_path: Path) -> None:
     _commit_directly(filled, tmp_path, "results/README.md", b"notes\n")
     assert len(read_records(work)) == len(HISTORY)
+
+
+def test_sigterm_while_git_waits_on_a_silent_remote_leaves_no_git_behind(work: Path, tmp_path: Path) -> None:
+    """A cancelled job's SIGTERM reaches benchtrail while ``git fetch`` waits: git and its
+    helpers go with it, and the command says it was stopped (before, git ran on, orphaned)."""
+    import signal
+    import subprocess
+    import sys
+
+    record(write_records(tmp_path / "a", HISTORY[:3]), repo=work, push=False)
+    with serve(stall_at_s=0.0, stall_s=3600.0) as silent:
+        git(work, "remote", "set-url", "origin", f"{silent}/group/proj.git")
+        process = subprocess.Popen([sys.executable, "-m", "benchtrail", "history", "--repo", str(work)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        until = time.monotonic() + 20
+        while not silent.received() and time.monotonic() < until:  # git is waiting on the remote
+            time.sleep(0.05)
+        assert silent.received(), "git never asked the remote"
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=20)
+        assert process.returncode == 128 + signal.SIGTERM
+        assert stderr.strip().splitlines()[-1] == "Terminated (SIGTERM)." and "Traceback" not in stderr
+        until = time.monotonic() + 3
+        while processes_talking_to(silent.port) and time.monotonic() < until:
+            time.sleep(0.05)
+        assert processes_talking_to(silent.port) == []
+
