@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from histories import noisy_runs  # noqa: E402
 
+from benchtrail.commands.defaults import CONFIRM_ROUNDS  # noqa: E402
 from benchtrail.compare.confirmation import decide_paired  # noqa: E402
 from benchtrail.compare.rule import decide  # noqa: E402
 
@@ -97,7 +98,9 @@ def gate(condition: Condition, rng: np.random.Generator, change: float, pairs: i
         return first.verdict, first.verdict
     measured = condition.pairs(rng, level, change, pairs)
     paired = decide_paired(measured, direction="lower", min_effect=MIN_EFFECT)
-    if paired.verdict == "inconclusive":  # as the compare job does: as many pairs again, once
+    for _ in range(CONFIRM_ROUNDS - 1):  # as the compare job does: as many again while inconclusive
+        if paired.verdict != "inconclusive":
+            break
         measured += condition.pairs(rng, level, change, pairs)
         paired = decide_paired(measured, direction="lower", min_effect=MIN_EFFECT)
     return first.verdict, paired.verdict

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchtrail.bench.suite import Suite
-from benchtrail.commands.defaults import CONFIRM_TIMES
+from benchtrail.commands.defaults import CONFIRM_ROUNDS, CONFIRM_TIMES
 from benchtrail.compare.comparison import Comparison
 from benchtrail.errors import StoreError, SuiteError
 from benchtrail.results.gitrepo import RemoteAccess
@@ -170,23 +170,25 @@ def _paired(comparison: Comparison, suite: Suite, tested: Record, labels: list[s
 
 def _decide_in_pairs(comparison: Comparison, base_suite: Suite, head_suite: Suite, tested: Record, cwd: Path,
                      against: str, options: ConfirmOptions) -> Comparison:
-    """``times`` pairs of each suspect, and as many again, once, for those the first left
-    inconclusive: a 10 % slowdown at 3 % noise is found 96 % of the time so (76 % with five
-    pairs alone), and a clear verdict costs no more (tools/perf/bench_template_path.py)."""
+    """``times`` pairs of each suspect, and as many again for those still inconclusive, up
+    to ``CONFIRM_ROUNDS`` rounds: more pairs only where the first could not tell, so a clear
+    verdict costs no more (tools/perf/bench_template_path.py, bench_noisy_neighbour.py)."""
     from benchtrail.compare.confirmation import apply_pairs
 
     base, head = _run_pairs(base_suite, head_suite, tested, cwd, options)
     confirmed = apply_pairs(comparison, head_suite.name, tested.fingerprint, base, head, against=against)
-    unsure = sorted({row.label for row in confirmed.rows
-                     if row.confirmation is not None and row.suite == head_suite.name
-                     and row.verdict == "inconclusive"})
-    if not unsure:
-        return confirmed
-    log.info("%s still inconclusive after %d pairs: %d more", ", ".join(unsure), options.times, options.times)
-    more_base, more_head = _run_pairs(_subset(base_suite, unsure, 1), _subset(head_suite, unsure, 1), tested, cwd,
-                                      options, first=options.times + 1)
-    return apply_pairs(comparison, head_suite.name, tested.fingerprint, base + more_base, head + more_head,
-                       against=against)
+    for round_ in range(2, CONFIRM_ROUNDS + 1):
+        unsure = sorted({row.label for row in confirmed.rows
+                         if row.confirmation is not None and row.suite == head_suite.name
+                         and row.verdict == "inconclusive"})
+        if not unsure:
+            break
+        log.info("%s still inconclusive after %d pairs: %d more", ", ".join(unsure), len(base), options.times)
+        more_base, more_head = _run_pairs(_subset(base_suite, unsure, 1), _subset(head_suite, unsure, 1), tested,
+                                          cwd, options, first=len(base) + 1)
+        base, head = base + more_base, head + more_head
+        confirmed = apply_pairs(comparison, head_suite.name, tested.fingerprint, base, head, against=against)
+    return confirmed
 
 
 def _base_suite(suite_path: Path, root: Path, tree: Path, suite: Suite, labels: list[str], against: str) -> Suite:
