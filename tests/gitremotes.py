@@ -144,6 +144,10 @@ class GitHttpServer:
         expected = {"Basic " + base64.b64encode(f"{user}:{token}".encode()).decode(): user
                      for token, user in credentials.items()}
         self.requests: list[str] = []
+        #: set ``stall_pushes`` and pushes hang (until ``close``) once they have begun: ``pushing`` says when
+        self.stall_pushes = False
+        self.pushing = threading.Event()
+        self._closing = threading.Event()
         server_self = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -187,6 +191,10 @@ class GitHttpServer:
                     self.wfile.write(said)
                     return
                 path, _, query = self.path.partition("?")
+                if server_self.stall_pushes and self.command == "POST" and path.endswith("/git-receive-pack"):
+                    server_self.pushing.set()
+                    server_self._closing.wait(60)
+                    return
                 env = {**os.environ, "GIT_PROJECT_ROOT": str(server_self.root), "GIT_HTTP_EXPORT_ALL": "1",
                        "PATH_INFO": path, "QUERY_STRING": query, "REQUEST_METHOD": self.command,
                        "CONTENT_TYPE": self.headers.get("Content-Type", ""),
@@ -222,6 +230,7 @@ class GitHttpServer:
         self.thread.start()
 
     def close(self) -> None:
+        self._closing.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 

@@ -88,3 +88,34 @@ def test_no_token_reaches_any_process_arguments_during_pushes(gitlab: Any, tmp_p
         watcher.join()
     assert helpers, "the poll saw no git helper at all: it proves nothing"
     assert leaked == []
+
+
+def test_sigterm_in_the_middle_of_a_push_stops_git_and_says_what_may_have_landed(gitlab: Any, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from loopback import processes_talking_to
+
+    job = job_checkout(gitlab, tmp_path / "job")
+    files = write_records(tmp_path / "a", [make_record(0)])
+    gitlab.stall_pushes = True
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("CI_", "BENCHTRAIL_"))},
+           **ci_of(gitlab, BENCHTRAIL_PUSH_TOKEN=PUSH_TOKEN)}
+    process = subprocess.Popen([sys.executable, "-m", "benchtrail", "record", *map(str, files), "--repo", str(job)],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert gitlab.pushing.wait(30), "the push never began"
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=20)
+    assert process.returncode == 128 + signal.SIGTERM
+    lines = stderr.strip().splitlines()
+    assert lines[-2] == ("Warning: stopped while pushing to benchtrail-results: the records may have reached it or "
+                         "not; recording the same files again is safe (each is recorded once)")
+    assert lines[-1] == "Terminated (SIGTERM)." and PUSH_TOKEN not in stderr
+    port = int(gitlab.url.rsplit(":", 1)[1])
+    until = time.monotonic() + 3
+    while processes_talking_to(port) and time.monotonic() < until:
+        time.sleep(0.05)
+    assert processes_talking_to(port) == []  # no git push lands later on its own
