@@ -65,8 +65,6 @@ BAND_QUANTILES = (0.1, 0.9)
 """The low and high band of a segment, which a change in a bimodal series' mix leaves in place."""
 MIX_RATIO = 0.5
 """Bands that move less than this share of the median's move: a change of mix, not of level."""
-RUN_INSIDE = 0.8
-"""The share of a short run within its neighbours' band that makes it one of their modes."""
 _TREND_ROUNDS = 5  # alternations between trend and steps; they settle in one to three
 _WINDOW = 5  # running-median width: an outlier pair is still a minority in it
 
@@ -128,7 +126,7 @@ def detect_change_points(values: Sequence[float], *, min_size: int = MIN_SIZE,
 
     found = search(beta)
     if penalty is not None:
-        return _one_band(logs, found, min_size)
+        return _one_band(logs, found)
     # Noise that wanders (autocorrelated) is cut into steps by a penalty in units of the
     # neighbouring differences: what the fit leaves says how much to raise it.
     factor = 1.0
@@ -138,7 +136,7 @@ def detect_change_points(values: Sequence[float], *, min_size: int = MIN_SIZE,
             break
         factor = wanted
         found = search(beta * factor)
-    return _one_band(logs, found, min_size)
+    return _one_band(logs, found)
 
 
 def describe_change_points(values: Sequence[float], *, min_size: int = MIN_SIZE,
@@ -168,32 +166,22 @@ def unanalysable(values: Sequence[float], *, min_size: int = MIN_SIZE) -> str | 
     return None
 
 
-def _one_band(logs: np.ndarray, found: Sequence[int], min_size: int) -> list[int]:
+def _one_band(logs: np.ndarray, found: Sequence[int]) -> list[int]:
     """``found`` without the change points of a bimodal series whose level does not change,
     only how often it lands in each mode (tokio's ``send_large``: runs at 25k or 60k ns, in
-    shares that change from week to week). Two kinds are merged, one at a time:
-
-    - a change of mix: the segments' ``BAND_QUANTILES`` move less than ``MIX_RATIO`` as far
-      as their medians (a real step moves every quantile alike);
-    - a short run of one mode (fewer than ``3 * min_size`` records, at the series' ends too):
-      ``RUN_INSIDE`` of it lies within the 5-95 % band of the segments around it, and that
-      band is wider than the run's distance from their median (a real excursion leaves a
-      narrow band)."""
+    shares that change from week to week): where the segments' ``BAND_QUANTILES`` move less
+    than ``MIX_RATIO`` as far as their medians (a real step moves every quantile alike), the
+    two are merged, the closest call first."""
     kept = list(found)
-    while True:
+    while kept:
         bounds = [0, *kept, len(logs)]
         segments = [logs[a:b] for a, b in itertools.pairwise(bounds)]
         mixes = [(_band_shift(before, after), k) for k, (before, after) in enumerate(itertools.pairwise(segments))]
         mixes = [(shift, k) for shift, k in mixes if shift < MIX_RATIO]
-        if mixes:
-            del kept[min(mixes)[1]]
-            continue
-        runs = [k for k, run in enumerate(segments) if len(run) < 3 * min_size
-                and _inside(run, *segments[max(k - 1, 0):k], *segments[k + 1:k + 2])]
-        if not runs:
-            return kept
-        k = runs[0]
-        del kept[max(k - 1, 0):k + 1]  # the run's ends: one at the series' first or last record
+        if not mixes:
+            break
+        del kept[min(mixes)[1]]
+    return kept
 
 
 def _band_shift(before: np.ndarray, after: np.ndarray) -> float:
@@ -203,15 +191,6 @@ def _band_shift(before: np.ndarray, after: np.ndarray) -> float:
         return math.inf
     bands = np.abs(np.quantile(after, BAND_QUANTILES) - np.quantile(before, BAND_QUANTILES))
     return float(bands.max()) / moved
-
-
-def _inside(run: np.ndarray, *neighbours: np.ndarray) -> bool:
-    """Whether ``run`` lies within the band of the segments around it (one at either end of
-    the series), a band wider than the run's distance from their median."""
-    around = np.concatenate(neighbours)
-    low, high = np.quantile(around, [0.05, 0.95])
-    share = float(np.mean((run >= low) & (run <= high)))
-    return share >= RUN_INSIDE and high - low >= abs(float(np.median(run) - np.median(around)))
 
 
 def _relative(before: float, after: float) -> float:
