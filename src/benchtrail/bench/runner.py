@@ -17,7 +17,6 @@ import dataclasses
 import datetime as dt
 import json
 import logging
-import math
 import os
 import signal
 import subprocess
@@ -33,6 +32,7 @@ from benchtrail.bench.gpu import open_gpus
 from benchtrail.bench.metrics import WorkerFigures, WorkerRun, benchmark_entry
 from benchtrail.bench.source import describe_source
 from benchtrail.bench.suite import BenchmarkSpec, Suite
+from benchtrail.deadlines import seconds_from
 from benchtrail.errors import EXIT_BUG, SuiteError
 from benchtrail.results.model import DatasetRef, Environment, Image, Record, Run, Source
 from benchtrail.results.record import dump_record
@@ -83,15 +83,10 @@ class NoProgress:
 
 def worker_timeout_s() -> float:
     """The least time a worker gets: ``BENCHTRAIL_WORKER_TIMEOUT_S`` when set, else ``WORKER_TIMEOUT_S``."""
-    text = os.environ.get(WORKER_TIMEOUT_ENV, "").strip()
-    if not text:
-        return WORKER_TIMEOUT_S
-    try:
-        seconds = float(text)
-        if not 0 < seconds < math.inf:
-            raise ValueError(text)
-    except ValueError:
-        raise SuiteError(f"{WORKER_TIMEOUT_ENV}: expected a number of seconds > 0, found {text!r}") from None
+    seconds = seconds_from(WORKER_TIMEOUT_ENV, WORKER_TIMEOUT_S)
+    if seconds is None:
+        text = os.environ.get(WORKER_TIMEOUT_ENV, "").strip()
+        raise SuiteError(f"{WORKER_TIMEOUT_ENV}: expected a number of seconds > 0, found {text!r}")
     return seconds
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import gc
 import json
 import logging
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,7 @@ from benchtrail.results.gitrepo import (
     strip_credentials,
 )
 from benchtrail.results.model import RESULTS_FOLDER, Record, suite_folder
-from benchtrail.results.record import parse_record, refuse_constant
+from benchtrail.results.record import json_safe, parse_record, refuse_constant
 from benchtrail.results.schema import validate
 from benchtrail.results.store import fetch_tip
 
@@ -145,10 +144,6 @@ def _cat(repo: GitRepo, oids: Sequence[str]) -> Iterator[bytes]:
             out.read(1)  # the newline after each object
 
 
-#: a ``\\uD800``-``\\uDFFF`` escape in JSON text: a surrogate, maybe a lone one
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-
-
 def _fast_parse(data: bytes, source: str) -> Record:
     """A record read from the branch, checked by the compiled schema check (``record``
     checked it in full, but the branch may hold one put there by other means): a bad one
@@ -159,7 +154,7 @@ def _fast_parse(data: bytes, source: str) -> Record:
         raise RecordError(f"{source}: not valid JSON: {exc}") from None
     except RecursionError:
         raise RecordError(f"{source}: not valid JSON: nested too deeply") from None
-    record = validate(record, source, json_safe=_SURROGATE_ESCAPE.search(data) is None)
+    record = validate(record, source, json_safe=json_safe(data))
     try:
         return Record.from_json(record)
     except (KeyError, TypeError, AttributeError):  # the schema allows what the model cannot hold: say where

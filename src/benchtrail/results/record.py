@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import stat
 from pathlib import Path
@@ -21,6 +22,7 @@ from benchtrail.results.schema import validate, value_problems
 
 __all__ = [
     "dump_record",
+    "json_safe",
     "load_record",
     "parse_record",
     "read_capped",
@@ -56,6 +58,18 @@ def record_bytes(record: Record) -> bytes:
         raise RecordError(*(value_problems(data) or [str(exc)])) from None
 
 
+#: a ``\\uD800``-``\\uDFFF`` escape in JSON text: a surrogate, maybe a lone one
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE_BYTES = re.compile(_SURROGATE_ESCAPE.pattern.encode("ascii"))
+
+
+def json_safe(text: str | bytes) -> bool:
+    """Whether what ``json.loads(text, parse_constant=refuse_constant)`` gives can hold no
+    lone surrogate (nor, refused there, a NaN): the schema check need not look for them."""
+    pattern = _SURROGATE_ESCAPE_BYTES if isinstance(text, bytes) else _SURROGATE_ESCAPE
+    return pattern.search(text) is None  # type: ignore[arg-type]
+
+
 def parse_record(data: bytes | str, source: str) -> Record:
     """Parse and validate record bytes read from ``source`` (a path or a description)."""
     if isinstance(data, (bytes, bytearray)):
@@ -71,7 +85,7 @@ def parse_record(data: bytes | str, source: str) -> Record:
         raise RecordError(f"{source}: not valid JSON: {exc}") from None
     except RecursionError:
         raise RecordError(f"{source}: not valid JSON: nested too deeply") from None
-    return Record.from_json(validate(record, source))
+    return Record.from_json(validate(record, source, json_safe=json_safe(data)))
 
 
 #: larger than any record benchtrail writes (a suite of thousands of benchmarks is a few MB)
