@@ -158,15 +158,15 @@ async def _drive(make: str, load: HttpLoad, port: int, *, warmup: int, duration_
     try:
         client: Any = _HttpxClient(context, load) if make == "httpx" else _RawClient(load, "127.0.0.1", port)
         if warmup:
-            await httpload._closed(client, warmup, None, concurrency, array("q"), Tally())
+            await httpload.closed_loop(client, warmup, None, concurrency, array("q"), Tally())
         latencies: array = array("q")  # type: ignore[type-arg]
         tally = Tally()
         if rate is None:
             start = now_ns()
-            await httpload._closed(client, None, duration_s, concurrency, latencies, tally)
+            await httpload.closed_loop(client, None, duration_s, concurrency, latencies, tally)
         else:
             offsets = httpload.poisson_offsets_ns(max(1, round(rate * duration_s)), rate)
-            arrivals = httpload._Arrivals(client, offsets, latencies, tally)
+            arrivals = httpload.OpenLoop(client, offsets, latencies, tally)
             start = now_ns()
             await arrivals.run()
         wall = now_ns() - start

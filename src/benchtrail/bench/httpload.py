@@ -25,7 +25,7 @@ from typing import Any
 from benchtrail.bench.clock import now_ns
 from benchtrail.bench.measurement import Measurement, Tally
 
-__all__ = ["HttpLoad", "measure_http", "poisson_offsets_ns"]
+__all__ = ["HttpLoad", "OpenLoop", "closed_loop", "measure_http", "open_loop_pool_size", "poisson_offsets_ns"]
 
 _SCHEDULE_SEED = 20240601
 _CLOCK_MONOTONIC = 1  # <time.h>, Linux
@@ -102,8 +102,11 @@ class _Client:
         out.completions.append(finished)
 
 
-async def _closed(client: _Client, count: int | None, duration_s: float | None, concurrency: int,
-                  out: _Outcomes) -> None:
+async def closed_loop(client: Any, count: int | None, duration_s: float | None, concurrency: int,
+                      out: Any) -> None:
+    """``concurrency`` workers, each calling ``client.call(index, now_ns(), out)`` as soon as
+    its previous call returns, until ``count`` calls were started or ``duration_s`` passed.
+    Any client with that ``call`` coroutine can be driven (plain HTTP, OpenAI streams)."""
     next_index = 0
     deadline = None if duration_s is None else now_ns() + int(duration_s * 1e9)
 
@@ -183,11 +186,11 @@ def _clock_is_monotonic() -> bool:
     return time.get_clock_info("perf_counter").implementation == "clock_gettime(CLOCK_MONOTONIC)"
 
 
-class _Arrivals:
+class OpenLoop:
     """Start call ``i`` at ``start + offsets_ns[i]`` straight from the alarm's callback, and
     keep only the calls in flight (a long run holds no finished tasks)."""
 
-    def __init__(self, client: _Client, offsets_ns: list[int], out: _Outcomes) -> None:
+    def __init__(self, client: Any, offsets_ns: list[int], out: Any) -> None:
         self._loop = asyncio.get_running_loop()
         self._client, self._offsets, self._out = client, offsets_ns, out
         self._next = 0
@@ -244,7 +247,7 @@ class _Arrivals:
             self._finished.set_result(None)
 
 
-def _open_loop_pool_size() -> int:
+def open_loop_pool_size() -> int:
     """How many connections the open loop may hold (0: no limit).
 
     As many as the arrivals need, short of running out of file descriptors: a stall at
@@ -266,21 +269,21 @@ async def _measure(load: HttpLoad, warmup: int, iterations: int | None, duration
                    concurrency: int, rate: float | None) -> Measurement:
     import aiohttp
 
-    connector = aiohttp.TCPConnector(limit=_open_loop_pool_size() if rate else concurrency, ttl_dns_cache=None)
+    connector = aiohttp.TCPConnector(limit=open_loop_pool_size() if rate else concurrency, ttl_dns_cache=None)
     timeout = aiohttp.ClientTimeout(total=load.timeout_s)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout, headers=load.headers) as session:
         client = _Client(session, load)
         if warmup:
-            await _closed(client, warmup, None, concurrency, _Outcomes())
+            await closed_loop(client, warmup, None, concurrency, _Outcomes())
         out = _Outcomes()
         if rate is None:
             start = now_ns()
-            await _closed(client, iterations, duration_s, concurrency, out)
+            await closed_loop(client, iterations, duration_s, concurrency, out)
         else:
             count = iterations if iterations is not None else max(1, round(rate * (duration_s or 0)))
             # The schedule and the timer are made before the clock starts: the first
             # numpy import alone would otherwise cost a short run its rate.
-            arrivals = _Arrivals(client, poisson_offsets_ns(count, rate), out)
+            arrivals = OpenLoop(client, poisson_offsets_ns(count, rate), out)
             start = now_ns()
             await arrivals.run()
         wall = now_ns() - start

@@ -20,12 +20,16 @@ class Tally:
     errors: int = 0
     timeouts: int = 0
     error_samples: list[str] = field(default_factory=list)
+    #: failed calls by kind (``http_429``, ``connection``, ``timeout``, ...), where the caller names one
+    kinds: dict[str, int] = field(default_factory=dict)
 
-    def error(self, message: str, *, timeout: bool = False) -> None:
+    def error(self, message: str, *, timeout: bool = False, kind: str | None = None) -> None:
         if timeout:
             self.timeouts += 1
         else:
             self.errors += 1
+        if kind is not None:
+            self.kinds[kind] = self.kinds.get(kind, 0) + 1
         message = message[:_MAX_ERROR_CHARS]
         if len(self.error_samples) < _MAX_ERROR_SAMPLES and message not in self.error_samples:
             self.error_samples.append(message)
@@ -34,6 +38,8 @@ class Tally:
         self.calls += other.calls
         self.errors += other.errors
         self.timeouts += other.timeouts
+        for kind, count in other.kinds.items():
+            self.kinds[kind] = self.kinds.get(kind, 0) + count
         for message in other.error_samples:
             if len(self.error_samples) < _MAX_ERROR_SAMPLES and message not in self.error_samples:
                 self.error_samples.append(message)
