@@ -18,14 +18,17 @@ import os
 import sys
 import time
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from benchtrail.bench.clock import now_ns
 from benchtrail.bench.measurement import Measurement, Tally
 
-__all__ = ["HttpLoad", "OpenLoop", "closed_loop", "measure_http", "open_loop_pool_size", "poisson_offsets_ns"]
+__all__ = ["HttpLoad", "OpenLoop", "closed_loop", "measure_http", "open_loop_pool_size", "poisson_offsets_ns",
+           "run_loop"]
+
+T = TypeVar("T")
 
 _SCHEDULE_SEED = 20240601
 _CLOCK_MONOTONIC = 1  # <time.h>, Linux
@@ -291,8 +294,14 @@ async def _measure(load: HttpLoad, warmup: int, iterations: int | None, duration
                        out.completions, start)
 
 
+def run_loop(main: Coroutine[Any, Any, T]) -> T:
+    """Run a load's coroutine to its end in a new event loop: every load kind runs here,
+    so all of them get the same loop."""
+    return asyncio.run(main)
+
+
 def measure_http(load: HttpLoad, *, warmup: int, iterations: int | None, duration_s: float | None,
                  concurrency: int = 1, rate: float | None = None) -> Measurement:
     """Measure ``load`` closed-loop with ``concurrency`` in flight, or open-loop at ``rate``
     requests/s, for ``iterations`` requests or ``duration_s`` seconds."""
-    return asyncio.run(_measure(load, warmup, iterations, duration_s, concurrency, rate))
+    return run_loop(_measure(load, warmup, iterations, duration_s, concurrency, rate))
