@@ -152,7 +152,7 @@ CASES = [
     (_set('["benchmarks", 0, "metrics", "Latency"]', {"unit": "ms", "direction": "lower", "value": 1}),
      '$.benchmarks[0].metrics: key "Latency" does not match ^[a-z][a-z0-9_]*$'),
     (_set('["benchmarks", 0, "kind"]', "grpc"),
-     '$.benchmarks[0].kind: expected one of "callable", "http", found "grpc"'),
+     '$.benchmarks[0].kind: expected one of "callable", "http", "openai", "kserve-v2", found "grpc"'),
     (_set('["benchmarks", 0, "params", "a.b\\nc"]', None),
      '$.benchmarks[0].params["a.b\\nc"]: expected string or number or boolean, found null'),
     (_set('["benchmarks", 0, "dataset", "sha256"]', "XYZ"),

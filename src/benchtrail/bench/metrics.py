@@ -8,10 +8,11 @@ throughput, the value otherwise), the unit that regression decisions are made on
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from benchtrail.bench.serving import serving_figures
 from benchtrail.bench.suite import BenchmarkSpec
 from benchtrail.bench.summary import spread_warning
 from benchtrail.results.model import Benchmark, Distribution, Metric, Threads, Timer, tidy
@@ -46,6 +47,8 @@ class WorkerFigures:
     gpu_energy_j: float | None = None
     #: the BLAS/OpenMP thread settings after warm-up (``None``: not read, e.g. an HTTP benchmark)
     threads: Threads | None = None
+    #: failed calls by kind, where the load names them (``Tally.kinds``)
+    error_kinds: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> WorkerFigures:
@@ -65,6 +68,8 @@ class WorkerRun:
     #: numpy int64 array: when each successful call completed, ns from the measured start
     #: (None where unknown: the throughput is then items over wall time)
     completions_ns: Any = None
+    #: an ``openai`` run's per-request token timings (``bench.serving``), else None
+    streams: dict[str, Any] | None = None
 
 
 def robust_rate(completions_ns: Any, items: int, concurrency: int = 1) -> float | None:
@@ -148,7 +153,12 @@ def benchmark_entry(spec: BenchmarkSpec, runs: list[WorkerRun]) -> Benchmark:
     warnings: list[str] = []
 
     measured = [r for r in runs if len(r.latencies_ns)]
-    if measured:
+    serving = None
+    if spec.kind == "openai" and all(r.streams is not None for r in runs):
+        serving = serving_figures([(r.streams, r.figures.calls) for r in runs], spec.slo)  # type: ignore[misc]
+        metrics.update(serving.metrics)
+        warnings += serving.warnings
+    elif measured:
         pooled = np.concatenate([r.latencies_ns for r in measured])
         distribution = Distribution.of(pooled, _NS_PER_MS)
         if distribution.min <= 0:
@@ -189,7 +199,13 @@ def benchmark_entry(spec: BenchmarkSpec, runs: list[WorkerRun]) -> Benchmark:
             warnings.append(f"every call failed ({errors} errors and {timeouts} timeouts in {calls} calls){first}")
         else:
             warnings.append(f"{errors} errors and {timeouts} timeouts in {calls} calls{first}")
+    kinds: dict[str, int] = {}
+    for f in figures:
+        for kind, count in f.error_kinds.items():
+            kinds[kind] = kinds.get(kind, 0) + count
     return Benchmark(
+        error_kinds=kinds or None, client=(serving.client or None) if serving else None,
+        tokens=serving.tokens if serving else None,
         name=spec.name, kind=spec.kind, metrics=metrics, calls=calls, errors=errors, timeouts=timeouts,
         params=dict(spec.params), target=spec.target if spec.kind == "callable" else _shown_url(spec.url or ""),
         warmup=spec.warmup, iterations=max(f.calls for f in figures), duration_s=spec.duration_s, runs=len(runs),

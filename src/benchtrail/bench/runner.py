@@ -30,6 +30,7 @@ from benchtrail import __version__
 from benchtrail.bench.fingerprint import describe_environment
 from benchtrail.bench.gpu import open_gpus
 from benchtrail.bench.metrics import WorkerFigures, WorkerRun, benchmark_entry
+from benchtrail.bench.serving import load_streams
 from benchtrail.bench.source import describe_source
 from benchtrail.bench.suite import BenchmarkSpec, Suite
 from benchtrail.deadlines import seconds_from
@@ -93,9 +94,11 @@ def worker_timeout_s() -> float:
 def worker_deadline_s(spec: BenchmarkSpec, floor_s: float) -> float:
     """How long the worker measuring ``spec`` may run before it counts as hung: ``floor_s``
     (``worker_timeout_s``), plus twice its ``duration_s``, plus for an HTTP benchmark every
-    request taking its whole ``timeout_s`` one after another, at the pace of its ``rate``."""
+    request taking its whole ``timeout_s`` one after another, at the pace of its ``rate``, after
+    waiting for its server to be ready."""
     limit_s = floor_s + 2 * (spec.duration_s or 0.0)
-    if spec.kind == "http":
+    if spec.endpoint:
+        limit_s += spec.ready_timeout_s if spec.kind in ("openai", "kserve-v2") else 0.0
         requests = spec.warmup + (spec.iterations or 0) + 1  # +1: the one in flight when a duration ends
         limit_s += requests * spec.timeout_s
         if spec.rate and spec.iterations:
@@ -175,7 +178,8 @@ def collect_worker(process: subprocess.Popen[bytes], spec: BenchmarkSpec, stem: 
                          f"the target, its setup or its module ended the process (os._exit?)")
     figures = WorkerFigures.from_json(json.loads(Path(f"{stem}.json").read_text(encoding="utf-8")))
     latencies = np.fromfile(f"{stem}.lat", dtype=np.int64)
-    return WorkerRun(latencies, figures, np.fromfile(f"{stem}.done", dtype=np.int64))
+    streams = load_streams(f"{stem}.streams.npz") if Path(f"{stem}.streams.npz").exists() else None
+    return WorkerRun(latencies, figures, np.fromfile(f"{stem}.done", dtype=np.int64), streams)
 
 
 def _has_fileno(stream: Any) -> bool:

@@ -42,7 +42,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["DEFAULT_SUITE", "BenchmarkSpec", "Suite", "load_suite"]
+__all__ = ["DEFAULT_SUITE", "KINDS", "BenchmarkSpec", "Suite", "load_suite"]
 
 #: Where a project keeps its suite, and what ``benchtrail run`` runs when given none.
 DEFAULT_SUITE = "bench/suite.toml"
@@ -57,7 +57,28 @@ _DEFAULTS: dict[str, Any] = {
     "timeout_s": 30.0,
 }
 _SWEEPS = ("batch_size", "concurrency", "rate")
-_HTTP_ONLY = ("method", "headers", "body", "rate")
+#: the kinds of benchmark, and the keys that only some of them take
+KINDS = ("callable", "http", "openai", "kserve-v2")
+_ENDPOINT_KINDS = ("http", "openai", "kserve-v2")
+_ONLY: dict[str, tuple[str, ...]] = {
+    "setup": ("callable",),
+    "method": ("http",),
+    "body": ("http",),
+    "headers": _ENDPOINT_KINDS,
+    "rate": _ENDPOINT_KINDS,
+    "requests": _ENDPOINT_KINDS,
+    "model": ("openai", "kserve-v2"),
+    "api_key_env": ("openai", "kserve-v2"),
+    "ready_timeout_s": ("openai", "kserve-v2"),
+    "model_version": ("kserve-v2",),
+    "inputs": ("kserve-v2",),
+    "outputs": ("kserve-v2",),
+    "max_tokens": ("openai",),
+    "sampling": ("openai",),
+    "slo": ("openai",),
+}
+#: the fields of a request an openai benchmark builds itself
+_OPENAI_OWN = ("model", "messages", "prompt", "stream", "stream_options")
 _DEFAULT_ITERATIONS = 100
 # Each benchmark costs at least one worker process per run, a line in the summary and in
 # the merge request note: a sweep that makes more is a mistake, not a plan.
@@ -72,7 +93,7 @@ class BenchmarkSpec:
 
     name: str
     params: dict[str, Any]
-    kind: str  # "callable" or "http"
+    kind: str  # one of KINDS
     index: int  # position in the suite file, for messages
     suite_file: str
     target: str | None = None
@@ -90,6 +111,23 @@ class BenchmarkSpec:
     rate: float | None = None
     runs: int = 1
     timeout_s: float = 30.0
+    #: openai, kserve-v2: the served model (and its version), the API key's variable, readiness
+    model: str | None = None
+    model_version: str | None = None
+    api_key_env: str | None = None
+    ready_timeout_s: float = 60.0
+    #: kserve-v2: input tensors ({name, datatype?, shape?}) and the outputs asked for
+    inputs: tuple[dict[str, Any], ...] = ()
+    outputs: tuple[str, ...] = ()
+    #: openai: output tokens of rows without their own, more request fields, latency objectives (ms)
+    max_tokens: int | None = None
+    sampling: dict[str, Any] = field(default_factory=dict)
+    slo: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def endpoint(self) -> bool:
+        """Whether this benchmark sends requests to a server (every kind but ``callable``)."""
+        return self.kind != "callable"
 
     @property
     def label(self) -> str:
@@ -178,21 +216,54 @@ def _clean(found: list[Problem], where: tuple[Any, ...]) -> bool:
     return not any(path[: len(where)] == where for path, _ in found)
 
 
+def _kind(raw: dict[str, Any]) -> str:
+    """The benchmark's kind: as given, else ``callable`` with a target and ``http`` with a url."""
+    given = raw.get("kind")
+    if isinstance(given, str) and given in KINDS:
+        return given
+    return "http" if "url" in raw and "target" not in raw else "callable"
+
+
 def _cross_problems(raw: dict[str, Any], where: tuple[Any, ...], path: Path,
                     found: list[Problem]) -> Iterator[Problem]:
     """What the schema cannot say about one benchmark; fields it refused are skipped."""
-    if ("target" in raw) == ("url" in raw):
+    kind = _kind(raw)
+    endpoint = kind in _ENDPOINT_KINDS
+    if "kind" in raw and kind == "callable" and "url" in raw:
+        yield (*where, "kind"), "kind 'callable' measures a 'target' (module:function), not a 'url'"
+    elif "kind" in raw and endpoint and "target" in raw:
+        yield (*where, "kind"), f"kind {kind!r} measures a 'url', not a 'target'"
+    elif ("target" in raw) == ("url" in raw):
         yield where, "give exactly one of 'target' (module:function) or 'url'"
-    http = "url" in raw and "target" not in raw
-    for key in ("setup",) if http else _HTTP_ONLY:
-        if key in raw:
-            other, this = ("target", "url") if http else ("url", "target")
-            yield (*where, key), f"applies to a {other!r} benchmark, not to a {this!r} one"
-    if "iterations" in raw and "duration_s" in raw:
-        yield (*where, "iterations"), "give either iterations or duration_s, not both"
-    if http and _clean(found, (*where, "url")):
+    for key, kinds in _ONLY.items():
+        if key in raw and kind not in kinds:
+            yield (*where, key), (f"applies only where kind is {' or '.join(repr(k) for k in kinds)}; "
+                                  f"this benchmark's kind is {kind!r}")
+    if kind in ("openai", "kserve-v2") and "model" not in raw:
+        yield (*where, "model"), f"kind {kind!r} needs the model's name"
+    if kind == "openai" and "dataset" not in raw:
+        yield (*where, "dataset"), "kind 'openai' reads its prompts from a .jsonl dataset"
+    elif kind == "kserve-v2" and "dataset" not in raw:
+        yield (*where, "dataset"), "kind 'kserve-v2' fills its input tensors from a dataset (.npy, .jsonl or .csv)"
+    elif kind == "openai" and isinstance(raw.get("dataset"), str) and not raw["dataset"].endswith(".jsonl"):
+        yield (*where, "dataset"), f"kind 'openai' reads a .jsonl dataset, found {shorten(raw['dataset'])}"
+    if kind == "openai" and isinstance(raw.get("sampling"), dict):
+        for key in _OPENAI_OWN:
+            if key in raw["sampling"]:
+                yield (*where, "sampling", key), "benchtrail sets this request field itself"
+    if kind == "openai" and "batch_size" in raw:
+        yield (*where, "batch_size"), "kind 'openai' sends one prompt per request"
+    if isinstance(raw.get("api_key_env"), str) and raw["api_key_env"] not in os.environ:
+        yield (*where, "api_key_env"), f"environment variable {raw['api_key_env']} is not set"
+    for first, second in (("iterations", "duration_s"), ("requests", "duration_s"), ("iterations", "requests")):
+        if first in raw and second in raw:
+            yield (*where, first), f"give either {first} or {second}, not both"
+    if endpoint and _clean(found, (*where, "url")) and "url" in raw:
         yield from _url_problems(raw["url"], (*where, "url"))
-    if http and _clean(found, (*where, "headers")):
+    if kind == "openai" and _clean(found, (*where, "url")) and "url" in raw and not urlsplit(
+            raw["url"]).path.rstrip("/").endswith(("/chat/completions", "/completions")):
+        yield (*where, "url"), "kind 'openai' expects a url ending in /v1/chat/completions or /v1/completions"
+    if endpoint and _clean(found, (*where, "headers")):
         yield from _header_problems(raw.get("headers", {}), (*where, "headers"))
     if "dataset" in raw and _clean(found, (*where, "dataset")):
         try:
@@ -281,6 +352,9 @@ def _expand(raw: dict[str, Any], index: int, defaults: dict[str, Any], path: Pat
             runs: int | None) -> Iterator[BenchmarkSpec]:
     """The benchmarks of one checked ``[[benchmark]]`` table, one per sweep combination."""
     settings = {**_DEFAULTS, **defaults, **{key: raw[key] for key in (*_DEFAULTS, *_SWEEPS) if key in raw}}
+    if "requests" in raw:
+        raw = {**raw, "iterations": raw["requests"]}
+        settings["iterations"] = raw["requests"]
     if runs is not None:
         settings["runs"] = runs
     # The benchmark's own iterations or duration_s wins over the suite's.
@@ -292,13 +366,13 @@ def _expand(raw: dict[str, Any], index: int, defaults: dict[str, Any], path: Pat
               for key in _SWEEPS if key in raw or key in defaults}
     if "rate" in sweeps:  # 25 and 25.0 name the same series
         sweeps["rate"] = [float(rate) for rate in sweeps["rate"]]
-    http = "url" in raw
+    kind = _kind(raw)
     for combination in itertools.product(*sweeps.values()):
         params = dict(zip(sweeps, combination))
         yield BenchmarkSpec(
             name=raw["name"],
             params=params,
-            kind="http" if http else "callable",
+            kind=kind,
             index=index,
             suite_file=str(path.resolve()),
             target=raw.get("target"),
@@ -316,4 +390,13 @@ def _expand(raw: dict[str, Any], index: int, defaults: dict[str, Any], path: Pat
             rate=params.get("rate"),
             runs=settings["runs"],
             timeout_s=float(settings["timeout_s"]),
+            model=raw.get("model"),
+            model_version=raw.get("model_version"),
+            api_key_env=raw.get("api_key_env"),
+            ready_timeout_s=float(raw.get("ready_timeout_s", 60.0)),
+            inputs=tuple(dict(entry) for entry in raw.get("inputs", ())),
+            outputs=tuple(raw.get("outputs", ())),
+            max_tokens=raw.get("max_tokens"),
+            sampling=dict(raw.get("sampling", {})),
+            slo={key: float(value) for key, value in raw.get("slo", {}).items()},
         )

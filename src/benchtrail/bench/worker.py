@@ -4,7 +4,8 @@ Run as ``python -m benchtrail.bench.worker SPEC.json OUT_PREFIX PARENT_PID`` (th
 process id: on Linux the worker dies with it). It writes
 ``OUT_PREFIX.json`` (counts, timings, memory and GPU figures), ``OUT_PREFIX.lat``
 (the successful calls' latencies, int64 ns) and ``OUT_PREFIX.done`` (when each of them
-completed, int64 ns from the measured start, sorted), or ``OUT_PREFIX.error.json`` with the
+completed, int64 ns from the measured start, sorted), for an ``openai`` benchmark also
+``OUT_PREFIX.streams.npz`` (its per-request token timings: ``bench.serving``), or ``OUT_PREFIX.error.json`` with the
 user's problem and exit code 2, or, when benchtrail's own code failed, its traceback on
 stderr, ``OUT_PREFIX.bug.json`` and exit code 3 (a bug, never the user's fault). A
 ``SystemExit`` from the user's code (``sys.exit`` in a module, setup or target) is the user's
@@ -20,6 +21,8 @@ import string
 import sys
 import time
 import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,7 @@ from benchtrail.bench.gpu import open_gpus
 from benchtrail.bench.measurement import Measurement
 from benchtrail.bench.metrics import WorkerFigures
 from benchtrail.bench.sampler import Sampler
+from benchtrail.bench.serving import as_measurement, save_streams
 from benchtrail.bench.suite import BenchmarkSpec
 from benchtrail.errors import EXIT_BUG, BenchtrailError, SuiteError
 from benchtrail.results.threads import THREAD_VARIABLES, ThreadPool, Threads
@@ -38,6 +42,18 @@ __all__ = ["measure_spec"]
 
 #: prctl(2)'s option that names the signal this process gets when its parent dies
 _PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True)
+class _Measured:
+    """What one kind of benchmark measured: the calls, the CPU time they took in this
+    process (``None`` where the work runs elsewhere: a server), the dataset read, and an
+    ``openai`` benchmark's per-request token timings (``bench.serving``)."""
+
+    measurement: Measurement
+    cpu_s: float | None
+    dataset: Dataset | None
+    streams: dict[str, Any] | None = None
 
 
 def _raised(exc: BaseException) -> str:
@@ -63,7 +79,7 @@ def _resolve(spec: BenchmarkSpec, field: str, reference: str) -> Any:
     return obj
 
 
-def _callable_run(spec: BenchmarkSpec) -> tuple[Measurement, float, Dataset | None]:
+def _callable_run(spec: BenchmarkSpec) -> _Measured:
     """The target's calls: warm-up, then the measured ones (in turns with another worker
     when this one was started with a baton: ``bench.baton``)."""
     from benchtrail.bench.callables import measure_callable
@@ -94,7 +110,7 @@ def _callable_run(spec: BenchmarkSpec) -> tuple[Measurement, float, Dataset | No
     finally:
         if baton is not None:
             baton.close()
-    return measurement, time.process_time() - cpu_start, dataset
+    return _Measured(measurement, time.process_time() - cpu_start, dataset)
 
 
 def _fill(template: Any, row: Any, batch: list[Any]) -> Any:
@@ -109,10 +125,19 @@ def _fill(template: Any, row: Any, batch: list[Any]) -> Any:
     return template
 
 
-def _http_run(spec: BenchmarkSpec) -> tuple[Measurement, None, Dataset | None]:
+def _endpoint_headers(spec: BenchmarkSpec) -> dict[str, str]:
+    """The request headers: the suite's, ``${VAR}`` filled in, and the API key from
+    ``api_key_env`` as a bearer token (a secret: it goes nowhere else)."""
+    headers = {key: string.Template(value).substitute(os.environ) for key, value in spec.headers.items()}
+    if spec.api_key_env and not any(key.lower() == "authorization" for key in headers):
+        headers["Authorization"] = f"Bearer {os.environ[spec.api_key_env]}"
+    return headers
+
+
+def _http_run(spec: BenchmarkSpec) -> _Measured:
     from benchtrail.bench.httpload import HttpLoad, measure_http
 
-    headers = {key: string.Template(value).substitute(os.environ) for key, value in spec.headers.items()}
+    headers = _endpoint_headers(spec)
     bodies: list[bytes | None] = [None]
     dataset = load_dataset(spec.dataset) if spec.dataset else None
     if dataset:
@@ -126,7 +151,55 @@ def _http_run(spec: BenchmarkSpec) -> tuple[Measurement, None, Dataset | None]:
     load = HttpLoad(spec.url or "", spec.method, headers, bodies, spec.timeout_s, spec.batch_size)
     measurement = measure_http(load, warmup=spec.warmup, iterations=spec.iterations,
                                duration_s=spec.duration_s, concurrency=spec.concurrency, rate=spec.rate)
-    return measurement, None, dataset
+    return _Measured(measurement, None, dataset)
+
+
+def _kserve_run(spec: BenchmarkSpec) -> _Measured:
+    """A KServe v2 / Open Inference Protocol model: ready first, then its infer endpoint
+    with one request per batch of dataset rows, like any HTTP endpoint."""
+    from benchtrail.bench.httpload import HttpLoad, measure_http
+    from benchtrail.bench.kserve import TensorSpec, infer_bodies, infer_url, ready_urls
+    from benchtrail.bench.readiness import wait_ready
+
+    headers = _endpoint_headers(spec)
+    root, model = spec.url or "", spec.model or ""
+    wait_ready(ready_urls(root, model, spec.model_version), timeout_s=spec.ready_timeout_s,
+               where=spec.field_prefix, headers=headers)
+    dataset = load_dataset(spec.dataset or "")
+    inputs = [TensorSpec(entry["name"], entry.get("datatype"),
+                         tuple(entry["shape"]) if "shape" in entry else None) for entry in spec.inputs]
+    bodies: list[bytes | None] = list(infer_bodies(dataset, spec.batch_size, inputs, spec.outputs,
+                                                   where=Path(spec.dataset or "").name))
+    load = HttpLoad(infer_url(root, model, spec.model_version), "POST", {**headers, "Content-Type": "application/json"},
+                    bodies, spec.timeout_s, spec.batch_size)
+    measurement = measure_http(load, warmup=spec.warmup, iterations=spec.iterations,
+                               duration_s=spec.duration_s, concurrency=spec.concurrency, rate=spec.rate)
+    return _Measured(measurement, None, dataset)
+
+
+def _openai_run(spec: BenchmarkSpec) -> _Measured:
+    """An OpenAI-compatible engine: the model served first, then one streamed request per
+    prompt of the dataset; besides the request latencies, each request's token timings."""
+    from benchtrail.bench.openai import OpenAILoad, check_model_served, is_chat, measure_openai, request_bodies
+
+    headers = _endpoint_headers(spec)
+    url, model = spec.url or "", spec.model or ""
+    check_model_served(url, model, timeout_s=spec.ready_timeout_s, where=spec.field_prefix, headers=headers)
+    dataset = load_dataset(spec.dataset or "")
+    rows = dataset.json_batches(1)
+    bodies = request_bodies([batch[0] for batch in rows], model=model, chat=is_chat(url), max_tokens=spec.max_tokens,
+                            sampling=spec.sampling, where=Path(spec.dataset or "").name)
+    load = OpenAILoad(url, {**headers, "Content-Type": "application/json"}, bodies, spec.timeout_s)
+    streamed = measure_openai(load, warmup=spec.warmup, iterations=spec.iterations, duration_s=spec.duration_s,
+                              concurrency=spec.concurrency, rate=spec.rate)
+    measurement, streams = as_measurement(streamed)
+    return _Measured(measurement, None, dataset, streams)
+
+
+#: how each kind of benchmark is measured
+_RUNS: dict[str, Callable[[BenchmarkSpec], _Measured]] = {
+    "callable": _callable_run, "http": _http_run, "openai": _openai_run, "kserve-v2": _kserve_run,
+}
 
 
 def _thread_settings() -> Threads | None:
@@ -145,19 +218,20 @@ def _thread_settings() -> Threads | None:
     return Threads.of({name: os.environ[name] for name in THREAD_VARIABLES if name in os.environ}, pools)
 
 
-def measure_spec(spec: BenchmarkSpec) -> tuple[Measurement, WorkerFigures]:
-    """Measure ``spec`` once in this process: the measurement and the figures around it."""
+def measure_spec(spec: BenchmarkSpec) -> tuple[Measurement, WorkerFigures, dict[str, Any] | None]:
+    """Measure ``spec`` once in this process: the measurement, the figures around it, and
+    an ``openai`` benchmark's token timings."""
     gpus = open_gpus()
     try:
         timer = timer_info()
         with Sampler(gpus) as sampler:
-            run = _callable_run if spec.kind == "callable" else _http_run
-            measurement, cpu_s, dataset = run(spec)
+            measured = _RUNS[spec.kind](spec)
     finally:
         if gpus is not None:
             gpus.close()
     samples = sampler.result
     assert samples is not None
+    measurement, dataset = measured.measurement, measured.dataset
     # Only an in-process target runs the model here; an HTTP benchmark's runs in its server.
     threads = _thread_settings() if spec.kind == "callable" else None
     figures = WorkerFigures(
@@ -167,7 +241,7 @@ def measure_spec(spec: BenchmarkSpec) -> tuple[Measurement, WorkerFigures]:
         error_samples=tuple(measurement.tally.error_samples),
         items=measurement.items,
         wall_s=measurement.wall_ns / 1e9,
-        cpu_s=cpu_s,
+        cpu_s=measured.cpu_s,
         timer=timer,
         peak_rss_mb=samples.peak_rss_mb,
         dataset_sha256=dataset.sha256 if dataset else None,
@@ -177,8 +251,9 @@ def measure_spec(spec: BenchmarkSpec) -> tuple[Measurement, WorkerFigures]:
         gpu_power_w=samples.gpu_power_w,
         gpu_energy_j=samples.gpu_energy_j,
         threads=threads,
+        error_kinds=dict(measurement.tally.kinds),
     )
-    return measurement, figures
+    return measurement, figures, measured.streams
 
 
 def _die_with_parent(parent: int) -> None:
@@ -203,7 +278,7 @@ def main(argv: list[str]) -> int:
     _die_with_parent(int(parent))
     try:
         spec = BenchmarkSpec(**json.loads(Path(spec_path).read_text(encoding="utf-8")))
-        measurement, figures = measure_spec(spec)
+        measurement, figures, streams = measure_spec(spec)
     except BenchtrailError as exc:
         Path(out_prefix + ".error.json").write_text(json.dumps({"problems": list(exc.problems)}), encoding="utf-8")
         return exc.exit_code
@@ -215,6 +290,8 @@ def main(argv: list[str]) -> int:
     with open(out_prefix + ".lat", "wb") as handle:
         measurement.latencies_ns.tofile(handle)
     measurement.completion_offsets_ns().tofile(out_prefix + ".done")
+    if streams is not None:
+        save_streams(out_prefix + ".streams.npz", streams)
     Path(out_prefix + ".json").write_text(json.dumps(figures.to_json()), encoding="utf-8")
     return 0
 

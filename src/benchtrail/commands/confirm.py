@@ -151,8 +151,8 @@ def _paired(comparison: Comparison, suite: Suite, tested: Record, labels: list[s
 
     if not against or not re.fullmatch(r"[0-9a-f]{7,64}", against):
         raise _NoPairs("no merge base commit to measure beside it")
-    if any(spec.kind == "http" for spec in suite.benchmarks if spec.label in labels):
-        raise _NoPairs("an HTTP benchmark measures a running server, which the merge base's tree does not start")
+    if any(spec.endpoint for spec in suite.benchmarks if spec.label in labels):
+        raise _NoPairs("an endpoint benchmark measures a running server, which the merge base's tree does not start")
     try:
         root = open_repo(options.repo).folder
     except StoreError as exc:

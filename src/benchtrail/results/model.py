@@ -181,6 +181,12 @@ class Benchmark:
     #: the first distinct error messages (``None``: none recorded)
     error_samples: tuple[str, ...] | None = None
     warnings: tuple[str, ...] | None = None
+    #: failed calls by kind (``http_429``, ``cut_short``, ...), where the load knows it
+    error_kinds: Mapping[str, int] | None = None
+    #: the load's own lag: ``lag_p99_ms``, ``lag_max_ms``
+    client: Mapping[str, float] | None = None
+    #: an openai benchmark's token counting: ``counted_from``, ``per_chunk``
+    tokens: Mapping[str, Any] | None = None
 
     @property
     def label(self) -> str:
@@ -197,7 +203,8 @@ class Benchmark:
             warmup=data.get("warmup"), iterations=data.get("iterations"), duration_s=data.get("duration_s"),
             runs=data.get("runs"),
             error_samples=tuple(data["error_samples"]) if "error_samples" in data else None,
-            warnings=tuple(data["warnings"]) if "warnings" in data else None)
+            warnings=tuple(data["warnings"]) if "warnings" in data else None,
+            error_kinds=data.get("error_kinds"), client=data.get("client"), tokens=data.get("tokens"))
 
     def to_json(self) -> dict[str, Any]:
         return _drop_none({
@@ -207,6 +214,9 @@ class Benchmark:
             "calls": self.calls, "errors": self.errors, "timeouts": self.timeouts,
             "error_samples": None if self.error_samples is None else list(self.error_samples),
             "warnings": None if self.warnings is None else list(self.warnings),
+            "error_kinds": None if self.error_kinds is None else dict(self.error_kinds),
+            "client": None if self.client is None else dict(self.client),
+            "tokens": None if self.tokens is None else dict(self.tokens),
             "metrics": {name: metric.to_json() for name, metric in self.metrics.items()},
         })
 

@@ -8,6 +8,11 @@ one-step upgrade function registered in ``_UPGRADES``):
   headline values), source, environment fingerprint, run.
   Since 0.2 its numbers are bounded (within ±1e300; counts below 2**53): values no
   measurement reaches, which made every later reader of the branch fail.
+  Since 0.2 a benchmark's kind may also be ``openai`` or ``kserve-v2``, with optional
+  ``error_kinds``, ``client`` and ``tokens``: additions only, so every record written
+  before still validates and keeps its digest (a version 2 would have changed every
+  record's bytes, and re-recording an old history would have duplicated it); a reader
+  older than 0.2 skips such a record with a warning, as it skips any it cannot read.
 """
 
 from __future__ import annotations
