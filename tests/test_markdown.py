@@ -190,3 +190,22 @@ def test_text_outside_code_spans_reads_as_itself() -> None:
     text = render_markdown(comparison(row(), notes=notes))
     assert (f"- Environment `{FINGERPRINT[:12]}`: image \\`x\\` \\*changed\\* @\u200ball ‹b›see‹/b› "
             "\\[a\\]\\(b\\) \\#1 \\!2 \\~3 \\| https:\u200b//e.io www\u200b.e.io.") in text
+
+
+def test_a_serving_benchmark_gets_its_token_figures_at_p50_and_p99() -> None:
+    params = (("concurrency", 8),)
+    ttft = replace(row("chat", "regression", change=0.25, metric_name="ttft_ms", params=params), tail=(40.0, 90.0))
+    tpot = replace(row("chat", change=0.01, metric_name="tpot_ms", params=params), tail=(None, 12.0))
+    tokens = row("chat", change=-0.1, metric_name="output_throughput", unit="tokens/s", direction="higher",
+                 params=params)
+    plain = row("double")
+    note = render_note(comparison(ttft, tpot, tokens, plain), "demo")
+    serving = [cells for cells in table_rows(note) if cells[0] == "`chat[concurrency=8]`"]
+    assert serving[0] == ["`chat[concurrency=8]`", "10 ms → 12.5 ms (+25.0 %)", "40 ms → 90 ms (+125.0 %)",
+                          "10 ms → 10.1 ms (+1.0 %)", "12 ms", "10 tokens/s → 9 tokens/s (-10.0 %)", "-"]
+    assert note.index("| Serving") < note.index("| Benchmark")  # read first, never folded away
+    assert not [cells for cells in table_rows(note) if cells[0] == "`double`" and len(cells) == 7]
+
+
+def test_no_serving_table_without_token_timings() -> None:
+    assert "Serving" not in render_note(comparison(row("double", "regression", change=0.3)), "demo")

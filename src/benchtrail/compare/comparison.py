@@ -66,6 +66,8 @@ class Row:
     detail: str | None = None
     #: the confirmation the verdict rests on, when its benchmark was run again
     confirmation: Confirmation | None = None
+    #: a distribution's p99, (baseline, current): the baseline's is the median of its records'
+    tail: tuple[float | None, float | None] | None = None
 
     @property
     def label(self) -> str:
@@ -165,6 +167,8 @@ class _Measured(NamedTuple):
     entry: Benchmark
     metric: Metric
     runs: list[float]
+    #: each record's p99, for a distribution
+    tails: list[float]
 
 
 def _by_metric(records: Iterable[Record]) -> dict[tuple[str, str], _Measured]:
@@ -173,8 +177,19 @@ def _by_metric(records: Iterable[Record]) -> dict[tuple[str, str], _Measured]:
     for record in records:
         for entry in record.benchmarks:
             for name, metric in entry.metrics.items():
-                found.setdefault((entry.label, name), _Measured(entry, metric, [])).runs.extend(metric.run_values)
+                measured = found.setdefault((entry.label, name), _Measured(entry, metric, [], []))
+                measured.runs.extend(metric.run_values)
+                if metric.distribution is not None:
+                    measured.tails.append(float(metric.distribution.p99))
     return found
+
+
+def _tail(baseline: list[list[float]], current: list[float]) -> tuple[float | None, float | None] | None:
+    """The p99 of both sides (the median of the records' own), or None without any."""
+    before = [p99 for tails in baseline for p99 in tails]
+    if not current and not before:
+        return None
+    return (statistics.median(before) if before else None, statistics.median(current) if current else None)
 
 
 def _environment_notes(baseline: Baseline, current: Record) -> tuple[str, ...]:
@@ -258,18 +273,20 @@ def compare_records(
         past = [_by_metric([record]) for group in baseline.by_commit() for record in group]
         # confirmation runs carry the source, and so the job, of the runs they confirm
         jobs = len({r.source.job_id or repr(r.source) for r in records})
-        for key, (entry, metric, runs) in _by_metric(records).items():
+        for key, (entry, metric, runs, tails) in _by_metric(records).items():
             direction = metric.direction
             # a baseline measured in another unit, or the other way round, is no baseline
-            window_runs = [group[key].runs for group in past if key in group
-                           and (group[key].metric.unit, group[key].metric.direction) == (metric.unit, direction)]
+            alike = [group[key] for group in past if key in group
+                     and (group[key].metric.unit, group[key].metric.direction) == (metric.unit, direction)]
+            window_runs = [measured.runs for measured in alike]
             if baseline.environment_changed:
                 decision = Decision("environment_changed", None, statistics.median(runs), current_runs=len(runs))
             else:
                 decision = decide(window_runs, runs, direction=direction, min_effect=min_effect, current_jobs=jobs)
             rows.append(Row(suite, entry.name, tuple(sorted(entry.params.items())), key[1],
                             metric.unit, direction, fingerprint, decision,
-                            tuple(tuple(runs) for runs in window_runs), tuple(runs)))
+                            tuple(tuple(runs) for runs in window_runs), tuple(runs),
+                            tail=_tail([measured.tails for measured in alike], tails)))
         rows += _failure_rows(suite, fingerprint, records, baseline)
     rows.sort(key=_sort_key)
     return Comparison(tuple(rows), target_ref, merge_base, min_effect, baselines, notes, current[0].source, gate)

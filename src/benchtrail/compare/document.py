@@ -8,7 +8,8 @@ read, and written with sorted keys through a temporary file.
 
 Version history:
 - 1: the first version; later, each result's optional ``confirmation`` (paired
-  confirmation), which older documents lack and read as none.
+  confirmation), which older documents lack and read as none; later still (0.2), the
+  optional ``tail`` (a distribution's p99 on both sides), absent where there is none.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def _result(row: Row, comparison: Comparison) -> dict[str, Any]:
         "runs": {"baseline": [list(values) for values in row.baseline_values],
                  "current": list(row.current_values)},
         "confirmation": _confirmation(row.confirmation),
+        **({"tail": {"baseline": _finite(row.tail[0]), "current": _finite(row.tail[1])}} if row.tail else {}),
     }
 
 
@@ -102,7 +104,8 @@ def _row(result: dict[str, Any]) -> Row:
     return Row(result["suite"], result["benchmark"], tuple(sorted(result["params"].items())), result["metric"],
                result["unit"], result["direction"], result["environment"], decision,
                tuple(tuple(values) for values in result["runs"]["baseline"]), tuple(result["runs"]["current"]),
-               result["detail"], _read_confirmation(result.get("confirmation")))
+               result["detail"], _read_confirmation(result.get("confirmation")),
+               (result["tail"]["baseline"], result["tail"]["current"]) if "tail" in result else None)
 
 
 def _read_confirmation(found: dict[str, Any] | None) -> Confirmation | None:

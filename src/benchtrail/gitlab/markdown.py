@@ -38,6 +38,10 @@ _RULE = ("<sub>A regression is a change in the bad direction beyond both the min
          "noise.</sub>\n")
 #: rows with these verdicts are folded away in the note (they need no reader's attention)
 _QUIET = ("unchanged",)
+#: the serving table's columns: (metric, whether its p99 rather than its p50)
+_SERVING_COLUMNS = (("ttft_ms", False), ("ttft_ms", True), ("tpot_ms", False), ("tpot_ms", True),
+                    ("output_throughput", False), ("goodput", False))
+_SERVING = {metric for metric, _ in _SERVING_COLUMNS}
 _DEFANGED = str.maketrans({"<": "‹", ">": "›", "@": "@\u200b"})  # no HTML, no mention
 _SPECIALS = re.compile(r"[\\`*_{}\[\]()#!|~&$]")  # what starts markup, math or a GitLab reference
 _AUTOLINKS = re.compile(r"(?<=:)(?=//)|(?<=\bwww)(?=\.)", re.IGNORECASE)  # where a zero-width space stops one
@@ -110,6 +114,45 @@ def _markdown_table(rows: list[Row], with_environment: bool) -> str:
                     disable_numparse=True)
 
 
+def _before_after(before: float | None, after: float | None, unit: str, change: float | None) -> str:
+    """``120 → 131 ms (+9.2 %)``; only the current value without a baseline."""
+    now = format_quantity(after, unit)
+    if before is None or after is None:
+        return _text(now)
+    return f"{_text(format_quantity(before, unit))} → {_text(now)} ({format_change(change)})"
+
+
+def _serving_table(rows: list[Row]) -> list[str]:
+    """What an LLM-serving engineer reads first, for each benchmark with token timings:
+    TTFT and TPOT at p50 and p99, output tokens/s and goodput, baseline → current."""
+    found: dict[tuple[str, str], dict[str, Row]] = {}
+    for row in rows:
+        if row.metric in _SERVING:
+            found.setdefault((row.label, row.fingerprint), {})[row.metric] = row
+    found = {key: metrics for key, metrics in found.items() if "ttft_ms" in metrics}
+    if not found:
+        return []
+    table = []
+    for (label, _), metrics in found.items():
+        cells = [_code(label)]
+        for metric, tail in _SERVING_COLUMNS:
+            row = metrics.get(metric)
+            if row is None:
+                cells.append("-")
+            elif tail:
+                before, after = row.tail or (None, None)
+                change = after / before - 1 if before and after is not None and before > 0 else None
+                cells.append(_before_after(before, after, row.unit, change))
+            else:
+                d = row.decision
+                cells.append(_before_after(d.baseline, d.current, row.unit, d.change))
+        table.append(cells)
+    from tabulate import tabulate
+
+    headers = ["Serving", "TTFT p50", "TTFT p99", "TPOT p50", "TPOT p99", "Output tokens/s", "Goodput"]
+    return [tabulate(table, headers=headers, tablefmt="github", disable_numparse=True), ""]
+
+
 def _baseline_line(comparison: Comparison, suite: str) -> str:
     source = comparison.source
     commit = _code((source.commit or "this run")[:12])
@@ -165,6 +208,7 @@ def render_note(comparison: Comparison, suite: str, *, report_url: str | None = 
     multi = len({row.fingerprint for row in rows}) > 1
     lines = [f"### {_HEADLINES[part.verdict]} benchtrail · {_code(suite)}: {count_verdicts(part)}", "",
              _baseline_line(part, suite), "", *_confirmation_lines(rows)]
+    lines += _serving_table(rows)
     if loud:
         lines += [_markdown_table(loud, multi), ""]
     if quiet:
