@@ -119,3 +119,32 @@ def test_a_name_prints_no_control_character() -> None:
     text = summary_table([benchmark("\x1b[31mred\x00", {"k": "\x1b]0;t\x07"})])
     assert "\\x1b[31mred\\x00[k=\\x1b]0;t\\x07]" in text
     assert not any(ord(c) < 0x20 and c != "\n" or 0x7f <= ord(c) < 0xa0 for c in text)
+
+
+def test_an_llm_server_gets_its_token_figures_in_a_table_of_its_own(tmp_path: Any) -> None:
+    import numpy as np
+    from test_serving import streams
+
+    from benchtrail.bench.metrics import WorkerFigures, WorkerRun, benchmark_entry
+    from benchtrail.bench.suite import BenchmarkSpec
+
+    spec = BenchmarkSpec(name="chat", params={"concurrency": 8}, kind="openai", index=0,
+                         suite_file=str(tmp_path / "suite.toml"), url="http://127.0.0.1:8000/v1/chat/completions",
+                         model="m", slo={"ttft_ms": 150.0})
+    run = streams(ttft_ms=[100, 200], e2e_ms=[1090, 1190], tokens=[100, 100], wall_s=2.0)
+    figures = WorkerFigures.from_json({
+        "peak_rss_mb": 55.0, "calls": 3, "errors": 1, "timeouts": 0, "error_samples": ["HTTP 503"], "items": 200,
+        "wall_s": 2.0, "cpu_s": None, "timer": {"name": "perf_counter_ns", "resolution_ns": 1.0, "overhead_ns": 50.0},
+        "error_kinds": {"http_503": 1}})
+    entry = benchmark_entry(spec, [WorkerRun(run["e2e_ns"], figures, run["done_ns"], run)])
+    assert entry.error_kinds == {"http_503": 1} and entry.tokens == {"counted_from": "usage", "per_chunk": 1.0}
+    assert "latency_ms" not in entry.metrics and "throughput" not in entry.metrics
+    text = summary_table([entry, benchmark("mlp", {})])
+    plain, serving = text.split("\n\n")
+    assert "mlp" in plain and "chat" not in plain
+    lines = serving.splitlines()
+    assert lines[0].split() == ["benchmark", "TTFT", "p50", "TTFT", "p99", "TPOT", "p50", "TPOT", "p99", "tokens/s",
+                                "goodput/s", "failed"]
+    assert lines[2].split() == ["chat[concurrency=8]", "150", "ms", "199", "ms", "10", "ms", "10", "ms", "100",
+                                "0.5", "1/3"]
+    assert np.isclose(entry.metrics["goodput"].value, 0.5)
