@@ -233,3 +233,36 @@ def test_a_change_of_mix_in_a_bimodal_series_is_merged_and_a_real_step_is_not() 
     assert _one_band(stepped, [100]) == [100]  # both modes dropped: a new level
     stairs = np.log([10.0] * 10 + [13.0] * 10 + [17.0] * 10) + rng.normal(0, 0.01, 30)
     assert _one_band(stairs, [10, 20]) == [10, 20]
+
+
+def test_modes_that_stay_are_a_change_of_mix_and_modes_that_move_a_step() -> None:
+    # Both modes 30 % slower while the slow mode's share goes from 1/3 to 2/3: the median
+    # jumps across the gap further than the bands move, yet the modes moved: a real step.
+    from benchtrail.compare.changepoints import _one_band
+
+    rng = np.random.default_rng(6)
+    before, after = [25.0, 25.0, 60.0] * 20, [32.5, 78.0, 78.0] * 20
+    stepped = np.log(before + after) + rng.normal(0, 0.02, 120)
+    assert _one_band(stepped, [60]) == [60]
+    # Only the share of the slow mode changes (40 % to 12 %), the median stays low: mix.
+    fewer = [25.0] * 3 + [60.0] * 2
+    mix = np.log(fewer * 20 + ([25.0] * 7 + [60.0]) * 12) + rng.normal(0, 0.02, 196)
+    assert _one_band(mix, [100]) == []
+
+
+def test_a_short_run_in_one_mode_is_merged_and_a_short_excursion_is_not() -> None:
+    # tokio's send_large near its end: five runs at the low mode between stretches at both
+    # modes; the run is one of its neighbour's modes, not a new level.
+    from benchtrail.compare.changepoints import _one_band
+
+    rng = np.random.default_rng(5)
+    modes = [25.0, 25.0, 60.0] * 20 + [25.0] * 5 + [60.0, 60.0, 25.0, 60.0] * 3  # 1/3 high, 5 low, 3/4 high
+    run = np.log(modes) + rng.normal(0, 0.02, len(modes))
+    assert _one_band(run, [60, 65]) == []
+    noise = rng.normal(0, 0.01, 50)
+    excursion = np.log([10.0] * 20 + [15.0] * 5 + [10.0] * 25) + noise
+    assert _one_band(excursion, [20, 25]) == [20, 25]  # a real regression, fixed five commits later
+    short_stairs = np.log([10.0] * 20 + [13.0] * 5 + [17.0] * 25) + noise
+    assert _one_band(short_stairs, [20, 25]) == [20, 25]
+    assert _one_band(np.log([10.0] * 5 + [10.5] * 5) + noise[:10], [5]) == [5]  # two short segments
+    assert detect_change_points(bimodal(rng, [(200, 0.3), (5, 0.0), (40, 0.3)])) == []

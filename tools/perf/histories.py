@@ -137,3 +137,20 @@ def wandering_history(rng: np.random.Generator, n: int, *, phi: float, level: fl
     for i in range(1, n):
         wander[i] = phi * wander[i - 1] + shocks[i]
     return list(level * np.exp(wander + slope * np.arange(n)))
+
+
+def bimodal_history(rng: np.random.Generator, n: int, *, low: float = 25.0, high: float = 60.0, cv: float = 0.02,
+                    step_at: int | None = None, step: float = 1.0) -> list[float]:
+    """``n`` values that land at ``low`` or ``high`` (tokio's ``send_large``: 25k or 60k ns),
+    in stretches of 5 to 60 records whose share of ``high`` is drawn anew for each (0.1 to 0.9:
+    a mix that changes from week to week, not a level); with ``step_at``, both modes are
+    multiplied by ``step`` from that record on (a real change of level)."""
+    values: list[float] = []
+    while len(values) < n:
+        length = int(rng.integers(5, 61))
+        share = float(rng.uniform(0.1, 0.9))
+        values += list(np.where(rng.random(length) < share, high, low))
+    levels = np.array(values[:n]) * np.exp(rng.normal(0.0, cv, n))
+    if step_at is not None:
+        levels[step_at:] *= step
+    return list(levels)

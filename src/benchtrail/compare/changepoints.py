@@ -23,7 +23,13 @@ Why it needs no tuning per series:
   finds something in about 1 series of 200 (n = 50 to 1,000), 1 in 50 at n = 20.
 
 A bimodal benchmark (runs that land in one of two modes) changes its mix of modes from week to
-week; that moves its median but not its bands, and is not cut into pieces (``_one_band``).
+week; that moves its mean and often its median, but not the modes themselves. The detector's
+cuts are checked in pairs of segments (``_one_band``): where the values of both fall into two
+clusters far apart and each cluster stays where it was, or (one cluster) the bands stay while
+the median moves, the cut is a change of mix and is merged away; a short run of records in one
+mode of its bimodal neighbour joins it. A real step moves the modes and stays. On generated
+bimodal series whose mix alone changes, no series of 200 keeps a change point, and a step of
+both modes by 30 % is found alone in 4 of 5 (``tools/perf/bench_changepoints.py``).
 
 Edge cases: fewer than ``2 * min_size`` values, or a constant series, give no change points
 (``unanalysable`` says why in words). A series with a zero or negative value (a difference, a
@@ -65,11 +71,21 @@ BAND_QUANTILES = (0.1, 0.9)
 """The low and high band of a segment, which a change in a bimodal series' mix leaves in place."""
 MIX_RATIO = 0.5
 """Bands that move less than this share of the median's move: a change of mix, not of level."""
+MODE_GAP = 6.0
+"""Two clusters this many times their own spread apart are two modes of one benchmark."""
+MODE_SHIFT = 5.0
+"""A mode that moves less than this many standard errors between two segments stayed."""
+MODE_SHARE = 0.1
+"""The least share of a segment's records that makes a cluster one of its modes."""
+SHORT_RUN = 2 * MIN_SIZE
+"""A segment shorter than this that sits inside a bimodal neighbour's band is one of its modes."""
 _TREND_ROUNDS = 5  # alternations between trend and steps; they settle in one to three
 _WINDOW = 5  # running-median width: an outlier pair is still a minority in it
 
 # sigma from the median absolute difference of two independent N(0, s) values: s * 0.6745 * sqrt(2)
-_MAD_DIFF_TO_SIGMA = 1.0 / (0.6744897501960817 * math.sqrt(2.0))
+_MAD_TO_SIGMA = 0.6744897501960817
+_MEDIAN_ERROR = math.sqrt(math.pi / 2)  # a median's standard error against a mean's, for normal noise
+_MAD_DIFF_TO_SIGMA = 1.0 / (_MAD_TO_SIGMA * math.sqrt(2.0))
 
 
 @dataclass(frozen=True)
@@ -169,19 +185,99 @@ def unanalysable(values: Sequence[float], *, min_size: int = MIN_SIZE) -> str | 
 def _one_band(logs: np.ndarray, found: Sequence[int]) -> list[int]:
     """``found`` without the change points of a bimodal series whose level does not change,
     only how often it lands in each mode (tokio's ``send_large``: runs at 25k or 60k ns, in
-    shares that change from week to week): where the segments' ``BAND_QUANTILES`` move less
-    than ``MIX_RATIO`` as far as their medians (a real step moves every quantile alike), the
-    two are merged, the closest call first."""
+    shares that change from week to week): two segments whose cut is a change of mix
+    (``_mix_score``) are merged, the surest first; then short runs in one mode of their
+    neighbour (``_run_of_one_mode``), one at a time, each followed by the mix test again."""
     kept = list(found)
     while kept:
         bounds = [0, *kept, len(logs)]
         segments = [logs[a:b] for a, b in itertools.pairwise(bounds)]
-        mixes = [(_band_shift(before, after), k) for k, (before, after) in enumerate(itertools.pairwise(segments))]
-        mixes = [(shift, k) for shift, k in mixes if shift < MIX_RATIO]
-        if not mixes:
+        mixes = [(score, k) for k, (before, after) in enumerate(itertools.pairwise(segments))
+                 if (score := _mix_score(before, after)) < 1.0]
+        if mixes:
+            del kept[min(mixes)[1]]
+        elif (cut := _run_of_one_mode(segments)) is not None:
+            del kept[cut]
+        else:
             break
-        del kept[min(mixes)[1]]
     return kept
+
+
+def _run_of_one_mode(segments: list[np.ndarray]) -> int | None:
+    """The cut that sets apart a short run of records in one mode of a bimodal neighbour (five
+    runs at 25k between segments that land at 25k or 60k), to merge the run into that
+    neighbour; ``None`` when there is none. A run is short below ``SHORT_RUN`` records; it
+    belongs to a neighbour whose own ``BAND_QUANTILES`` hold its median, the longest such
+    neighbour first. A short real excursion (10 → 15 → 10) lies outside both neighbours'
+    bands, and so does the middle step of a staircase (10 → 13 → 17): both stay."""
+    found = []
+    for k, run in enumerate(segments):
+        if len(run) >= SHORT_RUN or len(segments) < 2:
+            continue
+        level = float(np.median(run))
+        for cut, neighbour in ((k - 1, k - 1), (k, k + 1)):  # the cut before the run, the one after
+            if 0 <= neighbour < len(segments) and len(segments[neighbour]) >= SHORT_RUN:
+                low, high = np.quantile(segments[neighbour], BAND_QUANTILES)
+                if low <= level <= high:
+                    found.append((-len(segments[neighbour]), len(run), cut))
+    return min(found)[2] if found else None
+
+
+def _mix_score(before: np.ndarray, after: np.ndarray) -> float:
+    """Below 1 when the cut between two segments is a change of mix, not of level; the
+    lower, the surer.
+
+    When their values fall into two clusters far apart (``_two_clusters``), the test is
+    whether each cluster stays where it is (``_mode_shift``): a real step moves the modes, a
+    change of mix only moves values from one to the other. Otherwise it is how far the bands
+    move against the median (``_band_shift``)."""
+    split = _two_clusters(np.sort(np.concatenate([before, after])))
+    modes = split is not None and all(_is_mode(low, before, split) or _is_mode(low, after, split) for low in (True, False))
+    if modes:
+        return _mode_shift(before, after, split) / MODE_SHIFT  # type: ignore[arg-type]
+    return _band_shift(before, after) / MIX_RATIO
+
+
+def _is_mode(low_side: bool, segment: np.ndarray, split: float) -> bool:
+    """Whether the cluster below (or above) ``split`` is one of the segment's modes: it holds
+    ``MODE_SHARE`` of the segment's records and two or more (a step's few strays, or a few
+    outliers, across the split are not a mode)."""
+    count = int(np.count_nonzero((segment < split) == low_side))
+    return count >= 2 and count >= MODE_SHARE * len(segment)
+
+
+def _mode_shift(before: np.ndarray, after: np.ndarray, split: float) -> float:
+    """How far the two clusters (below and above ``split``) move from one segment to the
+    other, in standard errors, the worse of the two; a cluster says something only where it
+    is a mode of both segments (``_is_mode``), and the shift is infinite where neither does."""
+    worst = -math.inf
+    for low_side in (True, False):
+        if not (_is_mode(low_side, before, split) and _is_mode(low_side, after, split)):
+            continue
+        one, other = before[(before < split) == low_side], after[(after < split) == low_side]
+        pooled = np.concatenate([one - np.median(one), other - np.median(other)])
+        sigma = max(float(np.median(np.abs(pooled))) / _MAD_TO_SIGMA, 1e-12)
+        error = _MEDIAN_ERROR * sigma * math.sqrt(1 / len(one) + 1 / len(other))
+        worst = max(worst, abs(float(np.median(one) - np.median(other))) / error)
+    return worst if worst > -math.inf else math.inf
+
+
+def _two_clusters(ordered: np.ndarray) -> float | None:
+    """Where sorted values split best into two clusters (least within-cluster variance), or
+    ``None`` when the two are not ``MODE_GAP`` times their spread apart: not two modes."""
+    n = len(ordered)
+    if n < 4:
+        return None
+    sums, squares = np.cumsum(ordered), np.cumsum(ordered * ordered)
+    left = np.arange(1, n)  # values in the low cluster
+    low_sum, low_sq = sums[:-1], squares[:-1]
+    high_sum, high_sq = sums[-1] - low_sum, squares[-1] - low_sq
+    cost = (low_sq - low_sum ** 2 / left) + (high_sq - high_sum ** 2 / (n - left))
+    k = int(np.argmin(cost)) + 1
+    low, high = ordered[:k], ordered[k:]
+    spread = math.sqrt(max(float(cost[k - 1]), 0.0) / n)
+    gap = float(np.median(high) - np.median(low))
+    return float((low[-1] + high[0]) / 2) if gap > MODE_GAP * spread else None
 
 
 def _band_shift(before: np.ndarray, after: np.ndarray) -> float:
