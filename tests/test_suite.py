@@ -17,6 +17,10 @@ from benchtrail.bench.suite import BenchmarkSpec, Suite, load_suite
 from benchtrail.cli import cli
 from benchtrail.errors import SuiteError
 
+#: a good openai benchmark, which the cases below bend
+OPENAI = ('[[benchmark]]\nname = "a"\nkind = "openai"\nurl = "http://h:8000/v1/chat/completions"\nmodel = "m"\n'
+          'dataset = "data/rows.jsonl"\n')
+
 EXAMPLE = '''
 [suite]
 name = "resnet50-cpu"
@@ -350,6 +354,30 @@ dataset = "data/rows.txt"
      'benchmark[0].dataset: expected a path without NUL, found "data\\u0000.npy"'),
     ('[[benchmark]]\nname = "a"\ntarget = "workload:noop"\ndataset = "data"\n',
      'benchmark[0].dataset: expected a .npy, .jsonl, .csv file, found "data"'),
+    # model servers
+    (OPENAI.replace('model = "m"\n', ""), "benchmark[0].model: kind 'openai' needs the model's name"),
+    (OPENAI.replace('dataset = "data/rows.jsonl"\n', ""),
+     "benchmark[0].dataset: kind 'openai' reads its prompts from a .jsonl dataset"),
+    (OPENAI.replace("/v1/chat/completions", "/generate"),
+     "benchmark[0].url: kind 'openai' expects a url ending in /v1/chat/completions or /v1/completions"),
+    (OPENAI + "sampling = { stream = false }\n", "benchmark[0].sampling.stream: benchtrail sets this request field itself"),
+    (OPENAI + "batch_size = 2\n", "benchmark[0].batch_size: kind 'openai' sends one prompt per request"),
+    (OPENAI + "body = {}\n", "benchmark[0].body: applies only where kind is 'http'; this benchmark's kind is 'openai'"),
+    (OPENAI + "inputs = [{ name = \"x\" }]\n",
+     "benchmark[0].inputs: applies only where kind is 'kserve-v2'; this benchmark's kind is 'openai'"),
+    (OPENAI + "requests = 5\niterations = 5\n", "benchmark[0].iterations: give either iterations or requests, not both"),
+    (OPENAI + "slo = { ttft_ms = 0 }\n", "benchmark[0].slo.ttft_ms: expected a number > 0, found 0"),
+    (OPENAI + "slo = { e2e_ms = 5 }\n", 'benchmark[0].slo: unknown key "e2e_ms"'),
+    (OPENAI + 'api_key_env = "BENCHTRAIL_SURELY_UNSET"\n',
+     "benchmark[0].api_key_env: environment variable BENCHTRAIL_SURELY_UNSET is not set (or empty)"),
+    ('[[benchmark]]\nname = "a"\nkind = "openai"\ntarget = "workload:noop"\nmodel = "m"\ndataset = "data/rows.jsonl"\n',
+     "benchmark[0].kind: kind 'openai' measures a 'url', not a 'target'"),
+    ('[[benchmark]]\nname = "a"\nkind = "kserve-v2"\nurl = "http://h:8080"\nmodel = "m"\n',
+     "benchmark[0].dataset: kind 'kserve-v2' fills its input tensors from a dataset (.npy, .jsonl or .csv)"),
+    ('[[benchmark]]\nname = "a"\nkind = "kserve-v2"\nurl = "http://h:8080"\nmodel = "m"\ndataset = "data/rows.jsonl"\n'
+     'inputs = [{ name = "x", datatype = "FP128" }]\n',
+     'benchmark[0].inputs[0].datatype: expected one of "BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", '
+     '"INT16", "INT32", "INT64", "FP16", "FP32", "FP64", "BYTES", found "FP128"'),
 ])
 def test_one_problem(write_suite: Any, text: str, expected: str) -> None:
     path = write_suite('[suite]\nname = "s"\n' + text)
@@ -379,6 +407,36 @@ def test_suite_table_problems(write_suite: Any, suite_table: str, expected: str)
                        '[[benchmark]]\nname = "b"\ntarget = "workload:noop"\n')
     # A wrong suite-level default is reported once, as suite.KEY, not once per benchmark.
     assert problems_of(path) == (f"suite.toml: {expected}",)
+
+
+def test_a_kind_that_does_not_fit_says_so_beside_what_follows(write_suite: Any) -> None:
+    path = write_suite('[suite]\nname = "s"\n' + OPENAI.replace("rows.jsonl", "x.npy").replace(
+        'kind = "openai"', 'kind = "callable"'))
+    assert problems_of(path) == (
+        "suite.toml: benchmark[0].dataset: file not found: data/x.npy",
+        "suite.toml: benchmark[0].kind: kind 'callable' measures a 'target' (module:function), not a 'url'",
+        "suite.toml: benchmark[0].model: applies only where kind is 'openai' or 'kserve-v2'; "
+        "this benchmark's kind is 'callable'",
+    )
+    openai = write_suite('[suite]\nname = "s"\n' + OPENAI.replace("rows.jsonl", "x.npy"))
+    assert problems_of(openai) == ("suite.toml: benchmark[0].dataset: kind 'openai' reads a .jsonl dataset, "
+                                   'found "data/x.npy"',
+                                   "suite.toml: benchmark[0].dataset: file not found: data/x.npy")
+
+
+def test_model_servers_take_their_keys(write_suite: Any) -> None:
+    suite = load_suite(write_suite('[suite]\nname = "s"\n' + OPENAI + 'requests = 7\nconcurrency = [1, 8]\n'
+                                   'sampling = { temperature = 0, ignore_eos = true }\nslo = { ttft_ms = 200 }\n'
+                                   'max_tokens = 64\nready_timeout_s = 5\n'
+                                   '[[benchmark]]\nname = "k"\nkind = "kserve-v2"\nurl = "http://h:8080"\n'
+                                   'model = "iris"\nmodel_version = "2"\ndataset = "data/rows.jsonl"\n'
+                                   'inputs = [{ name = "x", datatype = "FP32", shape = [4] }]\noutputs = ["y"]\n'))
+    chat, _, kserve = suite.benchmarks
+    assert (chat.kind, chat.iterations, chat.model, chat.max_tokens) == ("openai", 7, "m", 64)
+    assert chat.sampling == {"temperature": 0, "ignore_eos": True} and chat.slo == {"ttft_ms": 200.0}
+    assert chat.ready_timeout_s == 5.0 and chat.endpoint and chat.label == "a[concurrency=1]"
+    assert (kserve.kind, kserve.model_version, kserve.outputs) == ("kserve-v2", "2", ("y",))
+    assert kserve.inputs == ({"name": "x", "datatype": "FP32", "shape": [4]},) and kserve.ready_timeout_s == 60.0
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -135,6 +135,15 @@ def _shown_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
+def _requested(spec: BenchmarkSpec) -> str:
+    """The URL the requests went to: a KServe model's infer endpoint under the server's root."""
+    if spec.kind == "kserve-v2":
+        from benchtrail.bench.kserve import infer_url
+
+        return infer_url(spec.url or "", spec.model or "", spec.model_version)
+    return spec.url or ""
+
+
 def benchmark_entry(spec: BenchmarkSpec, runs: list[WorkerRun]) -> Benchmark:
     """The record's benchmark for ``spec`` measured in ``runs`` (its dataset is added by
     the runner, which knows where the suite file is)."""
@@ -207,6 +216,6 @@ def benchmark_entry(spec: BenchmarkSpec, runs: list[WorkerRun]) -> Benchmark:
         error_kinds=kinds or None, client=(serving.client or None) if serving else None,
         tokens=serving.tokens if serving else None,
         name=spec.name, kind=spec.kind, metrics=metrics, calls=calls, errors=errors, timeouts=timeouts,
-        params=dict(spec.params), target=spec.target if spec.kind == "callable" else _shown_url(spec.url or ""),
+        params=dict(spec.params), target=spec.target if spec.kind == "callable" else _shown_url(_requested(spec)),
         warmup=spec.warmup, iterations=max(f.calls for f in figures), duration_s=spec.duration_s, runs=len(runs),
         error_samples=tuple(samples[:5]) or None, warnings=tuple(warnings) or None)

@@ -253,8 +253,8 @@ def _cross_problems(raw: dict[str, Any], where: tuple[Any, ...], path: Path,
                 yield (*where, "sampling", key), "benchtrail sets this request field itself"
     if kind == "openai" and "batch_size" in raw:
         yield (*where, "batch_size"), "kind 'openai' sends one prompt per request"
-    if isinstance(raw.get("api_key_env"), str) and raw["api_key_env"] not in os.environ:
-        yield (*where, "api_key_env"), f"environment variable {raw['api_key_env']} is not set"
+    if isinstance(raw.get("api_key_env"), str) and not os.environ.get(raw["api_key_env"], "").strip():
+        yield (*where, "api_key_env"), f"environment variable {raw['api_key_env']} is not set (or empty)"
     for first, second in (("iterations", "duration_s"), ("requests", "duration_s"), ("iterations", "requests")):
         if first in raw and second in raw:
             yield (*where, first), f"give either {first} or {second}, not both"

@@ -169,7 +169,7 @@ def _kserve_run(spec: BenchmarkSpec) -> _Measured:
     inputs = [TensorSpec(entry["name"], entry.get("datatype"),
                          tuple(entry["shape"]) if "shape" in entry else None) for entry in spec.inputs]
     bodies: list[bytes | None] = list(infer_bodies(dataset, spec.batch_size, inputs, spec.outputs,
-                                                   where=Path(spec.dataset or "").name))
+                                                   where=spec.field_prefix))
     load = HttpLoad(infer_url(root, model, spec.model_version), "POST", {**headers, "Content-Type": "application/json"},
                     bodies, spec.timeout_s, spec.batch_size)
     measurement = measure_http(load, warmup=spec.warmup, iterations=spec.iterations,
@@ -188,7 +188,7 @@ def _openai_run(spec: BenchmarkSpec) -> _Measured:
     dataset = load_dataset(spec.dataset or "")
     rows = dataset.json_batches(1)
     bodies = request_bodies([batch[0] for batch in rows], model=model, chat=is_chat(url), max_tokens=spec.max_tokens,
-                            sampling=spec.sampling, where=Path(spec.dataset or "").name)
+                            sampling=spec.sampling, where=f"{spec.field_prefix}.dataset: {Path(spec.dataset or '').name}")
     load = OpenAILoad(url, {**headers, "Content-Type": "application/json"}, bodies, spec.timeout_s)
     streamed = measure_openai(load, warmup=spec.warmup, iterations=spec.iterations, duration_s=spec.duration_s,
                               concurrency=spec.concurrency, rate=spec.rate)

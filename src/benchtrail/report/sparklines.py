@@ -29,7 +29,7 @@ from benchtrail.report.timelines import SuiteHistory
 __all__ = ["COMMITS", "HEADLINE_METRICS", "MIN_CHANGE", "MIN_COMMITS", "NOISE_FACTOR", "Sparkline", "sparklines",
            "trend_class"]
 
-HEADLINE_METRICS = ("latency_ms", "throughput")
+HEADLINE_METRICS = ("latency_ms", "throughput", "ttft_ms", "output_throughput")
 COMMITS = 50
 _WIDTH, _HEIGHT, _PAD = 120.0, 28.0, 3.0
 #: the line's height spans at least this relative change: 1 % of noise stays a ripple,
