@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -151,3 +153,22 @@ def test_bench_writers_smoke_records_everything() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "calls  3 writers x 2 records: 6 of 6 on the branch, 0 duplicates, 0 of 6 calls failed" in done.stdout
     assert "batch  3 writers x 2 records: 6 of 6 on the branch, 0 duplicates, 0 of 3 calls failed" in done.stdout
+
+
+def test_bench_llm_quick_reports_every_goal() -> None:
+    """One repeat of --quick; AIPerf joins where it is installed (``aiperf`` on PATH or in
+    /tmp/aiperf-venv, as the script looks for it), and is left out with a line otherwise."""
+    done = run_script("bench_llm.py", "--repeats", "1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    for line in ("machine:", "command:", "uptime:", "(a) benchtrail at load", "server emit lateness p99",
+                 "(b) open loop", "ttft_sched_ms p99", "ttft_ms p99", "(c) side by side",
+                 "TPOT p50, ms (AIPerf inter_token_latency)", "CPU ms per 1,000 tokens, whole process tree", "goals:",
+                 "benchtrail TTFT p50 within 2 %", "benchtrail TPOT p50 within 5 %",
+                 "benchtrail client lag p99 under 1 ms", "stall shows in ttft_sched_ms p99"):
+        assert line in done.stdout, line
+    goals = [line for line in done.stdout.splitlines() if re.search(r": +(MET|MISSED) \(", line)]
+    assert len(goals) == 4, goals
+    if shutil.which("aiperf") or Path("/tmp/aiperf-venv/bin/aiperf").is_file():
+        assert "AIPerf start-up run" in done.stdout and "AIPerf requests measured" in done.stdout, done.stderr
+    else:
+        assert "AIPerf:  not found" in done.stdout

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from benchtrail.bench.openai_requests import OWN_FIELDS
 from benchtrail.errors import SuiteError
 from benchtrail.results.model import benchmark_label
 from benchtrail.results.schema import schema_document
@@ -77,8 +78,6 @@ _ONLY: dict[str, tuple[str, ...]] = {
     "sampling": ("openai",),
     "slo": ("openai",),
 }
-#: the fields of a request an openai benchmark builds itself
-_OPENAI_OWN = ("model", "messages", "prompt", "stream", "stream_options")
 _DEFAULT_ITERATIONS = 100
 # Each benchmark costs at least one worker process per run, a line in the summary and in
 # the merge request note: a sweep that makes more is a mistake, not a plan.
@@ -248,7 +247,7 @@ def _cross_problems(raw: dict[str, Any], where: tuple[Any, ...], path: Path,
     elif kind == "openai" and isinstance(raw.get("dataset"), str) and not raw["dataset"].endswith(".jsonl"):
         yield (*where, "dataset"), f"kind 'openai' reads a .jsonl dataset, found {shorten(raw['dataset'])}"
     if kind == "openai" and isinstance(raw.get("sampling"), dict):
-        for key in _OPENAI_OWN:
+        for key in OWN_FIELDS:
             if key in raw["sampling"]:
                 yield (*where, "sampling", key), "benchtrail sets this request field itself"
     if kind == "openai" and "batch_size" in raw:

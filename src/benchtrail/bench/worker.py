@@ -180,7 +180,8 @@ def _kserve_run(spec: BenchmarkSpec) -> _Measured:
 def _openai_run(spec: BenchmarkSpec) -> _Measured:
     """An OpenAI-compatible engine: the model served first, then one streamed request per
     prompt of the dataset; besides the request latencies, each request's token timings."""
-    from benchtrail.bench.openai import OpenAILoad, check_model_served, is_chat, measure_openai, request_bodies
+    from benchtrail.bench.openai import OpenAILoad, measure_openai
+    from benchtrail.bench.openai_requests import check_model_served, is_chat, request_bodies
 
     headers = _endpoint_headers(spec)
     url, model = spec.url or "", spec.model or ""
