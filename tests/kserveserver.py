@@ -42,17 +42,16 @@ import contextlib
 import json
 import math
 import os
-import selectors
 import struct
-import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
+from childserver import child_port
+
 __all__ = ["KServe", "serve"]
 
-_START_TIMEOUT_S = 30.0
 _CONTROL = "/_kserve/"
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -92,28 +91,8 @@ def serve(model: str = "model", *, version: str | None = None, unready: int = 0,
           inputs: list[dict[str, Any]] | None = None) -> Iterator[KServe]:
     """Start the server in a child process; yield its base URL; stop it on exit."""
     config = {"model": model, "version": version, "unready": unready, "inputs": inputs}
-    process = subprocess.Popen([sys.executable, os.path.abspath(__file__), json.dumps(config)],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None)
-    try:
-        assert process.stdout is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(process.stdout, selectors.EVENT_READ)
-            if not selector.select(_START_TIMEOUT_S):
-                raise RuntimeError(f"kserve test server did not start within {_START_TIMEOUT_S:g} s")
-        line = process.stdout.readline().decode().strip()
-        if not line.isdigit():
-            raise RuntimeError(f"kserve test server failed to start (rc={process.poll()}, said {line!r})")
-        yield KServe(int(line))
-    finally:
-        assert process.stdin is not None
-        process.stdin.close()  # the child exits on EOF
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        if process.stdout is not None:
-            process.stdout.close()
+    with child_port(os.path.abspath(__file__), json.dumps(config), what="kserve test server") as port:
+        yield KServe(port)
 
 
 # --------------------------------------------------------------------------- the checks

@@ -85,13 +85,13 @@ import asyncio
 import contextlib
 import json
 import os
-import selectors
-import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
+
+from childserver import child_port
 
 __all__ = ["MODEL", "PROGRAM", "LLMServer", "serve"]
 
@@ -104,7 +104,6 @@ PROGRAM: dict[str, Any] = {
     "split_ms": 0.0,
 }
 _MIDSTREAM_FAULTS = ("malformed", "drop", "error_event")
-_START_TIMEOUT_S = 30.0
 _CONTROL = "/_llmserver/"
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via an HTTP_PROXY
 
@@ -162,30 +161,8 @@ def serve(**program: Any) -> Iterator[LLMServer]:
     problem = _program_problem(program)
     if problem:
         raise ValueError(problem)
-    process = subprocess.Popen(
-        [sys.executable, os.path.abspath(__file__), "--config", json.dumps(program)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None,
-    )
-    try:
-        assert process.stdout is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(process.stdout, selectors.EVENT_READ)
-            if not selector.select(_START_TIMEOUT_S):
-                raise RuntimeError(f"LLM server did not start within {_START_TIMEOUT_S:g} s")
-        line = process.stdout.readline().decode().strip()
-        if not line.isdigit():
-            raise RuntimeError(f"LLM server failed to start (rc={process.poll()}, said {line!r})")
-        yield LLMServer(int(line))
-    finally:
-        assert process.stdin is not None
-        process.stdin.close()  # the child exits on EOF
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        if process.stdout is not None:
-            process.stdout.close()
+    with child_port(os.path.abspath(__file__), "--config", json.dumps(program), what="LLM server") as port:
+        yield LLMServer(port)
 
 
 # --------------------------------------------------------------------------- the child

@@ -64,8 +64,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import selectors
-import subprocess
 import sys
 import time
 import urllib.request
@@ -73,9 +71,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from childserver import child_port
+
 __all__ = ["Loopback", "processes_talking_to", "serve"]
 
-_START_TIMEOUT_S = 30.0
 _CONTROL = "/_loopback/"
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via an HTTP_PROXY
 
@@ -119,30 +118,8 @@ def serve(service_ms: float = 5.0, *, stall_at_s: float | None = None, stall_s: 
     """Start the server in a child process; yield its base URL; stop it on exit."""
     config = {"service_ms": service_ms, "stall_at_s": stall_at_s, "stall_s": stall_s,
               "hang_s": hang_s, "keep": keep}
-    process = subprocess.Popen(
-        [sys.executable, os.path.abspath(__file__), "--config", json.dumps(config)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None,
-    )
-    try:
-        assert process.stdout is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(process.stdout, selectors.EVENT_READ)
-            if not selector.select(_START_TIMEOUT_S):
-                raise RuntimeError(f"loopback server did not start within {_START_TIMEOUT_S:g} s")
-        line = process.stdout.readline().decode().strip()
-        if not line.isdigit():
-            raise RuntimeError(f"loopback server failed to start (rc={process.poll()}, said {line!r})")
-        yield Loopback(int(line))
-    finally:
-        assert process.stdin is not None
-        process.stdin.close()  # the child exits on EOF
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        if process.stdout is not None:
-            process.stdout.close()
+    with child_port(os.path.abspath(__file__), "--config", json.dumps(config), what="loopback server") as port:
+        yield Loopback(port)
 
 
 # --------------------------------------------------------------------------- the child
