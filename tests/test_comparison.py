@@ -174,3 +174,21 @@ def test_overall_verdict_is_the_worst() -> None:
     assert overall_verdict(["inconclusive", "regression"]) == "regression"
     with pytest.raises(ValueError, match="no records"):
         compare_records([], [], target_ref="main")
+
+
+def test_a_distribution_keeps_its_p99_on_both_sides_from_the_level_compared_with() -> None:
+    from benchtrail.results.model import Distribution
+
+    def latency(level: float, tail: float, runs: list[float]) -> dict:  # type: ignore[type-arg]
+        values = np.concatenate([np.full(98, level), np.full(2, tail)])
+        return {"unit": "ms", "direction": "lower", **Distribution.of(values, 1.0).to_json(), "runs": runs}
+
+    rng = np.random.default_rng(3)
+    past = [bench_record({"chat": {"ttft_ms": latency(level, level * tail, noisy(rng, level, 3, 0.02))}}, n=i + 1)
+            for i, (level, tail) in enumerate([(10.0, 3.0)] * 6 + [(13.0, 2.0)] * 6)]
+    now = current({"chat": {"ttft_ms": latency(13.0, 40.0, [13.0, 13.1, 12.9])}})
+    (row,) = compare_records([now], past, target_ref="main").rows
+    # the baseline is the level after the step (13 ms): its p99 is of those records, not of the window
+    assert row.decision.baseline == pytest.approx(13.0, rel=0.03) and row.tail == (26.0, 40.0)
+    plain = compare_records([current({"double": [10.0, 10.1, 9.9]})], history(STEADY, seed=1), target_ref="main")
+    assert plain.rows[0].tail is None  # a single value has no tail

@@ -184,9 +184,16 @@ def _by_metric(records: Iterable[Record]) -> dict[tuple[str, str], _Measured]:
     return found
 
 
-def _tail(baseline: list[list[float]], current: list[float]) -> tuple[float | None, float | None] | None:
-    """The p99 of both sides (the median of the records' own), or None without any."""
-    before = [p99 for tails in baseline for p99 in tails]
+def _tail(baseline: list[_Measured], runs: int, current: list[float]) -> tuple[float | None, float | None] | None:
+    """The p99 of both sides, each the median of its records' own; on the baseline's side,
+    of the newest records that hold its ``runs`` (the level the decision compared with, which
+    a step earlier in the window does not reach), or None without any."""
+    before: list[float] = []
+    for measured in reversed(baseline):
+        if runs <= 0:
+            break
+        before += measured.tails
+        runs -= len(measured.runs)
     if not current and not before:
         return None
     return (statistics.median(before) if before else None, statistics.median(current) if current else None)
@@ -286,7 +293,7 @@ def compare_records(
             rows.append(Row(suite, entry.name, tuple(sorted(entry.params.items())), key[1],
                             metric.unit, direction, fingerprint, decision,
                             tuple(tuple(runs) for runs in window_runs), tuple(runs),
-                            tail=_tail([measured.tails for measured in alike], tails)))
+                            tail=_tail(alike, decision.baseline_runs, tails)))
         rows += _failure_rows(suite, fingerprint, records, baseline)
     rows.sort(key=_sort_key)
     return Comparison(tuple(rows), target_ref, merge_base, min_effect, baselines, notes, current[0].source, gate)

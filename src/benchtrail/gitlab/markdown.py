@@ -119,6 +119,8 @@ def _before_after(before: float | None, after: float | None, unit: str, change: 
     now = format_quantity(after, unit)
     if before is None or after is None:
         return _text(now)
+    if change is None and before > 0:  # to zero (no request met the objectives): no log change, still a change
+        change = after / before - 1
     return f"{_text(format_quantity(before, unit))} → {_text(now)} ({format_change(change)})"
 
 
@@ -141,8 +143,7 @@ def _serving_table(rows: list[Row]) -> list[str]:
                 cells.append("-")
             elif tail:
                 before, after = row.tail or (None, None)
-                change = after / before - 1 if before and after is not None and before > 0 else None
-                cells.append(_before_after(before, after, row.unit, change))
+                cells.append(_before_after(before, after, row.unit, None))
             else:
                 d = row.decision
                 cells.append(_before_after(d.baseline, d.current, row.unit, d.change))
