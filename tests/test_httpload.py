@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import subprocess
@@ -13,7 +14,8 @@ import pytest
 from loopback import Loopback, serve
 
 from benchtrail.bench import httpload
-from benchtrail.bench.httpload import HttpLoad, measure_http, poisson_offsets_ns
+from benchtrail.bench.clock import now_ns
+from benchtrail.bench.httpload import HttpLoad, OpenLoop, measure_http, poisson_offsets_ns, run_loop
 from benchtrail.bench.metrics import robust_rate
 from benchtrail.bench.runner import run_suite
 from benchtrail.bench.suite import load_suite
@@ -88,7 +90,56 @@ def timers(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
     return str(request.param)
 
 
-def test_open_loop_achieves_the_rate(server: Loopback, timers: str) -> None:
+@pytest.fixture(params=["uvloop", "asyncio"])
+def event_loop_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both loops ``run_loop`` may run: uvloop's where installed, asyncio's where not."""
+    if request.param == "uvloop":
+        pytest.importorskip("uvloop")
+    else:
+        monkeypatch.setitem(sys.modules, "uvloop", None)  # import uvloop raises ImportError
+    return str(request.param)
+
+
+async def _loop_module() -> str:
+    return type(asyncio.get_running_loop()).__module__
+
+
+def test_run_loop_runs_uvloop_where_installed() -> None:
+    pytest.importorskip("uvloop")
+    assert run_loop(_loop_module()).startswith("uvloop")
+
+
+def test_run_loop_falls_back_to_asyncio_without_uvloop(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "uvloop", None)
+    assert run_loop(_loop_module()).startswith("asyncio")
+
+
+class _Starts:
+    """A client that sends nothing: it keeps how late each call started against its schedule."""
+
+    def __init__(self) -> None:
+        self.late_ns: list[int] = []
+
+    async def call(self, index: int, started_ns: int, out: object) -> None:
+        self.late_ns.append(now_ns() - started_ns)
+
+
+def test_open_loop_never_starts_a_call_early(timers: str, event_loop_kind: str) -> None:
+    """Tasks are made a lead ahead of time and spin the rest: no call may start before its
+    scheduled time, and the lead stays within its bounds."""
+    async def main() -> tuple[list[int], int]:
+        client = _Starts()
+        arrivals = OpenLoop(client, poisson_offsets_ns(400, 2000.0), None)
+        await arrivals.run()
+        return client.late_ns, arrivals._lead_ns
+
+    late, lead = run_loop(main())
+    assert len(late) == 400 and min(late) >= 0
+    assert 0 <= lead <= OpenLoop._MAX_LEAD_NS
+    assert sorted(late)[200] < 2_000_000  # on time to within the timer's grain, even on a busy runner
+
+
+def test_open_loop_achieves_the_rate(server: Loopback, timers: str, event_loop_kind: str) -> None:
     rate, duration_s = 200.0, 1.5
     m = measure_http(_load(server + "/infer"), warmup=0, iterations=None, duration_s=duration_s, rate=rate)
     assert (m.tally.calls, m.tally.errors, m.tally.timeouts) == (300, 0, 0)

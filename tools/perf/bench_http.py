@@ -8,8 +8,12 @@ Against a loopback server (``tests/loopback.py``, own process) with a fixed serv
     the server's own p50 service time (handler start to answer) plus the loopback round
     trip of a bare blocking socket on a zero-service-time path. A bare socket's p50 on
     the 5 ms path itself (one request at a time, so each waits idle like benchtrail's)
-    is printed as a second reference. The same run with asyncio's own timers instead of
-    benchtrail's timerfd shows what the timerfd buys.
+    is printed as a second reference. The same run with one of benchtrail's choices
+    undone shows what each buys (``--ablations``): the event loop's own timers instead of
+    the timerfd (``timers``), calls started when the timer fires instead of a lead and a
+    spin (``lead``), asyncio's event loop instead of uvloop (``loop``). ``--stages`` adds
+    a run timed call by call on both sides: how late each request began, its way out to
+    the server's handler, the service, and its way back.
 (b) the same server stalling once for ``--stall`` (1 s): benchtrail's open-loop p99 must
     show the stall (goal: p99 >= half the stall; the value expected for Poisson arrivals
     is printed). For contrast, on the same re-armed stall: benchtrail's closed loop with
@@ -23,8 +27,8 @@ Against a loopback server (``tests/loopback.py``, own process) with a fixed serv
 Each repeat runs everything in turn; figures are medians over repeats with min..max.
 Not part of the test suite. Example::
 
-    python tools/perf/bench_http.py            # 5 repeats of 10 s runs: about 6 minutes
-    python tools/perf/bench_http.py --quick    # 3 repeats of 3 s runs: about 1 minute
+    python tools/perf/bench_http.py            # 5 repeats of 10 s runs: about 8 minutes
+    python tools/perf/bench_http.py --quick    # 3 repeats of 3 s runs: about 1.5 minutes
 """
 
 from __future__ import annotations
@@ -68,7 +72,8 @@ def machine() -> str:
     wrk = shutil.which("wrk") or "not found"
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     return (f"{platform.node()}: {platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} CPUs, "
-            f"load {load}; Python {platform.python_version()}, aiohttp {aiohttp.__version__}, wrk {wrk}")
+            f"load {load}; Python {platform.python_version()}, aiohttp {aiohttp.__version__}, "
+            f"event loop {event_loop_name()}, wrk {wrk}")
 
 
 def bare_socket_ms(server: Loopback, path: str = "/sleep/0", count: int = 300) -> float:
@@ -103,12 +108,9 @@ def _quantile(ordered: list[float], q: float) -> float:
 
 
 @contextlib.contextmanager
-def asyncio_timers(enabled: bool) -> Iterator[None]:
-    """Run benchtrail's open loop on asyncio's own timers (``loop.call_later``), as before
-    the timerfd, to show what it changes."""
-    if not enabled:
-        yield
-        return
+def loop_timers() -> Iterator[None]:
+    """Run benchtrail's open loop on the event loop's own timers (``loop.call_later``), as
+    before the timerfd."""
     original = httpload._Alarm._open_timerfd
 
     def refuse(self: Any) -> None:
@@ -119,6 +121,47 @@ def asyncio_timers(enabled: bool) -> Iterator[None]:
         yield
     finally:
         httpload._Alarm._open_timerfd = original  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def no_lead() -> Iterator[None]:
+    """Start each call when the timer fires, without the lead and the spin."""
+    original = httpload.OpenLoop._MAX_LEAD_NS
+    httpload.OpenLoop._MAX_LEAD_NS = 0
+    try:
+        yield
+    finally:
+        httpload.OpenLoop._MAX_LEAD_NS = original
+
+
+@contextlib.contextmanager
+def asyncio_loop() -> Iterator[None]:
+    """Run on asyncio's event loop, as ``run_loop`` does where uvloop is missing."""
+    saved = sys.modules.get("uvloop")
+    sys.modules["uvloop"] = None  # type: ignore[assignment]  # import uvloop raises ImportError
+    try:
+        yield
+    finally:
+        if saved is None:
+            del sys.modules["uvloop"]
+        else:
+            sys.modules["uvloop"] = saved
+
+
+def event_loop_name() -> str:
+    try:
+        import uvloop
+    except ImportError:
+        return "asyncio (uvloop not installed)"
+    return f"uvloop {uvloop.__version__}"
+
+
+#: name -> (key, label, context manager): each undoes one of benchtrail's choices
+ABLATIONS = {
+    "timers": ("t", "loop timers, no timerfd", loop_timers),
+    "lead": ("l", "no lead", no_lead),
+    "loop": ("u", "asyncio loop", asyncio_loop),
+}
 
 
 def measure(server: Loopback, *, warmup: int, duration_s: float, rate: float | None = None,
@@ -138,6 +181,66 @@ def measure(server: Loopback, *, warmup: int, duration_s: float, rate: float | N
         "p999": _quantile(latencies, 0.999), "max": latencies[-1],
         "cpu_us": cpu / max(1, m.tally.calls + warmup) * 1e6,
     }
+
+
+class _Stamped:
+    """benchtrail's own client, keeping each call's scheduled time and the moment its
+    request began (after the lead's spin)."""
+
+    def __init__(self, client: Any, count: int) -> None:
+        self._client = client
+        self.scheduled = [0] * count
+        self.begun = [0] * count
+
+    async def call(self, index: int, started_ns: int, out: Any) -> None:
+        self.begun[index] = time.perf_counter_ns()
+        self.scheduled[index] = started_ns
+        await self._client.call(index, started_ns, out)
+
+
+async def _stamped_open_loop(server: Loopback, count: int, rate: float, warmup: int) -> tuple[_Stamped, Any]:
+    import aiohttp
+
+    # Each body carries its call's index, which the server's record gives back.
+    bodies = [BODY[:-1] + b', "i": %d}' % i for i in range(count)]
+    load = HttpLoad(server + "/infer", "POST", {"Content-Type": "application/json"}, bodies, 30.0, 1)
+    connector = aiohttp.TCPConnector(limit=httpload.open_loop_pool_size(), ttl_dns_cache=None)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=load.timeout_s),
+                                     headers=load.headers) as session:
+        plain = httpload._Client(session, load)
+        await httpload.closed_loop(plain, warmup, None, 1, httpload._Outcomes())
+        server.reset()
+        client, out = _Stamped(plain, count), httpload._Outcomes()
+        await httpload.OpenLoop(client, httpload.poisson_offsets_ns(count, rate), out).run()
+    return client, out
+
+
+def stages(server: Loopback, *, warmup: int, duration_s: float, rate: float) -> dict[str, float]:
+    """Where one open-loop run's time goes, call by call, from timestamps on both sides
+    (one CLOCK_MONOTONIC): the medians of each stage in us.
+
+    ``late``: scheduled time to the call's request beginning. ``out``: from there to the
+    server's handler starting (aiohttp's request path, the kernel, the server waking and
+    parsing). ``service``: the handler. ``back``: the handler's answer to ``read()``
+    returning (the server writing, the kernel, the client waking, aiohttp's response
+    path). Stage medians need not add up to the total's.
+    """
+    count = min(max(1, round(rate * duration_s)), 10_000)  # the server keeps 10,000 requests' bodies
+    client, out = httpload.run_loop(_stamped_open_loop(server, count, rate, warmup))
+    index_of = {scheduled: i for i, scheduled in enumerate(client.scheduled)}
+    finished = {index_of[end - latency]: end for latency, end in zip(out.latencies, out.completions)}
+    timings = server.timings()
+    columns: dict[str, list[int]] = {"late": [], "out": [], "service": [], "back": [], "total": []}
+    for request, arrival, service in zip(server.received(), timings["arrival_ns"], timings["service_ns"]):
+        i = request["json"]["i"]
+        if i not in finished:
+            continue
+        columns["late"].append(client.begun[i] - client.scheduled[i])
+        columns["out"].append(arrival - client.begun[i])
+        columns["service"].append(service)
+        columns["back"].append(finished[i] - arrival - service)
+        columns["total"].append(finished[i] - client.scheduled[i])
+    return {name: statistics.median(values) / 1e3 for name, values in columns.items() if values}
 
 
 def server_view(server: Loopback) -> dict[str, float]:
@@ -212,9 +315,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--wrk-connections", default="50,5",
                         help="comma-separated wrk -c values, each run on the stalling server (50,5)")
-    parser.add_argument("--no-asyncio-timers", action="store_true",
-                        help="skip the run on asyncio's own timers")
+    parser.add_argument("--stages", action="store_true",
+                        help="one more open-loop run per repeat, timed stage by stage on both sides")
+    parser.add_argument("--ablations", default=",".join(ABLATIONS),
+                        help=f"comma-separated runs with one choice undone, of {', '.join(ABLATIONS)} "
+                             "(all; '' for none)")
     args = parser.parse_args(argv)
+    ablations = [a for a in args.ablations.split(",") if a]
+    if unknown := set(ablations) - set(ABLATIONS):
+        parser.error(f"unknown ablations {sorted(unknown)}")
+    if "loop" in ablations and event_loop_name().startswith("asyncio"):
+        ablations.remove("loop")  # already on asyncio's loop
     repeats = args.repeats or (3 if args.quick else 5)
     duration_s = args.duration or (3.0 if args.quick else 10.0)
     stall_s = args.stall or (0.5 if args.quick else 1.0)
@@ -250,13 +361,18 @@ def main(argv: list[str] | None = None) -> int:
                        "p50_err": (run["p50"] / truth - 1) * 100, "p50_err_bare": (run["p50"] / bare - 1) * 100})
             line = (f"repeat {repeat + 1}: (a) {run['achieved']:.1f} req/s, p50 {run['p50']:.3f} ms vs truth "
                     f"{truth:.3f} ({results['a_p50_err'][-1]:+.1f} %)")
-            if not args.no_asyncio_timers:
+            for name in ablations:
+                key, label, undo = ABLATIONS[name]
                 server.reset()
-                with asyncio_timers(True):
-                    old = measure(server, warmup=args.warmup, duration_s=duration_s, rate=args.rate)
-                truth_old = server_view(server)["p50"] + rtt
-                keep("t", {**old, "p50_err": (old["p50"] / truth_old - 1) * 100})
-                line += f", asyncio timers {results['t_p50_err'][-1]:+.1f} %"
+                with undo():
+                    other = measure(server, warmup=args.warmup, duration_s=duration_s, rate=args.rate)
+                truth_other = server_view(server)["p50"] + rtt
+                keep(key, {**other, "p50_err": (other["p50"] / truth_other - 1) * 100})
+                line += f", {label} {results[f'{key}_p50_err'][-1]:+.1f} %"
+            if args.stages:
+                server.reset()
+                keep("s", stages(server, warmup=args.warmup, duration_s=duration_s, rate=args.rate))
+                line += f", stages total {results['s_total'][-1] / 1e3:.3f} ms"
             # (b) stalling once: open loop, closed loop, wrk
             server.reset(stall_at_s=stall_at_s, stall_s=stall_s)
             keep("b", measure(server, warmup=args.warmup, duration_s=duration_s, rate=args.rate))
@@ -289,10 +405,19 @@ def main(argv: list[str] | None = None) -> int:
     show("benchtrail p99", results["a_p99"], unit="ms")
     show("client CPU per request", results["a_cpu_us"], "{:.0f}", "us")
     show("errors + timeouts", results["a_errors"], "{:.0f}")
-    if "t_p50" in results:
-        show("asyncio timers: achieved rate", results["t_achieved"], "{:.1f}", "req/s")
-        show("asyncio timers: p50", results["t_p50"], unit="ms")
-        show("asyncio timers: p50 error vs truth", results["t_p50_err"], "{:+.2f}", "%", spread=False)
+    for name in ablations:
+        key, label, _ = ABLATIONS[name]
+        show(f"{label}: achieved rate", results[f"{key}_achieved"], "{:.1f}", "req/s")
+        show(f"{label}: p50", results[f"{key}_p50"], unit="ms")
+        show(f"{label}: p50 error vs truth", results[f"{key}_p50_err"], "{:+.2f}", "%", spread=False)
+        show(f"{label}: client CPU per request", results[f"{key}_cpu_us"], "{:.0f}", "us")
+    if args.stages:
+        print("\n(a) where the time goes: medians of each stage over the calls of a run (us)")
+        show("late: scheduled time to the request's start", results["s_late"], "{:.0f}", "us")
+        show("out: to the server's handler starting", results["s_out"], "{:.0f}", "us")
+        show("service: the server's handler", results["s_service"], "{:.0f}", "us")
+        show("back: the handler's answer to read() returning", results["s_back"], "{:.0f}", "us")
+        show("total: scheduled time to read() returning", results["s_total"], "{:.0f}", "us")
     print(f"\n(b) one {stall_s:g} s stall at {stall_at_s:g} s; expected open-loop p99 for Poisson arrivals "
           f"{model:.1f} ms")
     print(f"  {'':<52} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'req/s':>7}")

@@ -1,8 +1,8 @@
 """Which HTTP client should benchtrail's driver use? aiohttp against httpx, by measurement.
 
 Each client runs inside benchtrail's own driver (``benchtrail.bench.httpload``: the same
-open-loop schedule and timer, the same closed-loop workers, the same tally), against a
-loopback server (``tests/loopback.py``, own process):
+event loop from ``run_loop``, the same open-loop schedule and timer, the same closed-loop
+workers, the same tally), against a loopback server (``tests/loopback.py``, own process):
 
 * open loop at ``--rate`` (1,000 req/s) on a ``--service-ms`` (5 ms) path: achieved rate,
   p50 and p99 against the truth (the server's p50 service time plus the loopback round
@@ -10,13 +10,15 @@ loopback server (``tests/loopback.py``, own process):
 * closed loop, ``--concurrency`` (16) in flight on a zero-service-time path: the most
   requests/s the client gets through, and its CPU time per request.
 
-``aiohttp`` is ``measure_http`` itself, as benchtrail ships it. ``httpx`` is an
-``httpx.AsyncClient`` (no connection limit, like benchtrail's open-loop pool; no proxies,
-like aiohttp's default). ``raw`` is not a candidate: a bare asyncio protocol speaking just
-enough HTTP/1.1 for this server, shown as the floor any Python client on asyncio could reach. Clients take turns within
-each repeat; figures are medians over repeats with min..max. Example::
+``aiohttp`` is ``measure_http`` itself, as benchtrail ships it (on uvloop where it is
+installed); ``aiohttp-asyncio`` is the same on asyncio's own loop, as where uvloop is
+missing. ``httpx`` is an ``httpx.AsyncClient`` (no connection limit, like benchtrail's
+open-loop pool; no proxies, like aiohttp's default). ``raw`` is not a candidate: a bare
+asyncio protocol speaking just enough HTTP/1.1 for this server, shown as the floor any
+Python client on that loop could reach. Clients take turns within each repeat; figures
+are medians over repeats with min..max. Example::
 
-    python tools/perf/bench_http_client.py            # 3 repeats of 10 s runs: 5-6 minutes
+    python tools/perf/bench_http_client.py            # 3 repeats of 10 s runs: 7-8 minutes
     python tools/perf/bench_http_client.py --quick    # 3 repeats of 3 s runs
 """
 
@@ -24,26 +26,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import shlex
 import statistics
 import sys
 import time
-from array import array
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
 
-from bench_http import BODY, bare_socket_ms, machine, show  # noqa: E402
+from bench_http import BODY, asyncio_loop, bare_socket_ms, machine, show  # noqa: E402
 from loopback import Loopback, serve  # noqa: E402
 
 from benchtrail.bench import httpload  # noqa: E402
 from benchtrail.bench.clock import now_ns  # noqa: E402
 from benchtrail.bench.httpload import HttpLoad, measure_http  # noqa: E402
-from benchtrail.bench.measurement import Measurement, Tally  # noqa: E402
+from benchtrail.bench.measurement import Measurement  # noqa: E402
 
-CLIENTS = ("aiohttp", "httpx", "raw")
+CLIENTS = ("aiohttp", "aiohttp-asyncio", "httpx", "raw")
 
 
 class _HttpxClient:
@@ -55,8 +57,9 @@ class _HttpxClient:
         self._client, self._load = client, load
         self._timeout, self._errors = httpx.TimeoutException, (httpx.HTTPError, OSError)
 
-    async def call(self, index: int, started_ns: int, latencies: array, tally: Tally) -> None:  # type: ignore[type-arg]
+    async def call(self, index: int, started_ns: int, out: Any) -> None:
         load = self._load
+        tally = out.tally
         tally.calls += 1
         try:
             response = await self._client.request(load.method, load.url, content=load.bodies[index % len(load.bodies)])
@@ -70,7 +73,8 @@ class _HttpxClient:
         if response.status_code >= 400:
             tally.error(f"HTTP {response.status_code}")
             return
-        latencies.append(finished - started_ns)
+        out.latencies.append(finished - started_ns)
+        out.completions.append(finished)
 
 
 class _RawConnection(asyncio.Protocol):
@@ -115,8 +119,9 @@ class _RawClient:
             for body in load.bodies
         ]
 
-    async def call(self, index: int, started_ns: int, latencies: array, tally: Tally) -> None:  # type: ignore[type-arg]
+    async def call(self, index: int, started_ns: int, out: Any) -> None:
         loop = asyncio.get_running_loop()
+        tally = out.tally
         tally.calls += 1
         try:
             if self._idle:
@@ -137,7 +142,8 @@ class _RawClient:
         if status >= 400:
             tally.error(f"HTTP {status}")
             return
-        latencies.append(finished - started_ns)
+        out.latencies.append(finished - started_ns)
+        out.completions.append(finished)
 
     def close(self) -> None:
         for connection in self._idle:
@@ -158,15 +164,14 @@ async def _drive(make: str, load: HttpLoad, port: int, *, warmup: int, duration_
     try:
         client: Any = _HttpxClient(context, load) if make == "httpx" else _RawClient(load, "127.0.0.1", port)
         if warmup:
-            await httpload.closed_loop(client, warmup, None, concurrency, array("q"), Tally())
-        latencies: array = array("q")  # type: ignore[type-arg]
-        tally = Tally()
+            await httpload.closed_loop(client, warmup, None, concurrency, httpload._Outcomes())
+        out = httpload._Outcomes()
         if rate is None:
             start = now_ns()
-            await httpload.closed_loop(client, None, duration_s, concurrency, latencies, tally)
+            await httpload.closed_loop(client, None, duration_s, concurrency, out)
         else:
             offsets = httpload.poisson_offsets_ns(max(1, round(rate * duration_s)), rate)
-            arrivals = httpload.OpenLoop(client, offsets, latencies, tally)
+            arrivals = httpload.OpenLoop(client, offsets, out)
             start = now_ns()
             await arrivals.run()
         wall = now_ns() - start
@@ -175,19 +180,20 @@ async def _drive(make: str, load: HttpLoad, port: int, *, warmup: int, duration_
             await context.aclose()
         elif make == "raw":
             client.close()
-    return Measurement(latencies, tally, len(latencies), wall)
+    return Measurement(out.latencies, out.tally, len(out.latencies), wall, out.completions, start)
 
 
 def run(make: str, server: Loopback, path: str, *, warmup: int, duration_s: float, concurrency: int,
         rate: float | None) -> dict[str, float]:
     load = HttpLoad(server + path, "POST", {"Content-Type": "application/json"}, [BODY], 30.0, 1)
     cpu = time.process_time()
-    if make == "aiohttp":
-        m = measure_http(load, warmup=warmup, iterations=None, duration_s=duration_s,
-                         concurrency=concurrency, rate=rate)
+    if make.startswith("aiohttp"):
+        with asyncio_loop() if make == "aiohttp-asyncio" else contextlib.nullcontext():
+            m = measure_http(load, warmup=warmup, iterations=None, duration_s=duration_s,
+                             concurrency=concurrency, rate=rate)
     else:
-        m = asyncio.run(_drive(make, load, server.port, warmup=warmup, duration_s=duration_s,
-                               concurrency=concurrency, rate=rate))
+        m = httpload.run_loop(_drive(make, load, server.port, warmup=warmup, duration_s=duration_s,
+                                     concurrency=concurrency, rate=rate))
     cpu = time.process_time() - cpu
     latencies = sorted(value / 1e6 for value in m.latencies_ns)
     if not latencies:
@@ -277,11 +283,11 @@ def main(argv: list[str] | None = None) -> int:
         show(f"closed loop x{args.concurrency}: client CPU per request", results[f"{make}_c_cpu"], "{:.0f}", "us")
         show(f"closed loop x{args.concurrency}: errors + timeouts", results[f"{make}_c_errors"], "{:.0f}")
 
-    print(f"\n{'client':<10} {'open req/s':>11} {'p50 err %':>10} {'p99 err %':>10} {'CPU us/req':>11}"
+    print(f"\n{'client':<16} {'open req/s':>11} {'p50 err %':>10} {'p99 err %':>10} {'CPU us/req':>11}"
           f" {'closed req/s':>13} {'CPU us/req':>11}")
     for make in clients:
         med = {key: statistics.median(values) for key, values in results.items() if key.startswith(make + "_")}
-        print(f"{make:<10} {med[f'{make}_o_achieved']:>11.1f} {med[f'{make}_o_p50_err']:>+10.2f} "
+        print(f"{make:<16} {med[f'{make}_o_achieved']:>11.1f} {med[f'{make}_o_p50_err']:>+10.2f} "
               f"{med[f'{make}_o_p99_err']:>+10.2f} {med[f'{make}_o_cpu']:>11.0f} {med[f'{make}_c_rate']:>13.0f} "
               f"{med[f'{make}_c_cpu']:>11.0f}")
     return 0
