@@ -9,14 +9,18 @@ of its own, and exits at the end of its standard input, so it also dies with its
 from __future__ import annotations
 
 import contextlib
+import json
 import selectors
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
+from typing import Any
 
-__all__ = ["child_port"]
+__all__ = ["ChildServer", "child_port"]
 
 _START_TIMEOUT_S = 30.0
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @contextlib.contextmanager
@@ -45,3 +49,26 @@ def child_port(script: str, *args: str, what: str) -> Iterator[int]:
             process.wait(timeout=10)
         if process.stdout is not None:
             process.stdout.close()
+
+
+class ChildServer(str):
+    """A child server's base URL (``http://127.0.0.1:PORT``), with its control calls under
+    ``CONTROL`` (JSON in, JSON out; never through an HTTP proxy)."""
+
+    CONTROL = "/_control/"
+    port: int
+
+    def __new__(cls, port: int) -> ChildServer:
+        self = super().__new__(cls, f"http://127.0.0.1:{port}")
+        self.port = port
+        return self
+
+    @property
+    def url(self) -> str:
+        return str(self)
+
+    def _control(self, what: str, payload: dict[str, Any] | None = None) -> Any:
+        data = None if payload is None else json.dumps(payload).encode()
+        request = urllib.request.Request(self + self.CONTROL + what, data=data, method="POST" if data else "GET")
+        with _OPENER.open(request, timeout=30) as response:
+            return json.loads(response.read())

@@ -44,16 +44,14 @@ import math
 import os
 import struct
 import sys
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
-from childserver import child_port
+from childserver import ChildServer, child_port
 
 __all__ = ["KServe", "serve"]
 
 _CONTROL = "/_kserve/"
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 _INTEGERS = {"UINT8": (0, 2**8 - 1), "UINT16": (0, 2**16 - 1), "UINT32": (0, 2**32 - 1), "UINT64": (0, 2**64 - 1),
              "INT8": (-(2**7), 2**7 - 1), "INT16": (-(2**15), 2**15 - 1), "INT32": (-(2**31), 2**31 - 1),
@@ -61,23 +59,10 @@ _INTEGERS = {"UINT8": (0, 2**8 - 1), "UINT16": (0, 2**16 - 1), "UINT32": (0, 2**
 _FLOATS = {"FP16": "<e", "FP32": "<f", "FP64": "<d"}  # struct formats: packing refuses what overflows
 
 
-class KServe(str):
+class KServe(ChildServer):
     """The server's base URL (``http://127.0.0.1:PORT``), with its control calls."""
 
-    port: int
-
-    def __new__(cls, port: int) -> KServe:
-        self = super().__new__(cls, f"http://127.0.0.1:{port}")
-        self.port = port
-        return self
-
-    @property
-    def url(self) -> str:
-        return str(self)
-
-    def _control(self, what: str) -> Any:
-        with _OPENER.open(self + _CONTROL + what, timeout=30) as response:
-            return json.loads(response.read())
+    CONTROL = _CONTROL
 
     def received(self) -> list[dict[str, Any]]:
         return self._control("received")  # type: ignore[no-any-return]

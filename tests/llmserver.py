@@ -87,11 +87,10 @@ import json
 import os
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
-from childserver import child_port
+from childserver import ChildServer, child_port
 
 __all__ = ["MODEL", "PROGRAM", "LLMServer", "serve"]
 
@@ -105,7 +104,6 @@ PROGRAM: dict[str, Any] = {
 }
 _MIDSTREAM_FAULTS = ("malformed", "drop", "error_event")
 _CONTROL = "/_llmserver/"
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via an HTTP_PROXY
 
 
 def _program_problem(changes: dict[str, Any]) -> str | None:
@@ -122,25 +120,10 @@ def _program_problem(changes: dict[str, Any]) -> str | None:
     return None
 
 
-class LLMServer(str):
+class LLMServer(ChildServer):
     """The server's base URL (``http://127.0.0.1:PORT``), with its control calls."""
 
-    port: int
-
-    def __new__(cls, port: int) -> LLMServer:
-        self = super().__new__(cls, f"http://127.0.0.1:{port}")
-        self.port = port
-        return self
-
-    @property
-    def url(self) -> str:
-        return str(self)
-
-    def _control(self, what: str, payload: dict[str, Any] | None = None) -> Any:
-        data = None if payload is None else json.dumps(payload).encode()
-        request = urllib.request.Request(self + _CONTROL + what, data=data, method="POST" if data else "GET")
-        with _OPENER.open(request, timeout=30) as response:
-            return json.loads(response.read())
+    CONTROL = _CONTROL
 
     def stats(self) -> dict[str, Any]:
         return self._control("stats")

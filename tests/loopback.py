@@ -66,38 +66,21 @@ import json
 import os
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from childserver import child_port
+from childserver import ChildServer, child_port
 
 __all__ = ["Loopback", "processes_talking_to", "serve"]
 
 _CONTROL = "/_loopback/"
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via an HTTP_PROXY
 
 
-class Loopback(str):
+class Loopback(ChildServer):
     """The server's base URL (``http://127.0.0.1:PORT``), with its control calls."""
 
-    port: int
-
-    def __new__(cls, port: int) -> Loopback:
-        self = super().__new__(cls, f"http://127.0.0.1:{port}")
-        self.port = port
-        return self
-
-    @property
-    def url(self) -> str:
-        return str(self)
-
-    def _control(self, what: str, payload: dict[str, Any] | None = None) -> Any:
-        data = None if payload is None else json.dumps(payload).encode()
-        request = urllib.request.Request(self + _CONTROL + what, data=data, method="POST" if data else "GET")
-        with _OPENER.open(request, timeout=30) as response:
-            return json.loads(response.read())
+    CONTROL = _CONTROL
 
     def received(self) -> list[dict[str, Any]]:
         return self._control("received")
