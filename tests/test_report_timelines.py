@@ -46,3 +46,13 @@ def test_anchors_are_readable_stable_and_unique() -> None:
     folded = chart_anchor("a-b", "m", taken)
     assert folded.startswith("a-b--m-") and folded != "a-b--m"
     assert chart_anchor(HOSTILE_NAME, "latency_ms", set()) == "script-alert-1-script--latency_ms"
+
+
+def test_a_benchmarks_charts_lead_with_latency_then_token_timings_then_rates() -> None:
+    metrics = ["peak_rss_mb", "slo_ttft_ms_pct", "goodput", "tpot_ms", "ttft_ms", "output_throughput",
+               "request_latency_ms", "itl_ms", "cpu_ms_per_item", "latency_ms"]
+    record = bench_record({"chat": {name: [1.0, 2.0] for name in metrics}, "a": [1.0]}, n=1)
+    history = build_histories(typed([record]))["demo"]
+    assert [(c.benchmark, c.metric) for c in history.charts] == [("a", "latency_ms")] + [("chat", name) for name in [
+        "latency_ms", "ttft_ms", "tpot_ms", "itl_ms", "request_latency_ms", "output_throughput", "goodput",
+        "slo_ttft_ms_pct", "cpu_ms_per_item", "peak_rss_mb"]]

@@ -54,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
 from loopback import Loopback, serve  # noqa: E402
 
 from benchtrail.bench import httpload  # noqa: E402
+from benchtrail.bench.http1 import Http1Client  # noqa: E402
 from benchtrail.bench.httpload import HttpLoad, measure_http  # noqa: E402
 
 BODY = b'{"inputs": [[0.1, 0.2, 0.3, 0.4]]}'
@@ -67,12 +68,12 @@ def machine() -> str:
             cpu = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), cpu)
     except OSError:
         pass
-    import aiohttp
+    import httptools
 
     wrk = shutil.which("wrk") or "not found"
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     return (f"{platform.node()}: {platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} CPUs, "
-            f"load {load}; Python {platform.python_version()}, aiohttp {aiohttp.__version__}, "
+            f"load {load}; Python {platform.python_version()}, httptools {httptools.__version__}, "
             f"event loop {event_loop_name()}, wrk {wrk}")
 
 
@@ -199,19 +200,19 @@ class _Stamped:
 
 
 async def _stamped_open_loop(server: Loopback, count: int, rate: float, warmup: int) -> tuple[_Stamped, Any]:
-    import aiohttp
-
     # Each body carries its call's index, which the server's record gives back.
     bodies = [BODY[:-1] + b', "i": %d}' % i for i in range(count)]
     load = HttpLoad(server + "/infer", "POST", {"Content-Type": "application/json"}, bodies, 30.0, 1)
-    connector = aiohttp.TCPConnector(limit=httpload.open_loop_pool_size(), ttl_dns_cache=None)
-    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=load.timeout_s),
-                                     headers=load.headers) as session:
-        plain = httpload._Client(session, load)
+    http = Http1Client(load.url, load.method, load.headers, timeout_s=load.timeout_s,
+                       limit=httpload.open_loop_pool_size())
+    try:
+        plain = httpload._Client(http, load)
         await httpload.closed_loop(plain, warmup, None, 1, httpload._Outcomes())
         server.reset()
         client, out = _Stamped(plain, count), httpload._Outcomes()
         await httpload.OpenLoop(client, httpload.poisson_offsets_ns(count, rate), out).run()
+    finally:
+        await http.aclose()
     return client, out
 
 
@@ -220,10 +221,10 @@ def stages(server: Loopback, *, warmup: int, duration_s: float, rate: float) -> 
     (one CLOCK_MONOTONIC): the medians of each stage in us.
 
     ``late``: scheduled time to the call's request beginning. ``out``: from there to the
-    server's handler starting (aiohttp's request path, the kernel, the server waking and
-    parsing). ``service``: the handler. ``back``: the handler's answer to ``read()``
-    returning (the server writing, the kernel, the client waking, aiohttp's response
-    path). Stage medians need not add up to the total's.
+    server's handler starting (the client's request path, the kernel, the server waking
+    and parsing). ``service``: the handler. ``back``: the handler's answer to the answer's
+    last byte being parsed (the server writing, the kernel, the client waking, reading
+    and parsing). Stage medians need not add up to the total's.
     """
     count = min(max(1, round(rate * duration_s)), 10_000)  # the server keeps 10,000 requests' bodies
     client, out = httpload.run_loop(_stamped_open_loop(server, count, rate, warmup))

@@ -1,4 +1,4 @@
-"""Which HTTP client should benchtrail's driver use? aiohttp against httpx, by measurement.
+"""Which HTTP client should benchtrail's driver use? Its own against aiohttp and httpx, by measurement.
 
 Each client runs inside benchtrail's own driver (``benchtrail.bench.httpload``: the same
 event loop from ``run_loop``, the same open-loop schedule and timer, the same closed-loop
@@ -10,13 +10,13 @@ workers, the same tally), against a loopback server (``tests/loopback.py``, own 
 * closed loop, ``--concurrency`` (16) in flight on a zero-service-time path: the most
   requests/s the client gets through, and its CPU time per request.
 
-``aiohttp`` is ``measure_http`` itself, as benchtrail ships it (on uvloop where it is
-installed); ``aiohttp-asyncio`` is the same on asyncio's own loop, as where uvloop is
-missing. ``httpx`` is an ``httpx.AsyncClient`` (no connection limit, like benchtrail's
-open-loop pool; no proxies, like aiohttp's default). ``raw`` is not a candidate: a bare
-asyncio protocol speaking just enough HTTP/1.1 for this server, shown as the floor any
-Python client on that loop could reach. Clients take turns within each repeat; figures
-are medians over repeats with min..max. Example::
+``benchtrail`` is ``measure_http`` itself, as benchtrail ships it (``bench/http1.py`` on
+uvloop where it is installed); ``benchtrail-asyncio`` is the same on asyncio's own loop,
+as where uvloop is missing. ``aiohttp`` is an ``aiohttp.ClientSession`` (what
+``measure_http`` used up to 0.1: a connection limit like benchtrail's, no proxies).
+``httpx`` is an ``httpx.AsyncClient`` (no connection limit, like benchtrail's open-loop
+pool; no proxies, like aiohttp's default). Clients take turns within each repeat;
+figures are medians over repeats with min..max. Example::
 
     python tools/perf/bench_http_client.py            # 3 repeats of 10 s runs: 7-8 minutes
     python tools/perf/bench_http_client.py --quick    # 3 repeats of 3 s runs
@@ -45,7 +45,7 @@ from benchtrail.bench.clock import now_ns  # noqa: E402
 from benchtrail.bench.httpload import HttpLoad, measure_http  # noqa: E402
 from benchtrail.bench.measurement import Measurement  # noqa: E402
 
-CLIENTS = ("aiohttp", "aiohttp-asyncio", "httpx", "raw")
+CLIENTS = ("benchtrail", "benchtrail-asyncio", "aiohttp", "httpx")
 
 
 class _HttpxClient:
@@ -77,92 +77,55 @@ class _HttpxClient:
         out.completions.append(finished)
 
 
-class _RawConnection(asyncio.Protocol):
-    def __init__(self) -> None:
-        self.transport: Any = None
-        self.waiter: asyncio.Future[int] | None = None
-        self.buffer = b""
+class _AiohttpClient:
+    """benchtrail's ``_Client.call`` contract, on aiohttp."""
 
-    def connection_made(self, transport: Any) -> None:
-        self.transport = transport
+    def __init__(self, session: Any, load: HttpLoad) -> None:
+        import aiohttp
 
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        head, sep, body = self.buffer.partition(b"\r\n\r\n")
-        if not sep:
-            return
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        if len(body) >= length and self.waiter is not None and not self.waiter.done():
-            self.buffer = body[length:]
-            self.waiter.set_result(int(head[9:12]))
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_exception(exc or ConnectionResetError("closed by the server"))
-
-
-class _RawClient:
-    """Just enough HTTP/1.1 keep-alive for the loopback server: the floor, not a candidate."""
-
-    def __init__(self, load: HttpLoad, host: str, port: int) -> None:
-        self._load, self._host, self._port = load, host, port
-        self._idle: list[_RawConnection] = []
-        path = load.url.split(str(port), 1)[1]
-        headers = "".join(f"{k}: {v}\r\n" for k, v in load.headers.items())
-        self._requests = [
-            (f"{load.method} {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{headers}"
-             f"Content-Length: {len(body or b'')}\r\n\r\n").encode() + (body or b"")
-            for body in load.bodies
-        ]
+        self._session, self._load = session, load
+        self._errors = (aiohttp.ClientError, OSError)
 
     async def call(self, index: int, started_ns: int, out: Any) -> None:
-        loop = asyncio.get_running_loop()
+        load = self._load
         tally = out.tally
         tally.calls += 1
         try:
-            if self._idle:
-                connection = self._idle.pop()
-            else:
-                _, connection = await loop.create_connection(_RawConnection, self._host, self._port)
-            connection.waiter = loop.create_future()
-            connection.transport.write(self._requests[index % len(self._requests)])
-            status = await asyncio.wait_for(connection.waiter, self._load.timeout_s)
-            finished = now_ns()
+            async with self._session.request(load.method, load.url, data=load.bodies[index % len(load.bodies)]) as answer:
+                await answer.read()
+                finished = now_ns()
         except asyncio.TimeoutError:
-            tally.error("timeout", timeout=True)
+            tally.error(f"timeout after {load.timeout_s:g} s", timeout=True)
             return
-        except OSError as exc:
+        except self._errors as exc:
             tally.error(f"{type(exc).__name__}: {exc}")
             return
-        self._idle.append(connection)
-        if status >= 400:
-            tally.error(f"HTTP {status}")
+        if answer.status >= 400:
+            tally.error(f"HTTP {answer.status}")
             return
         out.latencies.append(finished - started_ns)
         out.completions.append(finished)
 
-    def close(self) -> None:
-        for connection in self._idle:
-            connection.transport.close()
 
-
-async def _drive(make: str, load: HttpLoad, port: int, *, warmup: int, duration_s: float,
-                 concurrency: int, rate: float | None) -> Measurement:
-    """``httpload._measure`` with another client in place of aiohttp."""
+async def _drive(make: str, load: HttpLoad, *, warmup: int, duration_s: float, concurrency: int,
+                 rate: float | None) -> Measurement:
+    """``httpload._measure`` with another client in place of benchtrail's."""
     if make == "httpx":
         import httpx
 
         limits = httpx.Limits(max_connections=None if rate else concurrency, max_keepalive_connections=None)
         context: Any = httpx.AsyncClient(limits=limits, timeout=load.timeout_s, headers=load.headers,
                                            trust_env=False)
+        client: Any = _HttpxClient(context, load)
     else:
-        context = None
+        import aiohttp
+
+        connector = aiohttp.TCPConnector(limit=httpload.open_loop_pool_size() if rate else concurrency,
+                                         ttl_dns_cache=None)
+        context = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=load.timeout_s),
+                                        headers=load.headers)
+        client = _AiohttpClient(context, load)
     try:
-        client: Any = _HttpxClient(context, load) if make == "httpx" else _RawClient(load, "127.0.0.1", port)
         if warmup:
             await httpload.closed_loop(client, warmup, None, concurrency, httpload._Outcomes())
         out = httpload._Outcomes()
@@ -176,10 +139,10 @@ async def _drive(make: str, load: HttpLoad, port: int, *, warmup: int, duration_
             await arrivals.run()
         wall = now_ns() - start
     finally:
-        if context is not None:
+        if make == "httpx":
             await context.aclose()
-        elif make == "raw":
-            client.close()
+        else:
+            await context.close()
     return Measurement(out.latencies, out.tally, len(out.latencies), wall, out.completions, start)
 
 
@@ -187,13 +150,13 @@ def run(make: str, server: Loopback, path: str, *, warmup: int, duration_s: floa
         rate: float | None) -> dict[str, float]:
     load = HttpLoad(server + path, "POST", {"Content-Type": "application/json"}, [BODY], 30.0, 1)
     cpu = time.process_time()
-    if make.startswith("aiohttp"):
-        with asyncio_loop() if make == "aiohttp-asyncio" else contextlib.nullcontext():
+    if make.startswith("benchtrail"):
+        with asyncio_loop() if make == "benchtrail-asyncio" else contextlib.nullcontext():
             m = measure_http(load, warmup=warmup, iterations=None, duration_s=duration_s,
                              concurrency=concurrency, rate=rate)
     else:
-        m = httpload.run_loop(_drive(make, load, server.port, warmup=warmup, duration_s=duration_s,
-                                     concurrency=concurrency, rate=rate))
+        m = httpload.run_loop(_drive(make, load, warmup=warmup, duration_s=duration_s, concurrency=concurrency,
+                                     rate=rate))
     cpu = time.process_time() - cpu
     latencies = sorted(value / 1e6 for value in m.latencies_ns)
     if not latencies:

@@ -21,6 +21,7 @@ __all__ = ["cpu_model", "describe_environment", "job_image"]
 KEY_PACKAGES = (
     "benchtrail", "numpy", "scipy", "torch", "onnxruntime", "onnxruntime-gpu", "tensorflow",
     "jax", "jaxlib", "transformers", "vllm", "tensorrt", "triton", "scikit-learn", "aiohttp",
+    "httptools", "uvloop",
 )
 
 

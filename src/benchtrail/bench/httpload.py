@@ -1,4 +1,4 @@
-"""Drive an HTTP inference endpoint with aiohttp: closed-loop workers or open-loop arrivals.
+"""Drive an HTTP inference endpoint: closed-loop workers or open-loop arrivals.
 
 Open loop sends requests at Poisson arrival times fixed before the run, and measures
 each latency from its *scheduled* start, not from when it was actually sent: when the
@@ -9,8 +9,10 @@ Each call's task is made from a timer callback shortly before its scheduled time
 spins the rest (``OpenLoop``): on Linux the timer is a timerfd, since asyncio's own
 timers fire up to 1 ms late, which added about 10 % to the p50 of a 5 ms endpoint at
 1,000 req/s. Every load kind runs in ``run_loop``, on uvloop where it is installed.
-``tools/perf/bench_http.py`` measures each of these choices; aiohttp was chosen over
-httpx by measurement (``tools/perf/bench_http_client.py``).
+``tools/perf/bench_http.py`` measures each of these choices. Calls go through
+``http1.Http1Client``, chosen over aiohttp and httpx by measurement
+(``tools/perf/bench_http_client.py``); the ``closed_loop`` and ``OpenLoop`` drivers take
+any client with the same ``call`` coroutine (the OpenAI stream client is one).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from benchtrail.bench.clock import now_ns
+from benchtrail.bench.http1 import AnswerError, Http1Client
 from benchtrail.bench.measurement import Measurement, Tally
 
 __all__ = ["HttpLoad", "OpenLoop", "closed_loop", "measure_http", "open_loop_pool_size", "poisson_offsets_ns",
@@ -77,34 +80,40 @@ class _Outcomes:
 
 
 class _Client:
-    def __init__(self, session: Any, load: HttpLoad) -> None:
-        import aiohttp
+    """One call of the load: its prepared request through ``Http1Client``, its outcome
+    into the tally."""
 
-        self._session = session
+    def __init__(self, http: Http1Client, load: HttpLoad) -> None:
+        self._http = http
         self._load = load
-        self._errors = (aiohttp.ClientError, OSError)
+        self._requests = [http.request(body) for body in load.bodies]
 
     async def call(self, index: int, started_ns: int, out: _Outcomes) -> None:
-        load = self._load
         tally = out.tally
-        body = load.bodies[index % len(load.bodies)]
         tally.calls += 1
         try:
-            async with self._session.request(load.method, load.url, data=body) as response:
-                await response.read()
-                finished = now_ns()
-                status = response.status
+            status, finished = await self._http.send(self._requests[index % len(self._requests)])
         except asyncio.TimeoutError:
-            tally.error(f"timeout after {load.timeout_s:g} s", timeout=True)
+            tally.error(f"timeout after {self._load.timeout_s:g} s", timeout=True)
             return
-        except self._errors as exc:
-            tally.error(f"{type(exc).__name__}: {exc}")
+        except (OSError, AnswerError) as exc:
+            tally.error(_failure(exc, self._http.origin))
             return
-        if status >= 400:
-            tally.error(f"HTTP {status}")
+        if status >= 300:
+            tally.error(f"HTTP {status}" if status >= 400 else f"HTTP {status}: a redirect, not followed (set the url "
+                        "to the address it names)")
             return
         out.latencies.append(finished - started_ns)
         out.completions.append(finished)
+
+
+def _failure(exc: BaseException, origin: str) -> str:
+    """A failed call in a line: what happened, without a traceback's worth of detail."""
+    if isinstance(exc, ConnectionRefusedError):
+        return f"connection refused by {origin}"
+    if isinstance(exc, AnswerError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 async def closed_loop(client: Any, count: int | None, duration_s: float | None, concurrency: int,
@@ -301,12 +310,10 @@ def open_loop_pool_size() -> int:
 
 async def _measure(load: HttpLoad, warmup: int, iterations: int | None, duration_s: float | None,
                    concurrency: int, rate: float | None) -> Measurement:
-    import aiohttp
-
-    connector = aiohttp.TCPConnector(limit=open_loop_pool_size() if rate else concurrency, ttl_dns_cache=None)
-    timeout = aiohttp.ClientTimeout(total=load.timeout_s)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout, headers=load.headers) as session:
-        client = _Client(session, load)
+    http = Http1Client(load.url, load.method, load.headers, timeout_s=load.timeout_s,
+                       limit=open_loop_pool_size() if rate else concurrency)
+    try:
+        client = _Client(http, load)
         if warmup:
             await closed_loop(client, warmup, None, concurrency, _Outcomes())
         out = _Outcomes()
@@ -321,6 +328,8 @@ async def _measure(load: HttpLoad, warmup: int, iterations: int | None, duration
             start = now_ns()
             await arrivals.run()
         wall = now_ns() - start
+    finally:
+        await http.aclose()
     return Measurement(out.latencies, out.tally, len(out.latencies) * load.items_per_call, wall,
                        out.completions, start)
 

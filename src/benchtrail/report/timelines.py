@@ -19,7 +19,7 @@ from typing import Any
 from benchtrail.results.model import Environment, Record
 from benchtrail.results.timestamps import instant
 
-__all__ = ["Chart", "Commit", "Job", "Series", "SuiteHistory", "build_histories", "chart_anchor"]
+__all__ = ["Chart", "Commit", "Job", "Series", "SuiteHistory", "build_histories", "chart_anchor", "chart_rank"]
 
 
 @dataclass(frozen=True)
@@ -157,7 +157,7 @@ class _Suite:
                                self.commits[key]["ref"]) for key in order)
         taken: set[str] = set()
         charts = []
-        for (label, metric), found in sorted(self.values.items()):
+        for (label, metric), found in sorted(self.values.items(), key=lambda item: (item[0][0], *chart_rank(item[0][1]))):
             series = []
             for (fingerprint, unit, direction), by_commit in found.items():
                 ordered = sorted(by_commit.items(), key=lambda item: position[item[0]])
@@ -171,6 +171,19 @@ class _Suite:
         return SuiteHistory(suite, commits, tuple(charts), jobs,
                             {fp: env for fp, (_, env) in sorted(self.environments.items())},
                             dict(sorted(self.environment_runs.items(), key=lambda item: (-item[1], item[0]))))
+
+
+#: the metrics a suite page shows first, in this order (what their users read first);
+#: objectives' shares (``slo_*``) follow, then every other metric by name
+_FIRST_CHARTS = ("latency_ms", "ttft_ms", "ttft_sched_ms", "tpot_ms", "itl_ms", "request_latency_ms", "throughput",
+                 "output_throughput", "request_throughput", "goodput")
+
+
+def chart_rank(metric: str) -> tuple[int, str]:
+    """Where ``metric``'s chart goes among a benchmark's charts (a sort key)."""
+    if metric in _FIRST_CHARTS:
+        return _FIRST_CHARTS.index(metric), ""
+    return len(_FIRST_CHARTS) + (0 if metric.startswith("slo_") else 1), metric
 
 
 def build_histories(records: Iterable[Record]) -> dict[str, SuiteHistory]:
