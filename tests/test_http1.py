@@ -151,16 +151,26 @@ def test_a_get_without_a_body_sends_no_length_and_a_default_port_is_left_out() -
     assert b"Content-Length: 0\r\n" in Http1Client("http://example.test/", "POST", {}, timeout_s=1).request(None)
 
 
-@pytest.mark.parametrize(("method", "headers", "message"), [
-    ("POST", {"X-Token": "a\r\nInjected: yes"}, "header 'X-Token' holds a line break"),
-    ("POST", {"Bad:Name": "x"}, "header 'Bad:Name' holds"),
-    ("BAD METHOD", {}, "not an HTTP method: 'BAD METHOD'"),
+@pytest.mark.parametrize(("url", "method", "headers", "message"), [
+    ("http://h/", "POST", {"X-Token": "a\r\nInjected: yes"}, "header 'X-Token': not a header name, or its value"),
+    ("http://h/", "POST", {"X-Token": "a\x01Injected"}, "header 'X-Token'"),
+    ("http://h/", "POST", {"Bad:Name": "x"}, "header 'Bad:Name'"),
+    ("http://h/", "POST", {" Lead": "x"}, "header ' Lead'"),
+    ("http://h/", "BAD METHOD", {}, "not an HTTP method this client sends: 'BAD METHOD'"),
+    ("http://h/", "HEAD", {}, "not an HTTP method this client sends: 'HEAD'"),
+    ("http://user:Injected@h/", "GET", {}, "user info is not sent"),
+    ("ftp://h/", "GET", {}, "expected an http:// or https:// URL"),
 ])
-def test_a_request_that_would_be_malformed_is_refused_before_sending(method: str, headers: dict[str, str],
+def test_a_request_that_would_be_malformed_is_refused_before_sending(url: str, method: str, headers: dict[str, str],
                                                                      message: str) -> None:
     with pytest.raises(ValueError, match=message) as caught:
-        Http1Client("http://127.0.0.1:1/", method, headers, timeout_s=1)
-    assert "Injected" not in str(caught.value)  # a header's value may be a secret
+        Http1Client(url, method, headers, timeout_s=1)
+    assert "Injected" not in str(caught.value)  # a header's value or a URL's password may be a secret
+
+
+def test_the_request_target_is_percent_encoded_where_it_must_be() -> None:
+    request = Http1Client("http://h/a b/\u00e9%41?q=x y&r=/s", "M-SEARCH", {"X-Tab": "a\tb"}, timeout_s=1).request(None)
+    assert request.startswith(b"M-SEARCH /a%20b/%C3%A9%41?q=x%20y&r=/s HTTP/1.1\r\n") and b"X-Tab: a\tb" in request
 
 
 def test_chunked_answers_end_at_their_last_chunk(scripted: Callable[..., Scripted]) -> None:
@@ -189,6 +199,32 @@ def test_an_interim_answer_is_passed_over_for_the_real_one(scripted: Callable[..
     client = _client(server)
     results = _run(_sends(client, [client.request(b"")] * 2))
     assert [status for status, _ in results] == [202, 202] and server.connections == 1
+
+
+def test_bytes_after_an_answer_never_reach_the_next_call(scripted: Callable[..., Scripted]) -> None:
+    calls = 0
+
+    def answer(head: bytes) -> bytes:
+        nonlocal calls
+        calls += 1
+        return _answer(200) + (b"HTTP/1.1 500 Stale\r\n" if calls == 1 else b"")
+
+    server = scripted(_keep_alive(answer))
+    client = _client(server)
+    results = _run(_sends(client, [client.request(b"")] * 2))
+    assert [status for status, _ in results] == [200, 200] and server.connections == 2
+
+
+def test_an_interim_answer_then_a_close_is_no_answer(scripted: Callable[..., Scripted]) -> None:
+    def handler(sock: socket.socket, server: Scripted) -> None:
+        server.read_request(sock)
+        sock.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n")
+        sock.close()
+
+    server = scripted(handler)
+    client = _client(server)
+    (result,) = _run(_sends(client, [client.request(b"")]))
+    assert isinstance(result, AnswerError) and "before its answer ended" in str(result)
 
 
 def test_an_answer_without_a_length_ends_when_the_server_closes(scripted: Callable[..., Scripted]) -> None:
@@ -324,6 +360,26 @@ def test_waiting_for_a_connection_counts_against_the_timeout(scripted: Callable[
     results = _run(main())
     assert all(isinstance(result, asyncio.TimeoutError) for result in results)
     assert time.monotonic() - started < 1.0 and server.connections == 1
+
+
+def test_a_call_cancelled_while_waiting_its_turn_gives_its_place_back(scripted: Callable[..., Scripted]) -> None:
+    server = scripted(_keep_alive(lambda head: _answer()))
+    client = _client(server, limit=1)
+
+    async def main() -> Any:
+        loop = asyncio.get_running_loop()
+        held = await client._connection(loop, loop.time() + 5)  # the one place, taken
+        waiting = asyncio.ensure_future(client.send(client.request(b"")))
+        await asyncio.sleep(0.05)
+        client._release(held)  # handed to the waiting call ...
+        waiting.cancel()  # ... which is cancelled before it could use it
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        after = await asyncio.wait_for(client.send(client.request(b"")), 2)
+        await client.aclose()
+        return after
+
+    assert _run(main())[0] == 200 and server.connections == 1
 
 
 def test_a_refused_connection_is_an_os_error_and_frees_its_place() -> None:

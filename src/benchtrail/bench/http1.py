@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import re
 import ssl
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httptools
 
@@ -32,6 +33,11 @@ __all__ = ["AnswerError", "Http1Client"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _FRAMING = frozenset({"content-length", "transfer-encoding", "connection"})  # ours to write
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})  # a Content-Length even when empty
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 5.6.2: method and header names
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # in a header's value (a tab is fine)
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"  # RFC 3986 pchar and "/": what is not is percent-encoded
+_QUERY_SAFE = _PATH_SAFE + "?"
 
 
 class AnswerError(Exception):
@@ -81,6 +87,7 @@ class _Connection(asyncio.Protocol):
             self._fail(AnswerError(f"malformed answer: {exc}"))
 
     def eof_received(self) -> bool:
+        self._read_ns = now_ns()  # where an answer that runs until the close ends
         return False  # close our side too
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -88,16 +95,19 @@ class _Connection(asyncio.Protocol):
         if self._answer is None:
             return
         if exc is None and self._headers_done and not self._framed:
-            self._complete(now_ns())  # an answer that runs until the connection closes
+            self._complete(self._read_ns)  # an answer that runs until the connection closes
         else:
             self._fail(exc or AnswerError("the server closed the connection before its answer ended"))
 
     # httptools callbacks
     def on_message_begin(self) -> None:
+        if self._answer is None:  # more after the answer, in the same read: never for the next call
+            self._close()
         self._framed = self._headers_done = False
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if name.lower() in (b"content-length", b"transfer-encoding"):
+        name = name.lower()
+        if name == b"content-length" or (name == b"transfer-encoding" and value.lower().rstrip().endswith(b"chunked")):
             self._framed = True
 
     def on_headers_complete(self) -> None:
@@ -106,6 +116,7 @@ class _Connection(asyncio.Protocol):
     def on_message_complete(self) -> None:
         finished = self._read_ns
         if self._parser.get_status_code() < 200:  # an interim answer (103 Early Hints): the real one follows
+            self._headers_done = False
             return
         if not self._parser.should_keep_alive():
             self._close()
@@ -144,6 +155,8 @@ class Http1Client:
         parts = urlsplit(url)
         if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
             raise ValueError(f"expected an http:// or https:// URL, found {url!r}")
+        if "@" in parts.netloc:
+            raise ValueError("a URL's user info is not sent: give credentials in a header")
         self._host = parts.hostname
         self._port = parts.port or _DEFAULT_PORTS[parts.scheme]
         self._ssl = ssl.create_default_context() if parts.scheme == "https" else None
@@ -154,9 +167,9 @@ class Http1Client:
         self._open = 0  # open or opening
         self._waiters: collections.deque[asyncio.Future[_Connection | None]] = collections.deque()
         self._method = method.upper()
-        if not self._method.isalpha() or not self._method.isascii():
-            raise ValueError(f"not an HTTP method: {method!r}")
-        authority = parts.netloc.rpartition("@")[2]
+        if not _TOKEN.fullmatch(self._method) or self._method in ("HEAD", "CONNECT"):
+            raise ValueError(f"not an HTTP method this client sends: {method!r}")  # a HEAD answer has no body
+        authority = parts.netloc
         if parts.port == _DEFAULT_PORTS[parts.scheme]:
             authority = authority.rsplit(":", 1)[0]
         own = {"Host": authority, "User-Agent": f"benchtrail/{__version__}", "Accept": "*/*"}
@@ -164,9 +177,10 @@ class Http1Client:
         merged = {name: value for name, value in own.items() if name.lower() not in {g.lower() for g in given}}
         merged.update(given)
         for name, value in merged.items():
-            if any(char in name + value for char in "\r\n\0") or not name or ":" in name:
-                raise ValueError(f"header {name!r} holds a line break, a NUL or a colon in its name")
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            if not _TOKEN.fullmatch(name) or _CONTROL.search(value):
+                raise ValueError(f"header {name!r}: not a header name, or its value holds a control character")
+        target = quote(parts.path or "/", safe=_PATH_SAFE) + (f"?{quote(parts.query, safe=_QUERY_SAFE)}"
+                                                              if parts.query else "")
         self._head = (f"{self._method} {target} HTTP/1.1\r\n"
                       + "".join(f"{name}: {value}\r\n" for name, value in merged.items())).encode("latin-1")
 
@@ -177,7 +191,7 @@ class Http1Client:
 
     def request(self, body: bytes | None) -> bytes:
         """The bytes of one request carrying ``body``: made once, sent as often as needed."""
-        if body is None and self._method == "GET":
+        if body is None and self._method not in _BODY_METHODS:
             return self._head + b"\r\n"
         body = body or b""
         return self._head + f"Content-Length: {len(body)}\r\n\r\n".encode("ascii") + body
@@ -205,27 +219,60 @@ class Http1Client:
             connection._close()
             self._forget(connection)
         if self._limit and self._open >= self._limit:
-            waiter: asyncio.Future[_Connection | None] = loop.create_future()
-            self._waiters.append(waiter)
-            timer = loop.call_at(deadline, _expire, waiter)
-            try:
-                handed = await waiter
-            finally:
-                timer.cancel()
+            handed = await self._wait_turn(loop, deadline)
             if handed is not None:
                 return handed
             # else a closed connection's place, counted for this call by _wake_one
         else:
             self._open += 1
         try:
-            _, connection = await asyncio.wait_for(
-                loop.create_connection(_Connection, self._host, self._port, ssl=self._ssl),
-                max(0.0, deadline - loop.time()))
+            connection = await self._connect(loop, deadline)
         except BaseException:
             self._open -= 1
             self._wake_one(None)
             raise
         self._all.add(connection)
+        return connection
+
+    async def _wait_turn(self, loop: asyncio.AbstractEventLoop, deadline: float) -> _Connection | None:
+        """Wait for a pooled connection (or the place of a closed one: None) until ``deadline``."""
+        waiter: asyncio.Future[_Connection | None] = loop.create_future()
+        self._waiters.append(waiter)
+        timer = loop.call_at(deadline, _expire, waiter)
+        try:
+            handed = await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self._give_back(waiter.result())  # handed over just as this call was cancelled
+            raise
+        finally:
+            timer.cancel()
+        if loop.time() >= deadline:  # handed over too late to be of use
+            self._give_back(handed)
+            raise asyncio.TimeoutError()
+        return handed
+
+    def _give_back(self, handed: _Connection | None) -> None:
+        if handed is not None:
+            self._release(handed)
+        else:
+            self._open -= 1
+            self._wake_one(None)
+
+    async def _connect(self, loop: asyncio.AbstractEventLoop, deadline: float) -> _Connection:
+        """A new connection, or ``asyncio.TimeoutError`` at ``deadline``."""
+        attempt = loop.create_task(loop.create_connection(_Connection, self._host, self._port, ssl=self._ssl))
+        timer = loop.call_at(deadline, attempt.cancel)
+        try:
+            _, connection = await attempt
+        except asyncio.CancelledError:
+            if loop.time() >= deadline and not _cancelling():
+                raise asyncio.TimeoutError() from None
+            raise
+        except UnicodeError:  # a host name IDNA cannot encode
+            raise OSError(f"cannot resolve {self._host!r}") from None
+        finally:
+            timer.cancel()
         return connection
 
     def _release(self, connection: _Connection) -> None:
@@ -257,7 +304,14 @@ class Http1Client:
             connection._close()
         self._all.clear()
         self._idle.clear()
+        self._open = 0
         await asyncio.sleep(0)  # let the transports finish closing
+
+
+def _cancelling() -> bool:
+    """Whether the current task itself was asked to stop (Python 3.11+ can tell)."""
+    task = asyncio.current_task()
+    return bool(task is not None and getattr(task, "cancelling", lambda: 0)())
 
 
 def _expire(waiter: asyncio.Future[Any]) -> None:
