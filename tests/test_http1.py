@@ -92,6 +92,15 @@ def _keep_alive(answer: Callable[[bytes], bytes]) -> Handler:
     return handler
 
 
+def _once_then_close(raw: bytes) -> Handler:
+    """Read one request, answer ``raw``, close."""
+    def handler(sock: socket.socket, server: Scripted) -> None:
+        server.read_request(sock)
+        sock.sendall(raw)
+        sock.close()
+    return handler
+
+
 def _run(main: Any) -> Any:
     return asyncio.run(main)
 
@@ -216,24 +225,14 @@ def test_bytes_after_an_answer_never_reach_the_next_call(scripted: Callable[...,
 
 
 def test_an_interim_answer_then_a_close_is_no_answer(scripted: Callable[..., Scripted]) -> None:
-    def handler(sock: socket.socket, server: Scripted) -> None:
-        server.read_request(sock)
-        sock.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n")
-        sock.close()
-
-    server = scripted(handler)
+    server = scripted(_once_then_close(b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"))
     client = _client(server)
     (result,) = _run(_sends(client, [client.request(b"")]))
     assert isinstance(result, AnswerError) and "before its answer ended" in str(result)
 
 
 def test_an_answer_without_a_length_ends_when_the_server_closes(scripted: Callable[..., Scripted]) -> None:
-    def handler(sock: socket.socket, server: Scripted) -> None:
-        server.read_request(sock)
-        sock.sendall(b"HTTP/1.0 200 OK\r\n\r\nall of it")
-        sock.close()
-
-    server = scripted(handler)
+    server = scripted(_once_then_close(b"HTTP/1.0 200 OK\r\n\r\nall of it"))
     client = _client(server)
     results = _run(_sends(client, [client.request(b"")] * 3))
     assert [status for status, _ in results] == [200] * 3
