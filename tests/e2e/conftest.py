@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 REQUIRED = os.environ.get("BENCHTRAIL_E2E") == "required"
 BASE_IMAGE = os.environ.get("BENCHTRAIL_E2E_BASE_IMAGE", "benchtrail-base:bookworm")
 IMAGE = "benchtrail:e2e"
+#: the org.opencontainers.image.title labels of the images these tests build
+BUILT_TITLES = ("benchtrail", "iris-onnx")
 BUILD_TIMEOUT_S = 600
 
 
@@ -69,6 +72,20 @@ def image(docker_engine: None) -> str:
         pytest.fail(f"tools/build-image.sh {IMAGE} failed (exit {built.returncode}):\n{built.stderr[-4000:]}",
                     pytrace=False)
     return IMAGE
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _replaced_images_removed() -> Iterator[None]:
+    """Each build moves a tag and leaves the image it replaced untagged, about 1 GB each:
+    at the end of the session the untagged ones that these tests' images are labelled
+    with go, so that a CI machine's disk does not fill run after run."""
+    yield
+    if docker_missing() is not None:
+        return
+    for title in BUILT_TITLES:
+        subprocess.run(["docker", "image", "prune", "--force", "--filter",
+                        f"label=org.opencontainers.image.title={title}"],
+                       capture_output=True, timeout=BUILD_TIMEOUT_S, check=False)
 
 
 @pytest.fixture

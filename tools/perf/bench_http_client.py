@@ -208,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
                 o = run(make, server, "/infer", warmup=args.warmup, duration_s=duration_s, concurrency=1,
                         rate=args.rate)
                 service = server.stats()["service_ms"]
+                server.reset()
+                rtt = (rtt + bare_socket_ms(server)) / 2  # before and after the run, as bench_http.py
                 truth, truth99 = service["p50"] + rtt, service["p99"] + rtt
                 keep(f"{make}_o_achieved", o["achieved"])
                 keep(f"{make}_o_rate_err", (o["achieved"] / args.rate - 1) * 100)
