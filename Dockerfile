@@ -18,6 +18,9 @@
 ARG BASE_IMAGE=python:3.11-slim
 
 FROM ${BASE_IMAGE} AS install
+# The legacy builder keeps this stage as an untagged image (about 500 MB a build): the label
+# lets `docker image prune --filter label=org.opencontainers.image.title=benchtrail-install` find it.
+LABEL org.opencontainers.image.title="benchtrail-install"
 COPY build/wheels /tmp/wheels
 RUN python3 -m venv /opt/benchtrail/venv \
  && /opt/benchtrail/venv/bin/pip install --no-cache-dir --no-index --find-links /tmp/wheels benchtrail \

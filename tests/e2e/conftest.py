@@ -23,7 +23,7 @@ REQUIRED = os.environ.get("BENCHTRAIL_E2E") == "required"
 BASE_IMAGE = os.environ.get("BENCHTRAIL_E2E_BASE_IMAGE", "benchtrail-base:bookworm")
 IMAGE = "benchtrail:e2e"
 #: the org.opencontainers.image.title labels of the images these tests build
-BUILT_TITLES = ("benchtrail", "iris-onnx")
+BUILT_TITLES = ("benchtrail", "benchtrail-install", "iris-onnx")
 BUILD_TIMEOUT_S = 600
 
 
