@@ -207,8 +207,6 @@ class _StreamClient:
         sent = body.sent_ns or called  # never written (refused): when it was called
         if out.first_sent is None or sent < out.first_sent:
             out.first_sent = sent
-        if out.open_loop:
-            out.lag.append(sent - started_ns)
         failure = failure or reading.failure or _incomplete(reading)
         if failure is not None:
             kind, message = failure
