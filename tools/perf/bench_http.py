@@ -7,7 +7,8 @@ Against a loopback server (``tests/loopback.py``, own process) with a fixed serv
     within 1 %), and the reported p50 against the truth (goal: within 5 %). The truth is
     the server's own p50 service time (handler start to answer) plus the loopback round
     trip of a bare blocking socket on a zero-service-time path (the mean of its medians
-    just before and just after the run). A bare socket's p50 on
+    just before and just after the run); benchtrail's own round trip on that path, one
+    call at a time, is printed beside it. A bare socket's p50 on
     the 5 ms path itself (one request at a time, so each waits idle like benchtrail's)
     is printed as a second reference. The same run with one of benchtrail's choices
     undone shows what each buys (``--ablations``): the event loop's own timers instead of
@@ -185,6 +186,14 @@ def measure(server: Loopback, *, warmup: int, duration_s: float, rate: float | N
     }
 
 
+def hot_round_trip_ms(server: Loopback, count: int = 300) -> float:
+    """benchtrail's p50 on ``/sleep/0``, one call at a time, as ``bare_socket_ms`` times a
+    bare socket: the client's own cost when neither side waits idle."""
+    load = HttpLoad(server + "/sleep/0", "POST", {"Content-Type": "application/json"}, [BODY], 30.0, 1)
+    m = measure_http(load, warmup=20, iterations=count, duration_s=None)
+    return statistics.median(m.latencies_ns) / 1e6
+
+
 class _Stamped:
     """benchtrail's own client, keeping each call's scheduled time and the moment its
     request began (after the lead's spin)."""
@@ -353,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
             # (a) steady open loop, and its truth
             server.reset(stall_at_s=None, stall_s=0.0)
             rtt = bare_socket_ms(server)
+            hot = hot_round_trip_ms(server)
             bare = bare_socket_ms(server, "/infer", count=200)
             server.reset()
             run = measure(server, warmup=args.warmup, duration_s=duration_s, rate=args.rate)
@@ -360,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
             server.reset()
             rtt = (rtt + bare_socket_ms(server)) / 2  # before and after: a neighbour's burst in one weighs half
             truth = service_p50 + rtt
-            keep("a", {**run, "server_p50": service_p50, "rtt": rtt, "truth": truth, "bare": bare,
+            keep("a", {**run, "server_p50": service_p50, "rtt": rtt, "truth": truth, "bare": bare, "hot": hot,
                        "rate_err": (run["achieved"] / args.rate - 1) * 100,
                        "p50_err": (run["p50"] / truth - 1) * 100, "p50_err_bare": (run["p50"] / bare - 1) * 100})
             line = (f"repeat {repeat + 1}: (a) {run['achieved']:.1f} req/s, p50 {run['p50']:.3f} ms vs truth "
@@ -401,6 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     rate_err = show("achieved rate error", results["a_rate_err"], "{:+.2f}", "%", spread=False)
     show("server-measured service time p50", results["a_server_p50"], unit="ms")
     show("loopback round trip (bare socket, /sleep/0)", results["a_rtt"], unit="ms")
+    show("benchtrail's round trip there, one in flight", results["a_hot"], unit="ms")
     show("truth = service p50 + loopback", results["a_truth"], unit="ms")
     show("bare socket p50 on the 5 ms path", results["a_bare"], unit="ms")
     show("benchtrail p50", results["a_p50"], unit="ms")
