@@ -172,3 +172,23 @@ def test_bench_llm_quick_reports_every_goal() -> None:
         assert "AIPerf start-up run" in done.stdout and "AIPerf requests measured" in done.stdout, done.stderr
     else:
         assert "AIPerf:  not found" in done.stdout
+
+
+def test_bench_http_quick_reports_every_goal_and_stage() -> None:
+    """One short repeat, every ablation and the stages; wrk joins where it is installed."""
+    done = run_script("bench_http.py", "--repeats", "1", "--duration", "1", "--stall", "0.2", "--stall-at", "0.3",
+                      "--stages")
+    assert done.returncode == 0, done.stdout + done.stderr
+    for line in ("machine:", "truth = service p50 + loopback", "benchtrail's round trip there, one in flight",
+                 "benchtrail p50 error vs truth", "no lead: p50 error vs truth", "late: scheduled time",
+                 "out: to the server's handler starting", "goals:", "p50 within 5 % of truth"):
+        assert line in done.stdout, line
+    goals = [line for line in done.stdout.splitlines() if re.search(r": +(MET|MISSED) \(", line)]
+    assert len(goals) == 3, goals
+
+
+def test_bench_http_client_quick_compares_benchtrail_with_aiohttp() -> None:
+    done = run_script("bench_http_client.py", "--repeats", "1", "--duration", "1", "--clients", "benchtrail,aiohttp")
+    assert done.returncode == 0, done.stdout + done.stderr
+    table = done.stdout.split("client            open req/s", 1)[1].splitlines()
+    assert [row.split()[0] for row in table[1:3]] == ["benchtrail", "aiohttp"], table
