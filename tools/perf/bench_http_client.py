@@ -48,63 +48,61 @@ from benchtrail.bench.measurement import Measurement  # noqa: E402
 CLIENTS = ("benchtrail", "benchtrail-asyncio", "aiohttp", "httpx")
 
 
-class _HttpxClient:
-    """benchtrail's ``_Client.call`` contract, on httpx."""
+class _PeerClient:
+    """benchtrail's ``_Client.call`` contract on another library: ``_send`` returns the
+    answer's status and the time it was read; timeouts and errors are tallied as benchtrail's."""
 
-    def __init__(self, client: Any, load: HttpLoad) -> None:
-        import httpx
+    _timeout: type[BaseException] = asyncio.TimeoutError
+    _errors: tuple[type[BaseException], ...] = (OSError,)
 
-        self._client, self._load = client, load
-        self._timeout, self._errors = httpx.TimeoutException, (httpx.HTTPError, OSError)
+    def __init__(self, session: Any, load: HttpLoad) -> None:
+        self._session, self._load = session, load
+
+    async def _send(self, body: bytes | None) -> tuple[int, int]:
+        raise NotImplementedError
 
     async def call(self, index: int, started_ns: int, out: Any) -> None:
         load = self._load
         tally = out.tally
         tally.calls += 1
         try:
-            response = await self._client.request(load.method, load.url, content=load.bodies[index % len(load.bodies)])
-            finished = now_ns()
+            status, finished = await self._send(load.bodies[index % len(load.bodies)])
         except self._timeout:
             tally.error(f"timeout after {load.timeout_s:g} s", timeout=True)
             return
         except self._errors as exc:
             tally.error(f"{type(exc).__name__}: {exc}")
             return
-        if response.status_code >= 400:
-            tally.error(f"HTTP {response.status_code}")
+        if status >= 400:
+            tally.error(f"HTTP {status}")
             return
         out.latencies.append(finished - started_ns)
         out.completions.append(finished)
 
 
-class _AiohttpClient:
-    """benchtrail's ``_Client.call`` contract, on aiohttp."""
+class _HttpxClient(_PeerClient):
+    def __init__(self, session: Any, load: HttpLoad) -> None:
+        import httpx
 
+        super().__init__(session, load)
+        self._timeout, self._errors = httpx.TimeoutException, (httpx.HTTPError, OSError)
+
+    async def _send(self, body: bytes | None) -> tuple[int, int]:
+        response = await self._session.request(self._load.method, self._load.url, content=body)
+        return response.status_code, now_ns()
+
+
+class _AiohttpClient(_PeerClient):
     def __init__(self, session: Any, load: HttpLoad) -> None:
         import aiohttp
 
-        self._session, self._load = session, load
+        super().__init__(session, load)
         self._errors = (aiohttp.ClientError, OSError)
 
-    async def call(self, index: int, started_ns: int, out: Any) -> None:
-        load = self._load
-        tally = out.tally
-        tally.calls += 1
-        try:
-            async with self._session.request(load.method, load.url, data=load.bodies[index % len(load.bodies)]) as answer:
-                await answer.read()
-                finished = now_ns()
-        except asyncio.TimeoutError:
-            tally.error(f"timeout after {load.timeout_s:g} s", timeout=True)
-            return
-        except self._errors as exc:
-            tally.error(f"{type(exc).__name__}: {exc}")
-            return
-        if answer.status >= 400:
-            tally.error(f"HTTP {answer.status}")
-            return
-        out.latencies.append(finished - started_ns)
-        out.completions.append(finished)
+    async def _send(self, body: bytes | None) -> tuple[int, int]:
+        async with self._session.request(self._load.method, self._load.url, data=body) as answer:
+            await answer.read()
+            return answer.status, now_ns()
 
 
 async def _drive(make: str, load: HttpLoad, *, warmup: int, duration_s: float, concurrency: int,

@@ -50,7 +50,6 @@ class _Connection(asyncio.Protocol):
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
-        self.closed = False
         self._parser = httptools.HttpResponseParser(self)
         self._answer: asyncio.Future[tuple[int, int]] | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -62,14 +61,19 @@ class _Connection(asyncio.Protocol):
         """Send ``request``; the future gets (status, the ns its answer's last byte was
         read) or fails (``AnswerError``, ``OSError``, ``TimeoutError`` at ``deadline`` on
         the loop's clock, after which the connection is closed)."""
-        assert self.transport is not None
-        if self.transport.is_closing():  # closed by the server since it was pooled
+        if self.closed:  # by the server, since it was pooled
             raise ConnectionResetError("the server closed the connection")
+        assert self.transport is not None
         loop = asyncio.get_running_loop()
         self._answer = answer = loop.create_future()
         self._timer = loop.call_at(deadline, self._fail, asyncio.TimeoutError())
         self.transport.write(request)
         return answer
+
+    @property
+    def closed(self) -> bool:
+        """Closed or closing, by either side: never to be used again."""
+        return self.transport is None or self.transport.is_closing()
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -92,7 +96,6 @@ class _Connection(asyncio.Protocol):
         return False  # close our side too
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
         if self._answer is None:
             return
         if exc is None and self._headers_done and not self._framed:
@@ -142,7 +145,6 @@ class _Connection(asyncio.Protocol):
             self._timer = None
 
     def _close(self) -> None:
-        self.closed = True
         if self.transport is not None:
             self.transport.close()
 
@@ -215,7 +217,7 @@ class Http1Client:
     async def _connection(self, loop: asyncio.AbstractEventLoop, deadline: float) -> _Connection:
         while self._idle:
             connection, _ = self._idle.popitem()
-            if not connection.closed and connection.transport is not None and not connection.transport.is_closing():
+            if not connection.closed:
                 return connection
             connection._close()
             self._forget(connection)
@@ -229,8 +231,7 @@ class Http1Client:
         try:
             connection = await self._connect(loop, deadline)
         except BaseException:
-            self._open -= 1
-            self._wake_one(None)
+            self._free_place()
             raise
         self._all.add(connection)
         return connection
@@ -257,8 +258,7 @@ class Http1Client:
         if handed is not None:
             self._release(handed)
         else:
-            self._open -= 1
-            self._wake_one(None)
+            self._free_place()
 
     async def _connect(self, loop: asyncio.AbstractEventLoop, deadline: float) -> _Connection:
         """A new connection, or ``asyncio.TimeoutError`` at ``deadline``."""
@@ -279,15 +279,18 @@ class Http1Client:
     def _release(self, connection: _Connection) -> None:
         if connection.closed:
             self._forget(connection)
-            self._wake_one(None)
-            return
-        if not self._wake_one(connection):
+        elif not self._wake_one(connection):
             self._idle[connection] = None
 
     def _forget(self, connection: _Connection) -> None:
         if connection in self._all:
             self._all.discard(connection)
-            self._open -= 1
+            self._free_place()
+
+    def _free_place(self) -> None:
+        """One connection fewer, open or opening: a waiting call may open one instead."""
+        self._open -= 1
+        self._wake_one(None)
 
     def _wake_one(self, connection: _Connection | None) -> bool:
         while self._waiters:
